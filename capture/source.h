@@ -1,0 +1,74 @@
+/* Frame sources behind one interface: "v4l2:/dev/videoN", "file:PATH" (an
+ * image, a folder of images or an MJPEG stream file), "testsrc[:WxH@FPS]".
+ *
+ * A source runs its own capture thread. It decodes and preprocesses each frame
+ * straight into one of a fixed set of slots (latest frame wins: no unbounded
+ * queue); the consumer takes the newest complete frame. Nothing on the
+ * per-frame path allocates. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture/image.h"
+
+typedef enum {
+	SL_SOURCE_OPENING,
+	SL_SOURCE_STREAMING,
+	SL_SOURCE_LOST,
+	SL_SOURCE_BACKOFF,
+	SL_SOURCE_REOPENING,
+	SL_SOURCE_STOPPED, /* ended (file source played once) or stopped */
+} sl_source_state;
+
+typedef struct {
+	uint64_t captured;        /* frames received from the device/file */
+	uint64_t decoded;         /* decoded and preprocessed into a slot */
+	uint64_t corrupt;         /* corrupt/truncated frames skipped */
+	uint64_t dropped_driver;  /* sequence gaps reported by the driver */
+	uint64_t dropped_stale;   /* overwritten before the consumer took them */
+	uint64_t reconnects;
+} sl_source_stats;
+
+typedef struct {
+	const char *uri;
+	int width, height, fps;   /* requested capture size and rate (0: default) */
+	int buffers;              /* V4L2 MMAP buffer count (0: 4) */
+	bool loop;                /* file sources: loop (default true) */
+	int backoff_initial_ms;   /* reconnect backoff (0: 250) */
+	int backoff_max_ms;       /* cap (0: 5000) */
+	sl_preprocess_spec spec;  /* what each frame is turned into */
+	/* Called from the capture thread on every state change, with a reason
+	 * ("ENODEV on DQBUF", "reopened /dev/video0 640x480 MJPG"...). */
+	void (*on_state)(void *userdata, sl_source_state state, const char *reason);
+	void *userdata;
+} sl_source_config;
+
+/* A frame handed to the consumer: data is valid until sl_source_release(). */
+typedef struct {
+	const void *data;        /* preprocessed tensor, spec.width*spec.height*3 elements */
+	uint64_t sequence;       /* source sequence number */
+	uint64_t timestamp_us;   /* CLOCK_MONOTONIC capture time */
+	sl_preprocess_map map;   /* model coords -> source image coords */
+	int src_width, src_height;
+	int slot;                /* internal */
+} sl_frame;
+
+typedef struct sl_source sl_source;
+
+int sl_source_new(const sl_source_config *cfg, sl_source **ret);
+int sl_source_start(sl_source *s); /* starts the capture thread */
+/* Wait up to timeout_ms for a frame newer than the last one taken. Returns 0
+ * with *ret filled, -ETIMEDOUT, or -EPIPE once the source has stopped for good. */
+int sl_source_acquire(sl_source *s, int timeout_ms, sl_frame *ret);
+void sl_source_release(sl_source *s, const sl_frame *f);
+/* An fd that becomes readable when a new frame is ready (eventfd), for event loops. */
+int sl_source_fd(const sl_source *s);
+sl_source_state sl_source_get_state(const sl_source *s);
+const char *sl_source_state_name(sl_source_state st);
+void sl_source_get_stats(const sl_source *s, sl_source_stats *ret);
+sl_source *sl_source_free(sl_source *s); /* stops the thread; NULL-safe; returns NULL */
+static inline void sl_source_freep(sl_source **s)
+{
+	sl_source_free(*s);
+}

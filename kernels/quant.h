@@ -1,0 +1,60 @@
+/* TFLite's integer requantization (the gemmlowp fixed-point scheme used by
+ * TFLite's reference kernels). Every int8/uint8 kernel that must be
+ * bit-exact with the reference uses these, so they live in one header. */
+#pragma once
+
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+
+/* real_multiplier -> (q31 multiplier, shift); shift > 0 is a left shift. */
+static inline void sl_quantize_multiplier(double real, int32_t *ret_mult, int *ret_shift)
+{
+	if (real == 0.0) {
+		*ret_mult = 0;
+		*ret_shift = 0;
+		return;
+	}
+	int shift;
+	const double q = frexp(real, &shift);
+	int64_t q_fixed = (int64_t)llround(q * (double)(1ll << 31));
+	if (q_fixed == (1ll << 31)) {
+		q_fixed /= 2;
+		++shift;
+	}
+	if (shift < -31) {
+		shift = 0;
+		q_fixed = 0;
+	}
+	*ret_mult = (int32_t)q_fixed;
+	*ret_shift = shift;
+}
+
+static inline int32_t sl_srdhm(int32_t a, int32_t b)
+{
+	if (a == b && a == INT32_MIN)
+		return INT32_MAX;
+	const int64_t ab = (int64_t)a * (int64_t)b;
+	const int32_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+	return (int32_t)((ab + nudge) / (1ll << 31));
+}
+
+static inline int32_t sl_rounding_divide_by_pot(int32_t x, int exponent)
+{
+	const int32_t mask = (int32_t)((1ll << exponent) - 1);
+	const int32_t remainder = x & mask;
+	const int32_t threshold = (mask >> 1) + ((x < 0) ? 1 : 0);
+	return (x >> exponent) + ((remainder > threshold) ? 1 : 0);
+}
+
+static inline int32_t sl_mul_by_quantized_multiplier(int32_t x, int32_t mult, int shift)
+{
+	const int left = shift > 0 ? shift : 0;
+	const int right = shift > 0 ? 0 : -shift;
+	return sl_rounding_divide_by_pot(sl_srdhm((int32_t)((uint32_t)x << left), mult), right);
+}
+
+static inline int32_t sl_clamp_i32(int32_t v, int32_t lo, int32_t hi)
+{
+	return v < lo ? lo : (v > hi ? hi : v);
+}

@@ -1,0 +1,225 @@
+#include "kernels/runtime.h"
+
+#include <errno.h>
+#include <pthreadpool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macros.h"
+#include "kernels/ref/ref_ops.h"
+#include "kernels/xnn/xnn_backend.h"
+
+struct sl_runtime {
+	sl_model *model;
+	sl_runtime_options opt;
+	uint8_t *arena;
+	pthreadpool_t pool;
+	int n_steps;
+	sl_step *steps;
+};
+
+const char *sl_backend_name(sl_backend b)
+{
+	switch (b) {
+	case SL_BACKEND_REF:
+		return "ref";
+	case SL_BACKEND_XNNPACK:
+		return "xnnpack";
+	}
+	return "?";
+}
+
+int sl_backend_from_string(const char *s, sl_backend *ret)
+{
+	if (!s)
+		return -EINVAL;
+	if (strcmp(s, "ref") == 0 || strcmp(s, "reference") == 0) {
+		*ret = SL_BACKEND_REF;
+		return 0;
+	}
+	if (strcmp(s, "xnnpack") == 0 || strcmp(s, "xnn") == 0) {
+		*ret = SL_BACKEND_XNNPACK;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *sl_impl_name(sl_impl i)
+{
+	switch (i) {
+	case SL_IMPL_REF:
+		return "ref";
+	case SL_IMPL_XNNPACK:
+		return "xnnpack";
+	case SL_IMPL_SPARSE:
+		return "sparse";
+	case SL_IMPL_NONE:
+		return "none";
+	}
+	return "?";
+}
+
+sl_runtime *sl_runtime_free(sl_runtime *rt)
+{
+	if (!rt)
+		return NULL;
+	/* Steps may hold XNNPACK operators bound to the arena and pool: they go first. */
+	for (int i = rt->n_steps - 1; i >= 0; i--)
+		if (rt->steps[i].destroy)
+			rt->steps[i].destroy(&rt->steps[i]);
+	free(rt->steps);
+	if (rt->pool)
+		pthreadpool_destroy(rt->pool);
+	free(rt->arena);
+	sl_model_unref(rt->model);
+	free(rt);
+	return NULL;
+}
+
+/* Backends in order of preference for the chosen option; the reference is
+ * always last, so every supported node finds an implementation. */
+static int backend_chain(sl_backend b, sl_prepare_fn *chain)
+{
+	int n = 0;
+	if (b == SL_BACKEND_XNNPACK)
+		chain[n++] = sl_xnn_prepare;
+	chain[n++] = sl_ref_prepare;
+	return n;
+}
+
+int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret, sl_error *err)
+{
+	if (!m || !opt || !ret || !m->order)
+		return -EINVAL;
+	if (opt->threads < 0 || opt->threads > 64) {
+		if (err)
+			snprintf(err->msg, sizeof(err->msg), "thread count %d out of range 0..64", opt->threads);
+		return -EINVAL;
+	}
+	if (opt->backend == SL_BACKEND_XNNPACK) {
+		int r = sl_xnn_init();
+		if (r < 0) {
+			if (err)
+				snprintf(err->msg, sizeof(err->msg), "XNNPACK initialisation failed");
+			return r;
+		}
+	}
+
+	_cleanup_(sl_runtime_freep) sl_runtime *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return -ENOMEM;
+	rt->model = sl_model_ref(m);
+	rt->opt = *opt;
+
+	size_t arena = SL_ALIGN_UP(m->arena_size ? m->arena_size : 64, 64);
+	rt->arena = aligned_alloc(64, arena);
+	if (!rt->arena)
+		return -ENOMEM;
+	/* Zeroed so that padding bytes and never-written tensors are deterministic. */
+	memset(rt->arena, 0, arena);
+
+	if (opt->threads > 1) {
+		rt->pool = pthreadpool_create((size_t)opt->threads);
+		if (!rt->pool)
+			return -ENOMEM;
+	}
+
+	rt->steps = calloc((size_t)m->n_nodes, sizeof(*rt->steps));
+	if (m->n_nodes && !rt->steps)
+		return -ENOMEM;
+
+	const sl_prepare_ctx ctx = {
+		.model = m, .arena = rt->arena, .pool = rt->pool, .threads = opt->threads > 1 ? opt->threads : 1};
+	sl_prepare_fn chain[4];
+	int n_chain = backend_chain(opt->backend, chain);
+
+	for (int i = 0; i < m->n_nodes; i++) {
+		int node = m->order[i];
+		sl_step *s = &rt->steps[i];
+		int r = -EOPNOTSUPP;
+		for (int c = 0; c < n_chain && r == -EOPNOTSUPP; c++) {
+			memset(s, 0, sizeof(*s));
+			s->node = node;
+			r = chain[c](&ctx, node, s, err);
+		}
+		if (r < 0) {
+			if (err && r == -EOPNOTSUPP)
+				snprintf(err->msg, sizeof(err->msg), "%s: node %d (%s): no backend can run it",
+					 m->path ? m->path : "model", node, sl_op_name(m->nodes[node].op));
+			return r;
+		}
+		rt->n_steps = i + 1;
+	}
+
+	*ret = SL_TAKE_PTR(rt);
+	return 0;
+}
+
+sl_model *sl_runtime_model(const sl_runtime *rt)
+{
+	return rt->model;
+}
+
+void *sl_runtime_tensor_data(sl_runtime *rt, int tensor)
+{
+	if (tensor < 0 || tensor >= rt->model->n_tensors)
+		return NULL;
+	const sl_tensor *t = &rt->model->tensors[tensor];
+	if (t->kind == SL_TENSOR_CONST)
+		return (void *)t->data;
+	return rt->arena + t->arena_offset;
+}
+
+void *sl_runtime_input(sl_runtime *rt, int i)
+{
+	if (i < 0 || i >= rt->model->n_inputs)
+		return NULL;
+	return sl_runtime_tensor_data(rt, rt->model->inputs[i]);
+}
+
+const void *sl_runtime_output(sl_runtime *rt, int i)
+{
+	if (i < 0 || i >= rt->model->n_outputs)
+		return NULL;
+	return sl_runtime_tensor_data(rt, rt->model->outputs[i]);
+}
+
+const sl_tensor *sl_runtime_input_tensor(const sl_runtime *rt, int i)
+{
+	if (i < 0 || i >= rt->model->n_inputs)
+		return NULL;
+	return &rt->model->tensors[rt->model->inputs[i]];
+}
+
+const sl_tensor *sl_runtime_output_tensor(const sl_runtime *rt, int i)
+{
+	if (i < 0 || i >= rt->model->n_outputs)
+		return NULL;
+	return &rt->model->tensors[rt->model->outputs[i]];
+}
+
+int sl_runtime_invoke(sl_runtime *rt)
+{
+	for (int i = 0; i < rt->n_steps; i++) {
+		sl_step *s = &rt->steps[i];
+		if (!s->run)
+			continue;
+		int r = s->run(s, rt->arena);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int sl_runtime_n_steps(const sl_runtime *rt)
+{
+	return rt->n_steps;
+}
+
+const sl_step *sl_runtime_step(const sl_runtime *rt, int i)
+{
+	if (i < 0 || i >= rt->n_steps)
+		return NULL;
+	return &rt->steps[i];
+}

@@ -1,0 +1,76 @@
+/* A runtime is one executable instance of a model: its activation arena (one
+ * allocation, reused every frame) and one step per node, each run by the
+ * backend that claimed it. invoke() allocates nothing. */
+#pragma once
+
+#include "kernels/model.h"
+
+typedef enum {
+	SL_BACKEND_REF,     /* scalar reference ops only */
+	SL_BACKEND_XNNPACK, /* XNNPACK where it has the op, reference otherwise */
+} sl_backend;
+
+typedef struct {
+	sl_backend backend;
+	int threads; /* 0 or 1: single-threaded */
+} sl_runtime_options;
+
+/* Which implementation executes a node, for `sightline inspect`. */
+typedef enum {
+	SL_IMPL_REF,
+	SL_IMPL_XNNPACK,
+	SL_IMPL_SPARSE,
+	SL_IMPL_NONE, /* no-op, e.g. RESHAPE aliasing its input */
+} sl_impl;
+
+typedef struct sl_runtime sl_runtime;
+
+/* One executable step. run() gets the runtime's arena base. */
+typedef struct sl_step {
+	sl_impl impl;
+	int node; /* index into model->nodes */
+	int (*run)(struct sl_step *s, uint8_t *arena);
+	void (*destroy)(struct sl_step *s);
+	void *state;
+	char why[64]; /* reason for the choice, for inspect */
+} sl_step;
+
+/* What a backend gets to prepare one node: the arena is allocated before any
+ * step is prepared and never moves, so backends may bind pointers into it
+ * (XNNPACK's setup) once, at prepare time. */
+struct pthreadpool;
+typedef struct {
+	const sl_model *model;
+	uint8_t *arena;
+	struct pthreadpool *pool; /* NULL when single-threaded */
+	int threads;
+} sl_prepare_ctx;
+
+/* Each backend: claim node `node` by filling *step (run, destroy, state,
+ * impl, why) and returning 0; -EOPNOTSUPP to let the next backend try; any
+ * other negative value is a hard error described in err. */
+typedef int (*sl_prepare_fn)(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error *err);
+
+const char *sl_backend_name(sl_backend b);
+int sl_backend_from_string(const char *s, sl_backend *ret);
+const char *sl_impl_name(sl_impl i);
+
+int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret, sl_error *err);
+sl_runtime *sl_runtime_free(sl_runtime *rt); /* NULL is a no-op; returns NULL */
+static inline void sl_runtime_freep(sl_runtime **rt)
+{
+	sl_runtime_free(*rt);
+}
+
+sl_model *sl_runtime_model(const sl_runtime *rt);
+/* Pointers into the arena; valid for the runtime's lifetime. */
+void *sl_runtime_tensor_data(sl_runtime *rt, int tensor);
+void *sl_runtime_input(sl_runtime *rt, int i);
+const void *sl_runtime_output(sl_runtime *rt, int i);
+const sl_tensor *sl_runtime_input_tensor(const sl_runtime *rt, int i);
+const sl_tensor *sl_runtime_output_tensor(const sl_runtime *rt, int i);
+
+int sl_runtime_invoke(sl_runtime *rt);
+
+int sl_runtime_n_steps(const sl_runtime *rt);
+const sl_step *sl_runtime_step(const sl_runtime *rt, int i);
