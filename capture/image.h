@@ -13,14 +13,18 @@ typedef struct {
 } sl_image;
 
 /* Load a JPEG, BMP (24/32-bit and 8-bit palette/grey, bottom-up or top-down)
- * or binary PPM/PGM file into RGB. Grey images are expanded to RGB. */
+ * or binary PPM/PGM file into RGB. Grey images are expanded to RGB.
+ * -EBADMSG: malformed or truncated; -ENOTSUP: a valid variant we do not read
+ * (RLE/16-bit BMP, ASCII PNM); images above 64 Mpixel are refused. */
 int sl_image_load_file(const char *path, sl_image *ret);
 /* Same from memory; the format is recognised by its magic bytes. */
 int sl_image_load_mem(const void *buf, size_t len, sl_image *ret);
 void sl_image_free(sl_image *img); /* frees data, zeroes the struct; NULL-safe */
 
 typedef enum {
-	SL_FIT_CROP,      /* centre crop of crop_fraction of the shorter side... then resize */
+	SL_FIT_CROP,      /* centre crop, then resize: the largest centred rectangle of the
+			     output's aspect ratio, times crop_fraction (square models:
+			     crop_fraction of the shorter side) */
 	SL_FIT_LETTERBOX, /* keep aspect, pad with pad_value */
 	SL_FIT_STRETCH,   /* ignore aspect */
 } sl_fit;
@@ -40,7 +44,10 @@ typedef enum {
 /* Target tensor: NHWC, N = 1, C = 3 (RGB). Value mapping:
  *  - U8/I8: q = round(v_real / scale) + zero_point, clamped, where
  *    v_real = pixel * float_scale + float_offset (the model's expected range);
- *  - F32:   pixel * float_scale + float_offset. */
+ *  - F32:   pixel * float_scale + float_offset.
+ * Zeroed fields mean "identity": float_scale = float_offset = 0 is taken as
+ * scale 1 offset 0, q_scale <= 0 as 1, crop_fraction outside (0, 1] as 1.
+ * Width is limited to 4096. */
 typedef struct {
 	int width, height;
 	sl_fit fit;

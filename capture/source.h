@@ -1,5 +1,13 @@
-/* Frame sources behind one interface: "v4l2:/dev/videoN", "file:PATH" (an
- * image, a folder of images or an MJPEG stream file), "testsrc[:WxH@FPS]".
+/* Frame sources behind one interface:
+ *  - "v4l2:/dev/videoN[?format=FMT]" (or just "/dev/videoN"): a camera. The
+ *    format is negotiated from MJPG, YUYV, NV12, RGB3, GREY in that order
+ *    unless FMT forces one; size and rate closest to width/height/fps.
+ *  - "file:PATH": a JPEG/BMP/PPM/PGM image, a folder of them (sorted by
+ *    name) or an MJPEG stream file (concatenated JPEGs), played at fps
+ *    (default 30), looped or once.
+ *  - "testsrc[:WxH[@FPS]][?format=FMT]": a synthetic moving pattern
+ *    (default 640x480@30, RGB3; FMT YUYV/NV12/GREY/MJPG goes through the same
+ *    decoders as a camera).
  *
  * A source runs its own capture thread. It decodes and preprocesses each frame
  * straight into one of a fixed set of slots (latest frame wins: no unbounded
@@ -34,12 +42,14 @@ typedef struct {
 	const char *uri;
 	int width, height, fps;   /* requested capture size and rate (0: default) */
 	int buffers;              /* V4L2 MMAP buffer count (0: 4) */
-	bool loop;                /* file sources: loop (default true) */
+	bool loop;                /* file sources: start again at the end (false: play once, then STOPPED) */
 	int backoff_initial_ms;   /* reconnect backoff (0: 250) */
 	int backoff_max_ms;       /* cap (0: 5000) */
 	sl_preprocess_spec spec;  /* what each frame is turned into */
 	/* Called from the capture thread on every state change, with a reason
-	 * ("ENODEV on DQBUF", "reopened /dev/video0 640x480 MJPG"...). */
+	 * ("ENODEV on DQBUF", "/dev/video0 (vivid) 640x480 YUYV @30 fps"...).
+	 * Also called once, from the caller's thread, with SL_SOURCE_STOPPED and
+	 * the reason when sl_source_new fails (bad URI, missing file...). */
 	void (*on_state)(void *userdata, sl_source_state state, const char *reason);
 	void *userdata;
 } sl_source_config;
@@ -47,7 +57,8 @@ typedef struct {
 /* A frame handed to the consumer: data is valid until sl_source_release(). */
 typedef struct {
 	const void *data;        /* preprocessed tensor, spec.width*spec.height*3 elements */
-	uint64_t sequence;       /* source sequence number */
+	uint64_t sequence;       /* source sequence number: +1 per frame the device produced,
+				    monotonic across reconnects; gaps = dropped frames */
 	uint64_t timestamp_us;   /* CLOCK_MONOTONIC capture time */
 	sl_preprocess_map map;   /* model coords -> source image coords */
 	int src_width, src_height;
@@ -56,6 +67,9 @@ typedef struct {
 
 typedef struct sl_source sl_source;
 
+/* Checks the URI and the spec; file sources are read here so that a bad path
+ * fails now. Cameras are opened by the capture thread, which retries with
+ * backoff (a camera may be plugged in later). */
 int sl_source_new(const sl_source_config *cfg, sl_source **ret);
 int sl_source_start(sl_source *s); /* starts the capture thread */
 /* Wait up to timeout_ms for a frame newer than the last one taken. Returns 0

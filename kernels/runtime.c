@@ -212,6 +212,23 @@ int sl_runtime_invoke(sl_runtime *rt)
 	return 0;
 }
 
+int sl_runtime_invoke_observed(sl_runtime *rt, sl_runtime_observer cb, void *userdata)
+{
+	const sl_model *m = rt->model;
+	for (int i = 0; i < rt->n_steps; i++) {
+		sl_step *s = &rt->steps[i];
+		if (s->run) {
+			int r = s->run(s, rt->arena);
+			if (r < 0)
+				return r;
+		}
+		const sl_node *n = &m->nodes[s->node];
+		for (int k = 0; k < n->n_outputs; k++)
+			cb(userdata, n->outputs[k], sl_runtime_tensor_data(rt, n->outputs[k]));
+	}
+	return 0;
+}
+
 int sl_runtime_n_steps(const sl_runtime *rt)
 {
 	return rt->n_steps;

@@ -71,6 +71,11 @@ const sl_tensor *sl_runtime_input_tensor(const sl_runtime *rt, int i);
 const sl_tensor *sl_runtime_output_tensor(const sl_runtime *rt, int i);
 
 int sl_runtime_invoke(sl_runtime *rt);
+/* invoke() that calls cb after each step with the tensor that step produced,
+ * while its data is still valid (the arena planner reuses memory, so a
+ * tensor may be overwritten by later steps). For calibration and debugging. */
+typedef void (*sl_runtime_observer)(void *userdata, int tensor, const void *data);
+int sl_runtime_invoke_observed(sl_runtime *rt, sl_runtime_observer cb, void *userdata);
 
 int sl_runtime_n_steps(const sl_runtime *rt);
 const sl_step *sl_runtime_step(const sl_runtime *rt, int i);

@@ -17,12 +17,17 @@ pkgs=(build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 	libxnnpack-dev libpthreadpool-dev libcpuinfo-dev libv4l-dev libturbojpeg0-dev libsystemd-dev
 	libcriterion-dev libsimde-dev libjson-c-dev libinih-dev dbus-daemon dbus util-linux
 	valgrind python3)
-# The aarch64 cross build runs its unit tests under qemu-user. libcpuinfo-dev is not
-# co-installable across architectures, so arm64 gets the runtime library only
-# (the header is architecture-independent; see meson.build).
+# The aarch64 cross build runs its unit tests under qemu-user. Debian's XNNPACK,
+# pthreadpool and cpuinfo packages are not co-installable across architectures
+# (installing the arm64 ones removes the amd64 ones), so their arm64 builds are
+# unpacked into a private sysroot instead (cross_sysroot below); the headers are
+# architecture-independent.
 cross_pkgs=(gcc-aarch64-linux-gnu qemu-user binutils-aarch64-linux-gnu
-	libxnnpack-dev:arm64 libpthreadpool-dev:arm64 libcpuinfo0:arm64 libturbojpeg0-dev:arm64
-	libv4l-dev:arm64 libsystemd-dev:arm64 libcriterion-dev:arm64 libjson-c-dev:arm64 libinih-dev:arm64)
+	libturbojpeg0-dev:arm64 libv4l-dev:arm64 libsystemd-dev:arm64 libjson-c-dev:arm64 libinih-dev:arm64
+	libgit2-1.5:arm64 libffi8:arm64 libboxfort-dev:arm64)
+cross_sysroot=/opt/sightline/sysroot-aarch64
+cross_sysroot_debs=(libxnnpack0:arm64 libxnnpack-dev:arm64 libpthreadpool0:arm64 libpthreadpool-dev:arm64
+	libcpuinfo0:arm64 libcpuinfo-dev:arm64 libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64)
 # The VM tests boot Debian's kernel (it has vivid) with this machine's userland.
 vm_pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod bc systemd)
 
@@ -45,13 +50,28 @@ if ((want_cross)) && ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 
 todo=$(missing "${all[@]}")
-[ -z "$todo" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-	echo "install-deps: missing packages: $todo" >&2
-	echo "install-deps: run as root (or: sudo apt-get install $todo)" >&2
-	exit 1
+if [ -n "$todo" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing packages: $todo" >&2
+		echo "install-deps: run as root (or: sudo apt-get install $todo)" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	need_update=0
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $todo
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $todo
+
+if ((want_cross)) && [ ! -e "$cross_sysroot/.complete" ]; then
+	[ "$(id -u)" = 0 ] || { echo "install-deps: run as root to create $cross_sysroot" >&2; exit 1; }
+	[ "${need_update:-0}" = 1 ] && apt-get update -qq
+	tmp=$(mktemp -d)
+	chmod 755 "$tmp" # apt downloads as _apt
+	(cd "$tmp" && apt-get download -qq "${cross_sysroot_debs[@]}")
+	mkdir -p "$cross_sysroot"
+	for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$cross_sysroot"; done
+	rm -rf "$tmp"
+	touch "$cross_sysroot/.complete"
+fi
+exit 0

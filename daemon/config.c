@@ -1,0 +1,320 @@
+#include "daemon/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+
+void sl_daemon_config_defaults(sl_daemon_config *c)
+{
+	*c = (sl_daemon_config){
+		.auto_mode = false,
+		.target_ms = 100.0,
+		.threads = 1,
+		.result_rate_hz = 10.0,
+		.top_k = 5,
+		.score_threshold = 0.0,
+		.loop = true,
+		.window = 30,
+		.min_samples = 10,
+		.step_up_margin = 0.25,
+		.step_up_hold_ms = 3000,
+		.backoff_ms = 5000,
+		.backoff_max_ms = 120000,
+	};
+}
+
+void sl_daemon_config_clear(sl_daemon_config *c)
+{
+	free(c->source);
+	free(c->fallback_source);
+	free(c->ladder);
+	free(c->models_dir);
+	free(c->variant);
+	free(c->backend);
+	free(c->control_group);
+	free(c->inject_delay_variant);
+	sl_daemon_config_defaults(c);
+}
+
+/* Canonical when the path exists (logs and Source read better), as joined otherwise. */
+static char *canonical(char *joined)
+{
+	if (!joined)
+		return NULL;
+	char *real = realpath(joined, NULL);
+	if (!real)
+		return joined;
+	free(joined);
+	return real;
+}
+
+static char *join_path(const char *base_dir, const char *path);
+
+/* path relative to base_dir (NULL: the working directory), made absolute. */
+static char *resolve(const char *base_dir, const char *path)
+{
+	return canonical(join_path(base_dir, path));
+}
+
+static char *join_path(const char *base_dir, const char *path)
+{
+	char *out = NULL;
+	if (path[0] == '/')
+		return strdup(path);
+	if (base_dir) {
+		if (asprintf(&out, "%s/%s", base_dir, path) < 0)
+			return NULL;
+		return out;
+	}
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (asprintf(&out, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return out;
+}
+
+/* "file:REL" sources follow the same rule as other paths. */
+static char *resolve_source(const char *base_dir, const char *uri)
+{
+	if (strncmp(uri, "file:", 5) != 0 || uri[5] == '/' || uri[5] == 0)
+		return strdup(uri);
+	_cleanup_free_ char *p = resolve(base_dir, uri + 5);
+	char *out = NULL;
+	if (!p || asprintf(&out, "file:%s", p) < 0)
+		return NULL;
+	return out;
+}
+
+typedef struct {
+	sl_daemon_config *c;
+	const char *base_dir;
+	const char *path;
+	char err[256]; /* inih reports the line of the first error; we add what and why */
+} parse_ctx;
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = *v ? strdup(v) : NULL;
+	if (*v && !s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false", "off"};
+	for (size_t i = 0; i < SL_ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_int(const char *v, int lo, int hi, int *ret)
+{
+	char *end;
+	errno = 0;
+	long x = strtol(v, &end, 10);
+	if (errno || end == v || *end || x < lo || x > hi)
+		return -EINVAL;
+	*ret = (int)x;
+	return 0;
+}
+
+static int parse_double(const char *v, double lo, double hi, double *ret)
+{
+	char *end;
+	errno = 0;
+	double x = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi)
+		return -EINVAL;
+	*ret = x;
+	return 0;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	parse_ctx *p = user;
+	sl_daemon_config *c = p->c;
+	int r = -ENOENT;
+
+#define IS(s, k) (strcasecmp(section, s) == 0 && strcasecmp(name, k) == 0)
+	if (IS("daemon", "Source")) {
+		free(c->source);
+		c->source = resolve_source(p->base_dir, value);
+		r = c->source ? 0 : -ENOMEM;
+	} else if (IS("daemon", "FallbackSource")) {
+		free(c->fallback_source);
+		c->fallback_source = *value ? resolve_source(p->base_dir, value) : NULL;
+		r = !*value || c->fallback_source ? 0 : -ENOMEM;
+	} else if (IS("daemon", "Ladder")) {
+		free(c->ladder);
+		c->ladder = *value ? resolve(p->base_dir, value) : NULL;
+		r = 0;
+	} else if (IS("daemon", "ModelsDir")) {
+		free(c->models_dir);
+		c->models_dir = *value ? resolve(p->base_dir, value) : NULL;
+		r = 0;
+	} else if (IS("daemon", "Variant")) {
+		r = set_str(&c->variant, value);
+	} else if (IS("daemon", "Mode")) {
+		r = 0;
+		if (strcasecmp(value, "auto") == 0)
+			c->auto_mode = true;
+		else if (strcasecmp(value, "manual") == 0)
+			c->auto_mode = false;
+		else
+			r = -EINVAL;
+	} else if (IS("daemon", "LatencyTargetMs")) {
+		r = parse_double(value, 0.1, 60000, &c->target_ms);
+	} else if (IS("daemon", "Backend")) {
+		r = strcmp(value, "xnnpack") == 0 || strcmp(value, "ref") == 0 ? set_str(&c->backend, value) : -EINVAL;
+	} else if (IS("daemon", "Threads")) {
+		r = parse_int(value, 0, 64, &c->threads);
+	} else if (IS("daemon", "ResultRateHz")) {
+		r = parse_double(value, 0, 10000, &c->result_rate_hz);
+	} else if (IS("daemon", "TopK")) {
+		r = parse_int(value, 1, 10, &c->top_k);
+	} else if (IS("daemon", "ScoreThreshold")) {
+		r = parse_double(value, 0, 1, &c->score_threshold);
+	} else if (IS("daemon", "ControlGroup")) {
+		r = set_str(&c->control_group, value);
+	} else if (IS("capture", "Fps")) {
+		r = parse_int(value, 0, 1000, &c->capture_fps);
+	} else if (IS("capture", "Loop")) {
+		r = parse_bool(value, &c->loop);
+	} else if (IS("auto", "WindowFrames")) {
+		r = parse_int(value, 4, 10000, &c->window);
+	} else if (IS("auto", "MinFrames")) {
+		r = parse_int(value, 2, 10000, &c->min_samples);
+	} else if (IS("auto", "StepUpMargin")) {
+		r = parse_double(value, 0, 0.9, &c->step_up_margin);
+	} else if (IS("auto", "StepUpHoldMs")) {
+		r = parse_int(value, 0, 3600000, &c->step_up_hold_ms);
+	} else if (IS("auto", "BackoffMs")) {
+		r = parse_int(value, 0, 3600000, &c->backoff_ms);
+	} else if (IS("auto", "BackoffMaxMs")) {
+		r = parse_int(value, 0, 3600000, &c->backoff_max_ms);
+	} else if (IS("debug", "InjectDelayMs")) {
+		r = parse_int(value, 0, 60000, &c->inject_delay_ms);
+	} else if (IS("debug", "InjectDelayVariant")) {
+		r = set_str(&c->inject_delay_variant, value);
+	}
+#undef IS
+	if (p->err[0])
+		return r >= 0; /* keep the first error */
+	if (r == -ENOENT)
+		snprintf(p->err, sizeof(p->err), "unknown key '%s' in section [%s]", name, section);
+	else if (r == -EINVAL)
+		snprintf(p->err, sizeof(p->err), "invalid value '%s' for %s", value, name);
+	else if (r < 0)
+		snprintf(p->err, sizeof(p->err), "%s", strerror(-r));
+	return r >= 0;
+}
+
+int sl_daemon_config_load(const char *path, const sl_daemon_overrides *ov, sl_daemon_config *out, char *errbuf,
+			  size_t errlen)
+{
+	sl_daemon_config c;
+	sl_daemon_config_defaults(&c);
+	errbuf[0] = 0;
+
+	if (path) {
+		_cleanup_free_ char *abs = resolve(NULL, path);
+		if (!abs)
+			return -ENOMEM;
+		_cleanup_free_ char *dir = strdup(abs);
+		if (!dir)
+			return -ENOMEM;
+		char *slash = strrchr(dir, '/');
+		if (slash == dir)
+			slash[1] = 0;
+		else
+			*slash = 0;
+		parse_ctx p = {.c = &c, .base_dir = dir, .path = path};
+		int r = ini_parse(abs, handler, &p);
+		if (r < 0) {
+			snprintf(errbuf, errlen, "%s: cannot read: %s", path, r == -1 ? strerror(errno) : "out of memory");
+			sl_daemon_config_clear(&c);
+			return r == -1 ? -errno : -ENOMEM;
+		}
+		if (r > 0) {
+			snprintf(errbuf, errlen, "%s:%d: %s", path, r, p.err[0] ? p.err : "syntax error");
+			sl_daemon_config_clear(&c);
+			return -EINVAL;
+		}
+	}
+
+	int r = 0;
+	if (ov) {
+		if (ov->source) {
+			free(c.source);
+			c.source = resolve_source(NULL, ov->source);
+			free(c.fallback_source); /* an explicit source is meant, not a guess */
+			c.fallback_source = NULL;
+			r = c.source ? r : -ENOMEM;
+		}
+		if (ov->ladder) {
+			free(c.ladder);
+			c.ladder = resolve(NULL, ov->ladder);
+			r = c.ladder ? r : -ENOMEM;
+		}
+		if (ov->models_dir) {
+			free(c.models_dir);
+			c.models_dir = resolve(NULL, ov->models_dir);
+			r = c.models_dir ? r : -ENOMEM;
+		}
+		if (ov->variant && r >= 0)
+			r = set_str(&c.variant, ov->variant);
+		if (ov->backend && r >= 0)
+			r = set_str(&c.backend, ov->backend);
+		if (ov->target_ms > 0) {
+			c.target_ms = ov->target_ms;
+			c.auto_mode = true;
+		}
+	}
+	if (r >= 0 && !c.source)
+		c.source = strdup("testsrc");
+	if (r >= 0 && !c.backend)
+		c.backend = strdup("xnnpack");
+	if (r >= 0 && !c.control_group)
+		c.control_group = strdup("sightline");
+	if (r >= 0 && (!c.source || !c.backend || !c.control_group))
+		r = -ENOMEM;
+	if (r >= 0 && !c.ladder) {
+		snprintf(errbuf, errlen, "%s: no ladder given (Ladder= in [daemon] or --ladder)",
+			 path ? path : "configuration");
+		r = -EINVAL;
+	}
+	if (r >= 0 && c.min_samples > c.window) {
+		snprintf(errbuf, errlen, "%s: [auto] MinFrames=%d exceeds WindowFrames=%d", path ? path : "configuration",
+			 c.min_samples, c.window);
+		r = -EINVAL;
+	}
+	if (r < 0) {
+		if (!errbuf[0])
+			snprintf(errbuf, errlen, "%s", strerror(-r));
+		sl_daemon_config_clear(&c);
+		return r;
+	}
+	sl_daemon_config_clear(out);
+	*out = c;
+	return 0;
+}

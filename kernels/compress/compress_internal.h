@@ -1,0 +1,95 @@
+/* Internal helpers of the compressor: graph editing, model execution with
+ * observation, calibration statistics and small dense linear algebra. */
+#pragma once
+
+#include <stdarg.h>
+
+#include "kernels/compress/compress.h"
+
+/* ---- graph editing (graph.c) ---- */
+
+/* Unfinalized deep copy: constant data copied into buffers the copy owns. */
+int cg_clone(const sl_model *src, sl_model **ret, sl_error *err);
+/* Copy without the nodes marked in drop[] and without tensors nothing uses
+ * any more; finalized. tensor_map (may be NULL) receives old -> new index or -1. */
+int cg_compact(const sl_model *m, const bool *drop, sl_model **ret, int *tensor_map, sl_error *err);
+/* Replace constant data with buf (malloc'd, taken over), bytes long. */
+int cg_set_data(sl_model *m, int t, void *buf, size_t bytes);
+/* Replace quantization parameters (copies the arrays); n == 0 removes them. */
+int cg_set_quant(sl_model *m, int t, int n, int axis, const float *scale, const int32_t *zp);
+int cg_add_activation(sl_model *m, const sl_tensor *like, sl_dtype dtype, const char *suffix, sl_error *err);
+int cg_add_node1(sl_model *m, sl_op op, int in, int out, sl_error *err);
+/* Point every consumer (and graph output) of tensor `from` at `to`, except node `skip`. */
+void cg_rewire(sl_model *m, int from, int to, int skip);
+/* Number of nodes reading tensor t. */
+int cg_consumers(const sl_model *m, int t, int *first);
+
+int cg_fail(sl_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cg_progress(const sl_compress_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- prunable layers (layers.c) ---- */
+
+typedef struct {
+	int node;
+	sl_op op; /* CONV_2D or FULLY_CONNECTED */
+	int w, b; /* tensor indices (b may be -1) */
+	int in, out;
+	int o, kh, kw, ci; /* filter [o][kh][kw][ci]; FC: kh = kw = 1 */
+	int k;		   /* kh * kw * ci */
+	bool prunable;	   /* not the first conv, not tiny, o % 4 == 0 */
+} cl_layer;
+
+int cl_find_layers(const sl_model *m, cl_layer **ret, int *ret_n);
+
+/* ---- execution (observe.c) ---- */
+
+int co_runtime(sl_model *m, const sl_compress_opts *o, sl_runtime **ret, sl_error *err);
+/* Copy calibration sample i into the runtime's input. */
+void co_set_input(sl_runtime *rt, const sl_calib_set *cs, int i);
+
+#define CO_BINS 2048
+typedef struct {
+	bool seen;
+	float min, max;
+	double *hist; /* CO_BINS over [hlo, hhi] */
+	float hlo, hhi;
+	int channels;	/* last dimension */
+	double *ch_sum; /* per-channel sums, for input means */
+	double count;	/* values per channel */
+} co_stats;
+
+/* Statistics of every float activation of m over the calibration set. */
+int co_collect(sl_model *m, const sl_calib_set *cs, const sl_compress_opts *o, co_stats **ret, sl_error *err);
+void co_stats_free(co_stats *s, int n);
+/* Quantization range chosen by the method. */
+void co_range(const co_stats *s, const sl_compress_opts *o, float *lo, float *hi);
+
+/* ---- linear algebra (linalg.c) ---- */
+
+/* In-place Cholesky of an n x n SPD matrix (lower); -EDOM when not SPD. */
+int la_cholesky(double *a, int n);
+/* Solve L L^T x = b in place for nrhs right-hand sides stored as rows of b. */
+void la_cholesky_solve(const double *l, int n, double *b, int nrhs);
+
+/* ---- re-fit (recover.c) ---- */
+
+/* Re-fit the surviving weights of every layer in `layers` (indices of
+ * pruned/target model) so that target's outputs match the dense model's,
+ * from activations of both on the calibration set. Weights of `target` are
+ * edited in place (its constant buffers must be owned). */
+int cr_recover(sl_compress_ctx *c, sl_model *target, const cl_layer *layers, int n_layers, sl_error *err);
+
+struct sl_compress_ctx {
+	sl_model *master;
+	const sl_calib_set *cs;
+	sl_compress_opts o;
+	cl_layer *layers;
+	int n_layers;
+	/* Sensitivity: distortion of the output when one layer is pruned alone,
+	 * at SENS_LEVELS sparsities; NULL until first needed. */
+	double *sens;
+	co_stats *master_stats; /* for int8 of the master */
+};
+
+#define CC_SENS_LEVELS 6
+extern const double cc_sens_levels[CC_SENS_LEVELS];

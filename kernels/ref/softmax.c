@@ -1,0 +1,98 @@
+/* SOFTMAX over the last dimension: fp32 with beta, and TFLite's reference
+ * integer softmax for int8/uint8 (fixed-point exp and reciprocal, so results
+ * are bit-exact with TFLite's reference kernel rather than within one step as a
+ * float round trip would be). */
+#include <float.h>
+#include <math.h>
+
+#include "kernels/quant.h"
+#include "kernels/ref/fixedpoint.h"
+#include "kernels/ref/ref_internal.h"
+#include "kernels/ref/ref_kernels.h"
+
+void sl_ref_softmax_f32(const float *in, float *out, int outer, int depth, float beta)
+{
+	for (int i = 0; i < outer; i++) {
+		const float *x = in + (size_t)i * depth;
+		float *y = out + (size_t)i * depth;
+		float max = -FLT_MAX;
+		for (int c = 0; c < depth; c++)
+			max = max < x[c] ? x[c] : max;
+		float sum = 0.0f;
+		for (int c = 0; c < depth; c++) {
+			y[c] = expf((x[c] - max) * beta);
+			sum += y[c];
+		}
+		for (int c = 0; c < depth; c++)
+			y[c] = y[c] / sum;
+	}
+}
+
+/* Input differences are scaled to Q5.26: differences below -32 (after beta)
+ * have exp() far below one output step. */
+enum { SCALED_DIFF_INT_BITS = 5, ACCUM_INT_BITS = 12 };
+
+void sl_ref_softmax_q8_params(float beta, float in_scale, sl_ref_softmax_q8_args *a)
+{
+	/* TFLite's PreprocessSoftmaxScaling and CalculateInputRadius */
+	double real = (double)beta * (double)in_scale * (double)(1 << (31 - SCALED_DIFF_INT_BITS));
+	if (real > (double)((1ll << 31) - 1))
+		real = (double)((1ll << 31) - 1);
+	sl_quantize_multiplier(real, &a->in_mult, &a->in_left_shift);
+	const double max_rescaled = 1.0 * ((1 << SCALED_DIFF_INT_BITS) - 1) *
+				    (double)(1ll << (31 - SCALED_DIFF_INT_BITS)) /
+				    (double)(1ll << a->in_left_shift);
+	a->diff_min = -(int32_t)floor(max_rescaled);
+}
+
+SL_REF_INLINE void softmax_q8(const sl_ref_softmax_q8_args *a, bool si, bool so)
+{
+	const int out_bits = 8;
+	const int32_t out_min = so ? INT8_MIN : 0, out_max = so ? INT8_MAX : UINT8_MAX;
+
+	for (int i = 0; i < a->outer; i++) {
+		const size_t row = (size_t)i * a->depth;
+		int32_t max = si ? INT8_MIN : 0;
+		for (int c = 0; c < a->depth; c++)
+			max = SL_MAX_I32(max, sl_ref_ld(a->input, row + c, si));
+
+		int32_t sum = 0; /* Q12.19 */
+		for (int c = 0; c < a->depth; c++) {
+			const int32_t diff = sl_ref_ld(a->input, row + c, si) - max;
+			if (diff >= a->diff_min) {
+				const int32_t scaled = sl_srdhm(diff * (1 << a->in_left_shift), a->in_mult);
+				sum += sl_fp_mul_pot32(sl_fp_exp_neg(scaled, SCALED_DIFF_INT_BITS), -ACCUM_INT_BITS);
+			}
+		}
+
+		int bits_over_unit;
+		const int32_t recip = sl_fp_reciprocal(sum, ACCUM_INT_BITS, &bits_over_unit);
+
+		for (int c = 0; c < a->depth; c++) {
+			const int32_t diff = sl_ref_ld(a->input, row + c, si) - max;
+			int32_t v = out_min;
+			if (diff >= a->diff_min) {
+				const int32_t scaled = sl_srdhm(diff * (1 << a->in_left_shift), a->in_mult);
+				const int32_t e = sl_fp_exp_neg(scaled, SCALED_DIFF_INT_BITS);
+				const int32_t p = sl_rounding_divide_by_pot(sl_srdhm(recip, e),
+									    bits_over_unit + 31 - out_bits);
+				v = sl_clamp_i32(p + out_min, out_min, out_max);
+			}
+			sl_ref_st(a->output, row + c, so, v);
+		}
+	}
+}
+
+void sl_ref_softmax_q8(const sl_ref_softmax_q8_args *a)
+{
+	const bool si = sl_ref_signed(a->in_type), so = sl_ref_signed(a->out_type);
+
+	if (si && so)
+		softmax_q8(a, true, true);
+	else if (si)
+		softmax_q8(a, true, false);
+	else if (so)
+		softmax_q8(a, false, true);
+	else
+		softmax_q8(a, false, false);
+}

@@ -1,0 +1,124 @@
+/* Splitting a layer's rows over a pthreadpool. pthreadpool's 1D-tile tasks do
+ * not say which thread runs them, so per-call scratch comes from a small pool
+ * of slots claimed with an atomic bitmap: at most `threads` tasks run at once,
+ * so a free slot always exists and nothing is allocated per frame. */
+#include <errno.h>
+#include <pthreadpool.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "common/macros.h"
+#include "kernels/sparse/sparse.h"
+
+struct sl_sparse_scratch {
+	size_t bytes; /* per slot, multiple of 64 */
+	int slots;
+	_Atomic uint64_t busy;
+	uint8_t *mem;
+};
+
+int sl_sparse_scratch_new(size_t bytes_per_call, int threads, sl_sparse_scratch **ret)
+{
+	if (threads < 1 || threads > 64 || bytes_per_call == 0)
+		return -EINVAL;
+	size_t per = SL_ALIGN_UP(bytes_per_call, 64), total;
+	if (!sl_mul_size(per, (size_t)threads, &total))
+		return -EOVERFLOW;
+	sl_sparse_scratch *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->mem = aligned_alloc(64, total);
+	if (!s->mem) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->bytes = per;
+	s->slots = threads;
+	atomic_init(&s->busy, 0);
+	*ret = s;
+	return 0;
+}
+
+sl_sparse_scratch *sl_sparse_scratch_free(sl_sparse_scratch *s)
+{
+	if (s) {
+		free(s->mem);
+		free(s);
+	}
+	return NULL;
+}
+
+static int claim(sl_sparse_scratch *s)
+{
+	for (;;) {
+		uint64_t b = atomic_load_explicit(&s->busy, memory_order_relaxed);
+		for (int i = 0; i < s->slots; i++)
+			if (!(b & ((uint64_t)1 << i)) &&
+			    atomic_compare_exchange_weak_explicit(&s->busy, &b, b | ((uint64_t)1 << i),
+								  memory_order_acquire, memory_order_relaxed))
+				return i;
+	}
+}
+
+static void release(sl_sparse_scratch *s, int i)
+{
+	atomic_fetch_and_explicit(&s->busy, ~((uint64_t)1 << i), memory_order_release);
+}
+
+typedef struct {
+	const sl_sparse_q8_impl *q8;
+	const sl_sparse_f32_impl *f32;
+	const void *p;
+	const void *in;
+	void *out;
+	size_t in_stride, out_stride;
+	sl_sparse_scratch *scratch;
+} run_ctx;
+
+static void task(void *arg, size_t start, size_t count)
+{
+	run_ctx *c = arg;
+	const int slot = claim(c->scratch);
+	void *mem = c->scratch->mem + (size_t)slot * c->scratch->bytes;
+	if (c->q8)
+		c->q8->fn(c->p, start, start + count, c->in, c->in_stride, c->out, c->out_stride, mem);
+	else
+		c->f32->fn(c->p, start, start + count, c->in, c->in_stride, c->out, c->out_stride, mem);
+	release(c->scratch, slot);
+}
+
+static int run(run_ctx *c, size_t m, size_t need, struct pthreadpool *pool, size_t tile)
+{
+	const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+	if (c->scratch->bytes < need || (size_t)c->scratch->slots < threads)
+		return -EINVAL;
+	if (m == 0)
+		return 0;
+	if (tile == 0) {
+		/* About four tiles per thread for balance, whole 16-pixel tiles. */
+		tile = SL_ALIGN_UP((m + 4 * threads - 1) / (4 * threads), SL_SPARSE_MR);
+	}
+	if (threads <= 1 || m <= tile)
+		task(c, 0, m);
+	else
+		pthreadpool_parallelize_1d_tile_1d(pool, task, c, m, tile, 0);
+	return 0;
+}
+
+int sl_sparse_q8_run(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p, size_t m, const void *in,
+		     size_t in_stride, void *out, size_t out_stride, struct pthreadpool *pool, size_t tile,
+		     sl_sparse_scratch *scratch)
+{
+	run_ctx c = {.q8 = impl, .p = p, .in = in, .out = out, .in_stride = in_stride, .out_stride = out_stride,
+		     .scratch = scratch};
+	return run(&c, m, sl_sparse_q8_scratch_bytes(p), pool, tile);
+}
+
+int sl_sparse_f32_run(const sl_sparse_f32_impl *impl, const sl_sparse_f32 *p, size_t m, const float *in,
+		      size_t in_stride, float *out, size_t out_stride, struct pthreadpool *pool, size_t tile,
+		      sl_sparse_scratch *scratch)
+{
+	run_ctx c = {.f32 = impl, .p = p, .in = in, .out = out, .in_stride = in_stride, .out_stride = out_stride,
+		     .scratch = scratch};
+	return run(&c, m, sl_sparse_f32_scratch_bytes(p), pool, tile);
+}

@@ -1,0 +1,169 @@
+/* Whole shared models on the XNNPACK backend vs the reference backend, on a
+ * subset of the sample images: same top-1 on every image, and int8/uint8
+ * outputs within one quantization step (issue 2's acceptance criterion; the
+ * full ImageNet sample is run by `sightline eval`). Skips when the shared
+ * folder is absent. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/image.h"
+#include "common/macros.h"
+#include "kernels/runtime.h"
+#include "kernels/tflite/tflite.h"
+
+#define N_IMAGENET 10
+#define N_CIFAR    20
+
+static const char *shared_dir(void)
+{
+	const char *d = getenv("SL_SHARED_DIR");
+	return d && *d ? d : NULL;
+}
+
+/* Fills the model's input from an image: quantized inputs take the pixel
+ * (uint8) or pixel - 128 (int8), as the shared models expect; float inputs
+ * the raw 0..255 value. */
+static void load_input(sl_runtime *rt, const char *path, float crop)
+{
+	const sl_tensor *t = sl_runtime_input_tensor(rt, 0);
+	cr_assert_eq(t->rank, 4);
+	sl_preprocess_spec spec = {.width = t->dims[2],
+				   .height = t->dims[1],
+				   .fit = SL_FIT_CROP,
+				   .crop_fraction = crop,
+				   .resize = SL_RESIZE_BILINEAR,
+				   .float_scale = 1.0f};
+	if (t->dtype == SL_DTYPE_F32) {
+		spec.type = SL_PIXEL_F32;
+	} else {
+		const float s = t->q.scale[0];
+		const int32_t zp = t->q.zero_point[0];
+		spec.type = t->dtype == SL_DTYPE_U8 ? SL_PIXEL_U8 : SL_PIXEL_I8;
+		spec.q_scale = s;
+		spec.q_zero_point = zp;
+		spec.float_scale = s;
+		spec.float_offset = -(float)(t->dtype == SL_DTYPE_U8 ? zp : zp + 128) * s;
+	}
+	sl_image img = {0};
+	int r = sl_image_load_file(path, &img);
+	cr_assert_eq(r, 0, "%s: cannot load (%d)", path, r);
+	r = sl_preprocess(&img, &spec, sl_runtime_input(rt, 0), NULL);
+	sl_image_free(&img);
+	cr_assert_eq(r, 0, "%s: preprocess failed (%d)", path, r);
+}
+
+static int argmax(const sl_tensor *t, const void *p)
+{
+	const int64_t n = sl_tensor_numel(t);
+	int best = 0;
+	double bv = -1e30;
+	for (int64_t i = 0; i < n; i++) {
+		double v = t->dtype == SL_DTYPE_F32 ? ((const float *)p)[i]
+			   : t->dtype == SL_DTYPE_I8 ? ((const int8_t *)p)[i]
+						     : ((const uint8_t *)p)[i];
+		if (v > bv) {
+			bv = v;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
+static void compare_model(const char *model, const char *dataset, int n_images, float crop)
+{
+	const char *dir = shared_dir();
+	if (!dir)
+		cr_skip_test("SL_SHARED_DIR not set: no shared models");
+	char path[4096], labels[4096];
+	snprintf(path, sizeof(path), "%s/models/%s", dir, model);
+	snprintf(labels, sizeof(labels), "%s/data/%s/labels.txt", dir, dataset);
+	FILE *lf = fopen(labels, "r");
+	if (!lf || access(path, R_OK) != 0) {
+		if (lf)
+			fclose(lf);
+		cr_skip_test("%s or %s missing", path, labels);
+	}
+
+	sl_error err = {{0}};
+	sl_model *m = NULL;
+	int r = sl_tflite_load_file(path, &m, &err);
+	if (r == 0 && !m->order)
+		r = sl_model_finalize(m, &err);
+	cr_assert_eq(r, 0, "%s: %s", path, err.msg);
+	sl_runtime *ref = NULL, *xnn = NULL;
+	const sl_runtime_options ro = {.backend = SL_BACKEND_REF, .threads = 1};
+	const sl_runtime_options xo = {.backend = SL_BACKEND_XNNPACK, .threads = 2};
+	cr_assert_eq(sl_runtime_new(m, &ro, &ref, &err), 0, "%s", err.msg);
+	cr_assert_eq(sl_runtime_new(m, &xo, &xnn, &err), 0, "%s", err.msg);
+	int on_xnn = 0;
+	for (int i = 0; i < sl_runtime_n_steps(xnn); i++)
+		on_xnn += sl_runtime_step(xnn, i)->impl == SL_IMPL_XNNPACK;
+	cr_expect_gt(on_xnn, 0, "%s: no node runs on XNNPACK", model);
+
+	const sl_tensor *ot = sl_runtime_output_tensor(ref, 0);
+	const int64_t n_out = sl_tensor_numel(ot);
+	int64_t n_diff = 0;
+	int max_steps = 0, images = 0;
+	char line[512];
+	while (images < n_images && fgets(line, sizeof(line), lf)) {
+		char file[256];
+		int cls;
+		if (sscanf(line, "%255s %d", file, &cls) != 2)
+			continue;
+		char img[4096];
+		snprintf(img, sizeof(img), "%s/data/%s/%s", dir, dataset, file);
+		load_input(ref, img, crop);
+		memcpy(sl_runtime_input(xnn, 0), sl_runtime_input(ref, 0), sl_runtime_input_tensor(ref, 0)->bytes);
+		cr_assert_eq(sl_runtime_invoke(ref), 0);
+		cr_assert_eq(sl_runtime_invoke(xnn), 0);
+		const void *a = sl_runtime_output(ref, 0), *b = sl_runtime_output(xnn, 0);
+		const int ta = argmax(ot, a), tb = argmax(ot, b);
+		cr_expect_eq(ta, tb, "%s %s: top-1 %d (reference) vs %d (xnnpack)", model, file, ta, tb);
+		if (ot->dtype != SL_DTYPE_F32) {
+			for (int64_t i = 0; i < n_out; i++) {
+				const int va = ot->dtype == SL_DTYPE_I8 ? ((const int8_t *)a)[i] : ((const uint8_t *)a)[i];
+				const int vb = ot->dtype == SL_DTYPE_I8 ? ((const int8_t *)b)[i] : ((const uint8_t *)b)[i];
+				n_diff += va != vb;
+				max_steps = SL_MAX(max_steps, abs(va - vb));
+			}
+		}
+		images++;
+	}
+	fclose(lf);
+	cr_assert_gt(images, 0, "%s: no images listed", labels);
+	cr_expect_leq(max_steps, 1, "%s: outputs %d steps apart", model, max_steps);
+	cr_log_info("%s: %d images, %d/%d nodes on XNNPACK, %lld of %lld outputs differ, max %d step(s)", model,
+		    images, on_xnn, sl_runtime_n_steps(xnn), (long long)n_diff, (long long)(n_out * images),
+		    max_steps);
+	sl_runtime_free(xnn);
+	sl_runtime_free(ref);
+	sl_model_unref(m);
+}
+
+Test(xnn_models, mobilenet_v2_uint8, .timeout = 600)
+{
+	compare_model("mobilenet_v2_1.0_224_quant.tflite", "imagenet-sample", N_IMAGENET, 0.875f);
+}
+
+Test(xnn_models, mobilenet_v2_int8_per_channel, .timeout = 600)
+{
+	compare_model("tf2_mobilenet_v2_1.0_224_ptq.tflite", "imagenet-sample", N_IMAGENET, 0.875f);
+}
+
+Test(xnn_models, mobilenet_v1_uint8, .timeout = 300)
+{
+	compare_model("mobilenet_v1_0.25_128_quant.tflite", "imagenet-sample", N_IMAGENET, 0.875f);
+}
+
+Test(xnn_models, resnet8_int8, .timeout = 300)
+{
+	compare_model("cifar10_resnet8_int8.tflite", "cifar10-test", N_CIFAR, 1.0f);
+}
+
+Test(xnn_models, resnet8_float, .timeout = 300)
+{
+	compare_model("cifar10_resnet8_float.tflite", "cifar10-test", N_CIFAR, 1.0f);
+}
