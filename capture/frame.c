@@ -43,30 +43,42 @@ int sl_framedec_reserve(sl_framedec *d, int width, int height)
 	return grow(d, (size_t)width * (size_t)height * 3);
 }
 
-static int decode_encoded(sl_framedec *d, const sl_raw_frame *f, const sl_preprocess_spec *spec, sl_decoded *ret)
+static int decode_encoded(sl_framedec *d, const sl_raw_frame *f, const sl_preprocess_spec *spec,
+			  sl_decoded *ret)
 {
 	int w, h, sw, sh, num = 1, denom = 1, r;
 	size_t need = 0;
-	if (f->fmt == SL_PIXFMT_MJPEG && sl_imgfmt_detect(f->data, f->len) != SL_IMGFMT_JPEG)
+	sl_imgfmt fmt = sl_imgfmt_detect(f->data, f->len);
+	if (f->fmt == SL_PIXFMT_MJPEG && fmt != SL_IMGFMT_JPEG)
 		return -EBADMSG;
 	r = sl_imgfmt_probe(&d->jpeg, f->data, f->len, &w, &h);
-	if (r < 0)
-		return r;
-	if (sl_imgfmt_detect(f->data, f->len) == SL_IMGFMT_JPEG)
+	if (r < 0) /* unsupported variants are undecodable frames all the same */
+		return r == -ENOTSUP ? -EBADMSG : r;
+	sw = w;
+	sh = h;
+	if (fmt == SL_IMGFMT_JPEG) {
 		sl_jpeg_pick_scale(sl_preprocess_min_scale(w, h, spec), &num, &denom);
-	r = sl_imgfmt_decode(&d->jpeg, f->data, f->len, num, denom, d->rgb, d->cap, &sw, &sh, &need);
-	if (r == -EMSGSIZE && d->can_grow) {
-		r = grow(d, need);
-		if (r >= 0)
-			r = sl_imgfmt_decode(&d->jpeg, f->data, f->len, num, denom, d->rgb, d->cap, &sw, &sh, NULL);
+		sw = sl_jpeg_scaled(w, num, denom);
+		sh = sl_jpeg_scaled(h, num, denom);
 	}
+	need = (size_t)sw * (size_t)sh * 3; /* probe bounded w * h */
+	if (need > d->cap) {
+		r = d->can_grow ? grow(d, need) : -EMSGSIZE;
+		if (r < 0)
+			return r;
+	}
+	/* the JPEG header was read once, by the probe */
+	if (fmt == SL_IMGFMT_JPEG)
+		r = sl_jpeg_decode_at(&d->jpeg, f->data, f->len, sw, sh, d->rgb);
+	else
+		r = sl_imgfmt_decode(&d->jpeg, f->data, f->len, 1, 1, d->rgb, d->cap, &sw, &sh, NULL);
 	if (r < 0)
 		return r == -ENOTSUP ? -EBADMSG : r;
 	*ret = (sl_decoded){
-		.img = {.width = sw, .height = sh, .stride = (size_t)sw * 3, .data = d->rgb},
-		.full_width = w,
-		.full_height = h,
-		.scale = (double)num / denom,
+	    .img = {.width = sw, .height = sh, .stride = (size_t)sw * 3, .data = d->rgb},
+	    .full_width = w,
+	    .full_height = h,
+	    .scale = (double)num / denom,
 	};
 	return 0;
 }

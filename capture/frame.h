@@ -17,9 +17,9 @@ typedef struct {
 } sl_framedec;
 
 typedef struct {
-	sl_image img;                /* RGB; may point into the raw frame (RGB24) */
+	sl_image img;		     /* RGB; may point into the raw frame (RGB24) */
 	int full_width, full_height; /* before DCT scaling */
-	double scale;                /* img = full * scale */
+	double scale;		     /* img = full * scale */
 } sl_decoded;
 
 int sl_framedec_init(sl_framedec *d, bool can_grow);
@@ -30,7 +30,8 @@ int sl_framedec_reserve(sl_framedec *d, int width, int height);
 /* Decode to RGB; JPEG (MJPEG or a still) is DCT-scaled to the smallest size
  * not below what spec needs. -EBADMSG: corrupt/truncated, -EMSGSIZE: larger
  * than the reserved buffer (fixed-size decoders only). */
-int sl_framedec_decode(sl_framedec *d, const sl_raw_frame *f, const sl_preprocess_spec *spec, sl_decoded *ret);
+int sl_framedec_decode(sl_framedec *d, const sl_raw_frame *f, const sl_preprocess_spec *spec,
+		       sl_decoded *ret);
 
 /* Decode and preprocess into dst; the map is in full-size source pixels. */
 int sl_framedec_process(sl_framedec *d, const sl_raw_frame *f, const sl_preprocess_spec *spec, void *dst,

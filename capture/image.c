@@ -81,7 +81,8 @@ int sl_image_load_mem(const void *buf, size_t len, sl_image *ret)
 		_cleanup_free_ uint8_t *data = malloc(need);
 		r = data ? sl_imgfmt_decode(&j, buf, len, 1, 1, data, need, &w, &h, NULL) : -ENOMEM;
 		if (r >= 0)
-			*ret = (sl_image){.width = w, .height = h, .stride = (size_t)w * 3, .data = SL_TAKE_PTR(data)};
+			*ret = (sl_image){
+			    .width = w, .height = h, .stride = (size_t)w * 3, .data = SL_TAKE_PTR(data)};
 	}
 	sl_jpeg_free(j);
 	return r;

@@ -22,11 +22,11 @@ int sl_image_load_mem(const void *buf, size_t len, sl_image *ret);
 void sl_image_free(sl_image *img); /* frees data, zeroes the struct; NULL-safe */
 
 typedef enum {
-	SL_FIT_CROP,      /* centre crop, then resize: the largest centred rectangle of the
+	SL_FIT_CROP,	  /* centre crop, then resize: the largest centred rectangle of the
 			     output's aspect ratio, times crop_fraction (square models:
 			     crop_fraction of the shorter side) */
 	SL_FIT_LETTERBOX, /* keep aspect, pad with pad_value */
-	SL_FIT_STRETCH,   /* ignore aspect */
+	SL_FIT_STRETCH,	  /* ignore aspect */
 } sl_fit;
 
 typedef enum {
@@ -55,7 +55,7 @@ typedef struct {
 	sl_resize resize;
 	sl_pixel_type type;
 	float float_scale, float_offset; /* real-value range of a pixel */
-	float q_scale;                   /* input quantization (U8/I8) */
+	float q_scale;			 /* input quantization (U8/I8) */
 	int32_t q_zero_point;
 	uint8_t pad_value; /* letterbox fill, as a pixel value */
 } sl_preprocess_spec;

@@ -63,8 +63,9 @@ void sl_jpeg_pick_scale(double min_scale, int *ret_num, int *ret_denom)
 	tjscalingfactor *f = tjGetScalingFactors(&n);
 	int best_num = 1, best_denom = 1;
 	for (int i = 0; f && i < n; i++) {
-		/* factors above 1 would only upsample: the resize does that better */
-		if (f[i].num > f[i].denom)
+		/* factors above 1 would only upsample: the resize does that better;
+		 * only 1/2, 1/4, 1/8 have fast IDCTs (see jpeg.h) */
+		if (f[i].num > f[i].denom || f[i].num != 1 || (f[i].denom & (f[i].denom - 1)))
 			continue;
 		if ((double)f[i].num / f[i].denom + 1e-9 < min_scale)
 			continue;
@@ -86,11 +87,19 @@ int sl_jpeg_decode(sl_jpeg *j, const void *buf, size_t len, int num, int denom, 
 	int sw = sl_jpeg_scaled(w, num, denom), sh = sl_jpeg_scaled(h, num, denom);
 	if ((uint64_t)sw * (uint64_t)sh * 3 > cap)
 		return -EMSGSIZE;
-	/* LIMITSCANS: a crafted progressive file must not keep us busy forever */
-	if (tjDecompress2(*j, buf, (unsigned long)len, dst, sw, sw * 3, sh, TJPF_RGB,
-			  TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) < 0)
-		return reset(j);
+	r = sl_jpeg_decode_at(j, buf, len, sw, sh, dst);
+	if (r < 0)
+		return r;
 	*ret_w = sw;
 	*ret_h = sh;
+	return 0;
+}
+
+int sl_jpeg_decode_at(sl_jpeg *j, const void *buf, size_t len, int width, int height, uint8_t *dst)
+{
+	/* LIMITSCANS: a crafted progressive file must not keep us busy forever */
+	if (tjDecompress2(*j, buf, (unsigned long)len, dst, width, width * 3, height, TJPF_RGB,
+			  TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) < 0)
+		return reset(j);
 	return 0;
 }

@@ -41,7 +41,8 @@ size_t sl_mjpeg_frame_end(const uint8_t *buf, size_t len, size_t start, bool *re
 			continue;
 		/* entropy-coded data: runs to the first marker that is not a stuffed
 		 * zero or a restart marker */
-		while (p + 1 < len && !(buf[p] == 0xFF && buf[p + 1] != 0 && (buf[p + 1] < 0xD0 || buf[p + 1] > 0xD7)))
+		while (p + 1 < len &&
+		       !(buf[p] == 0xFF && buf[p + 1] != 0 && (buf[p + 1] < 0xD0 || buf[p + 1] > 0xD7)))
 			p++;
 		if (p + 1 >= len)
 			return len;

@@ -11,9 +11,9 @@ static const struct {
 	const char *name;
 	uint32_t fourcc;
 } formats[SL_PIXFMT_COUNT] = {
-	[SL_PIXFMT_MJPEG] = {"MJPG", V4L2_PIX_FMT_MJPEG}, [SL_PIXFMT_YUYV] = {"YUYV", V4L2_PIX_FMT_YUYV},
-	[SL_PIXFMT_NV12] = {"NV12", V4L2_PIX_FMT_NV12},   [SL_PIXFMT_RGB24] = {"RGB3", V4L2_PIX_FMT_RGB24},
-	[SL_PIXFMT_GREY] = {"GREY", V4L2_PIX_FMT_GREY},   [SL_PIXFMT_IMAGE] = {"IMAGE", 0},
+    [SL_PIXFMT_MJPEG] = {"MJPG", V4L2_PIX_FMT_MJPEG}, [SL_PIXFMT_YUYV] = {"YUYV", V4L2_PIX_FMT_YUYV},
+    [SL_PIXFMT_NV12] = {"NV12", V4L2_PIX_FMT_NV12},   [SL_PIXFMT_RGB24] = {"RGB3", V4L2_PIX_FMT_RGB24},
+    [SL_PIXFMT_GREY] = {"GREY", V4L2_PIX_FMT_GREY},   [SL_PIXFMT_IMAGE] = {"IMAGE", 0},
 };
 
 const char *sl_pixfmt_name(sl_pixfmt f)
@@ -46,7 +46,9 @@ int sl_pixfmt_from_name(const char *name, sl_pixfmt *ret)
 	static const struct {
 		const char *alias;
 		sl_pixfmt f;
-	} aliases[] = {{"MJPEG", SL_PIXFMT_MJPEG}, {"JPEG", SL_PIXFMT_MJPEG}, {"RGB24", SL_PIXFMT_RGB24},
+	} aliases[] = {{"MJPEG", SL_PIXFMT_MJPEG},
+		       {"JPEG", SL_PIXFMT_MJPEG},
+		       {"RGB24", SL_PIXFMT_RGB24},
 		       {"GRAY", SL_PIXFMT_GREY}};
 	for (size_t i = 0; i < SL_ARRAY_SIZE(aliases); i++)
 		if (!strcasecmp(name, aliases[i].alias)) {
@@ -110,13 +112,13 @@ static yuv_coefs coefs_for(const sl_yuv_params *p)
 	bool full = p && p->full_range;
 	double ys = full ? 1.0 : 255.0 / 219.0, cs = full ? 1.0 : 255.0 / 224.0;
 	yuv_coefs c = {
-		.y_mul = (int32_t)(ys * 65536 + 0.5),
-		.y_off = full ? 0 : 16,
-		.c_off = 128,
-		.rv = (int32_t)(2 * (1 - kr) * cs * 65536 + 0.5),
-		.gu = (int32_t)(2 * kb * (1 - kb) / kg * cs * 65536 + 0.5),
-		.gv = (int32_t)(2 * kr * (1 - kr) / kg * cs * 65536 + 0.5),
-		.bu = (int32_t)(2 * (1 - kb) * cs * 65536 + 0.5),
+	    .y_mul = (int32_t)(ys * 65536 + 0.5),
+	    .y_off = full ? 0 : 16,
+	    .c_off = 128,
+	    .rv = (int32_t)(2 * (1 - kr) * cs * 65536 + 0.5),
+	    .gu = (int32_t)(2 * kb * (1 - kb) / kg * cs * 65536 + 0.5),
+	    .gv = (int32_t)(2 * kr * (1 - kr) / kg * cs * 65536 + 0.5),
+	    .bu = (int32_t)(2 * (1 - kb) * cs * 65536 + 0.5),
 	};
 	return c;
 }
@@ -180,7 +182,8 @@ int sl_pixfmt_to_rgb(const sl_raw_frame *f, uint8_t *dst, size_t dst_stride)
 		return 0;
 	case SL_PIXFMT_RGB24:
 		for (int y = 0; y < f->height; y++)
-			memcpy(dst + (size_t)y * dst_stride, f->data + (size_t)y * stride, (size_t)f->width * 3);
+			memcpy(dst + (size_t)y * dst_stride, f->data + (size_t)y * stride,
+			       (size_t)f->width * 3);
 		return 0;
 	case SL_PIXFMT_GREY:
 		for (int y = 0; y < f->height; y++) {
@@ -245,7 +248,8 @@ int sl_pixfmt_from_rgb(const uint8_t *rgb, size_t rgb_stride, int width, int hei
 				rgb_to_yuv(yuv, px, &Y, &U, &V);
 				d[x] = (uint8_t)Y;
 				if (!(x & 1) && !(y & 1)) {
-					uint8_t *uv = dst + stride * (size_t)height + (size_t)(y / 2) * stride;
+					uint8_t *uv =
+					    dst + stride * (size_t)height + (size_t)(y / 2) * stride;
 					uv[x] = (uint8_t)U;
 					uv[x + 1] = (uint8_t)V;
 				}

@@ -53,14 +53,15 @@ static int parse(const uint8_t *buf, size_t len, pnm_info *pi)
 		pi->channels = 1;
 	else
 		return buf[1] >= '1' && buf[1] <= '7' ? -ENOTSUP : -EBADMSG; /* ASCII, bitmap, PAM */
-	if (number(buf, len, &pos, &w) < 0 || number(buf, len, &pos, &h) < 0 || number(buf, len, &pos, &maxval) < 0)
+	if (number(buf, len, &pos, &w) < 0 || number(buf, len, &pos, &h) < 0 ||
+	    number(buf, len, &pos, &maxval) < 0)
 		return -EBADMSG;
 	/* exactly one whitespace byte separates the header from the samples */
 	if (pos >= len || !is_space(buf[pos]))
 		return -EBADMSG;
 	pos++;
-	if (!w || !h || w > SL_IMAGE_MAX_DIM || h > SL_IMAGE_MAX_DIM || (uint64_t)w * h > SL_IMAGE_MAX_PIXELS ||
-	    !maxval || maxval > 65535)
+	if (!w || !h || w > SL_IMAGE_MAX_DIM || h > SL_IMAGE_MAX_DIM ||
+	    (uint64_t)w * h > SL_IMAGE_MAX_PIXELS || !maxval || maxval > 65535)
 		return -EBADMSG;
 	size_t bytes = (size_t)w * h * (size_t)pi->channels * (maxval > 255 ? 2 : 1);
 	if (bytes > len - pos)

@@ -60,7 +60,8 @@ int sl_pacer_wait(sl_pacer *p, int stop_fd)
 		p->next_us = now;
 	while (now < p->next_us) {
 		uint64_t left = p->next_us - now;
-		struct timespec ts = {.tv_sec = (time_t)(left / 1000000u), .tv_nsec = (long)(left % 1000000u) * 1000};
+		struct timespec ts = {.tv_sec = (time_t)(left / 1000000u),
+				      .tv_nsec = (long)(left % 1000000u) * 1000};
 		struct pollfd pfd = {.fd = stop_fd, .events = POLLIN};
 		int r = ppoll(&pfd, 1, &ts, NULL);
 		if (r > 0)
@@ -74,7 +75,8 @@ int sl_pacer_wait(sl_pacer *p, int stop_fd)
 
 const char *sl_source_state_name(sl_source_state st)
 {
-	static const char *const names[] = {"opening", "streaming", "lost", "backoff", "reopening", "stopped"};
+	static const char *const names[] = {"opening", "streaming", "lost",
+					    "backoff", "reopening", "stopped"};
 	return (unsigned)st < SL_ARRAY_SIZE(names) ? names[st] : "?";
 }
 
@@ -133,8 +135,8 @@ static void handle_frame(sl_source *s, const sl_capture_item *it)
 	int slot = sl_slots_begin(&s->slots);
 	if (slot < 0)
 		return;
-	int r = sl_framedec_process(&s->dec, &it->raw, &s->cfg.spec, sl_slots_data(&s->slots, slot), &meta.map,
-				    &meta.src_width, &meta.src_height);
+	int r = sl_framedec_process(&s->dec, &it->raw, &s->cfg.spec, sl_slots_data(&s->slots, slot),
+				    &meta.map, &meta.src_width, &meta.src_height);
 	if (r < 0) {
 		sl_slots_abort(&s->slots, slot);
 		atomic_fetch_add_explicit(&s->corrupt, 1, memory_order_relaxed);
@@ -223,7 +225,8 @@ int sl_source_new(const sl_source_config *cfg, sl_source **ret)
 	if (!cfg || !cfg->uri || !ret)
 		return -EINVAL;
 	if (sl_preprocess_layout(640, 480, &cfg->spec, &l) < 0 || cfg->spec.height > SL_IMAGE_MAX_DIM ||
-	    (cfg->spec.type != SL_PIXEL_U8 && cfg->spec.type != SL_PIXEL_I8 && cfg->spec.type != SL_PIXEL_F32))
+	    (cfg->spec.type != SL_PIXEL_U8 && cfg->spec.type != SL_PIXEL_I8 &&
+	     cfg->spec.type != SL_PIXEL_F32))
 		return -EINVAL;
 	sl_source *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -279,7 +282,9 @@ fail:
 	/* the caller logs; give it the reason through the one channel it has */
 	if (cfg->on_state)
 		cfg->on_state(cfg->userdata, SL_SOURCE_STOPPED,
-			      why[0] ? why : r == -EPROTONOSUPPORT ? "unknown source type" : strerror(-r));
+			      why[0]		      ? why
+			      : r == -EPROTONOSUPPORT ? "unknown source type"
+						      : strerror(-r));
 	sl_source_free(s);
 	return r;
 }
@@ -324,12 +329,12 @@ void sl_source_get_stats(const sl_source *s, sl_source_stats *ret)
 {
 	sl_source *m = (sl_source *)s;
 	*ret = (sl_source_stats){
-		.captured = atomic_load(&m->captured),
-		.decoded = atomic_load(&m->decoded),
-		.corrupt = atomic_load(&m->corrupt),
-		.dropped_driver = atomic_load(&m->dropped_driver),
-		.dropped_stale = atomic_load(&m->slots.stale),
-		.reconnects = atomic_load(&m->reconnects),
+	    .captured = atomic_load(&m->captured),
+	    .decoded = atomic_load(&m->decoded),
+	    .corrupt = atomic_load(&m->corrupt),
+	    .dropped_driver = atomic_load(&m->dropped_driver),
+	    .dropped_stale = atomic_load(&m->slots.stale),
+	    .reconnects = atomic_load(&m->reconnects),
 	};
 }
 

@@ -30,22 +30,22 @@ typedef enum {
 } sl_source_state;
 
 typedef struct {
-	uint64_t captured;        /* frames received from the device/file */
-	uint64_t decoded;         /* decoded and preprocessed into a slot */
-	uint64_t corrupt;         /* corrupt/truncated frames skipped */
-	uint64_t dropped_driver;  /* sequence gaps reported by the driver */
-	uint64_t dropped_stale;   /* overwritten before the consumer took them */
+	uint64_t captured;	 /* frames received from the device/file */
+	uint64_t decoded;	 /* decoded and preprocessed into a slot */
+	uint64_t corrupt;	 /* corrupt/truncated frames skipped */
+	uint64_t dropped_driver; /* sequence gaps reported by the driver */
+	uint64_t dropped_stale;	 /* overwritten before the consumer took them */
 	uint64_t reconnects;
 } sl_source_stats;
 
 typedef struct {
 	const char *uri;
-	int width, height, fps;   /* requested capture size and rate (0: default) */
-	int buffers;              /* V4L2 MMAP buffer count (0: 4) */
-	bool loop;                /* file sources: start again at the end (false: play once, then STOPPED) */
-	int backoff_initial_ms;   /* reconnect backoff (0: 250) */
-	int backoff_max_ms;       /* cap (0: 5000) */
-	sl_preprocess_spec spec;  /* what each frame is turned into */
+	int width, height, fps;	 /* requested capture size and rate (0: default) */
+	int buffers;		 /* V4L2 MMAP buffer count (0: 4) */
+	bool loop;		 /* file sources: start again at the end (false: play once, then STOPPED) */
+	int backoff_initial_ms;	 /* reconnect backoff (0: 250) */
+	int backoff_max_ms;	 /* cap (0: 5000) */
+	sl_preprocess_spec spec; /* what each frame is turned into */
 	/* Called from the capture thread on every state change, with a reason
 	 * ("ENODEV on DQBUF", "/dev/video0 (vivid) 640x480 YUYV @30 fps"...).
 	 * Also called once, from the caller's thread, with SL_SOURCE_STOPPED and
@@ -56,13 +56,13 @@ typedef struct {
 
 /* A frame handed to the consumer: data is valid until sl_source_release(). */
 typedef struct {
-	const void *data;        /* preprocessed tensor, spec.width*spec.height*3 elements */
-	uint64_t sequence;       /* source sequence number: +1 per frame the device produced,
-				    monotonic across reconnects; gaps = dropped frames */
-	uint64_t timestamp_us;   /* CLOCK_MONOTONIC capture time */
-	sl_preprocess_map map;   /* model coords -> source image coords */
+	const void *data;      /* preprocessed tensor, spec.width*spec.height*3 elements */
+	uint64_t sequence;     /* source sequence number: +1 per frame the device produced,
+				  monotonic across reconnects; gaps = dropped frames */
+	uint64_t timestamp_us; /* CLOCK_MONOTONIC capture time */
+	sl_preprocess_map map; /* model coords -> source image coords */
 	int src_width, src_height;
-	int slot;                /* internal */
+	int slot; /* internal */
 } sl_frame;
 
 typedef struct sl_source sl_source;
@@ -72,11 +72,15 @@ typedef struct sl_source sl_source;
  * backoff (a camera may be plugged in later). */
 int sl_source_new(const sl_source_config *cfg, sl_source **ret);
 int sl_source_start(sl_source *s); /* starts the capture thread */
-/* Wait up to timeout_ms for a frame newer than the last one taken. Returns 0
- * with *ret filled, -ETIMEDOUT, or -EPIPE once the source has stopped for good. */
+/* Wait up to timeout_ms (0: do not wait, < 0: forever) for a frame newer than
+ * the last one taken. Returns 0 with *ret filled, -ETIMEDOUT, or -EPIPE once
+ * the source has stopped for good. A consumer may hold up to two frames at a
+ * time without starving the capture thread. */
 int sl_source_acquire(sl_source *s, int timeout_ms, sl_frame *ret);
 void sl_source_release(sl_source *s, const sl_frame *f);
-/* An fd that becomes readable when a new frame is ready (eventfd), for event loops. */
+/* An fd that becomes readable when a new frame is ready (eventfd), for event
+ * loops: on POLLIN call sl_source_acquire(s, 0, ...), which drains it. It
+ * stays readable once the source has stopped, so the loop sees -EPIPE. */
 int sl_source_fd(const sl_source *s);
 sl_source_state sl_source_get_state(const sl_source *s);
 const char *sl_source_state_name(sl_source_state st);

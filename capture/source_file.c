@@ -127,10 +127,11 @@ static int fs_open(sl_backend *b, char *why, size_t n)
 	sl_pacer_init(&f->pacer, f->fps);
 	f->pos = 0;
 	if (f->is_dir)
-		snprintf(why, n, "%s: %zu images @%d fps%s", f->path, f->n_names, f->fps, f->loop ? ", looped" : "");
+		snprintf(why, n, "%s: %zu images @%d fps%s", f->path, f->n_names, f->fps,
+			 f->loop ? ", looped" : "");
 	else
-		snprintf(why, n, "%s: %zu frame%s @%d fps%s", f->path, f->n_frames, f->n_frames == 1 ? "" : "s",
-			 f->fps, f->loop ? ", looped" : "");
+		snprintf(why, n, "%s: %zu frame%s @%d fps%s", f->path, f->n_frames,
+			 f->n_frames == 1 ? "" : "s", f->fps, f->loop ? ", looped" : "");
 	return 0;
 }
 

@@ -13,7 +13,7 @@ typedef struct {
 	sl_raw_frame raw;      /* raw.len == 0: the device flagged the buffer bad */
 	uint64_t dev_sequence; /* the backend's own counter: gaps are frames it dropped */
 	uint64_t timestamp_us; /* CLOCK_MONOTONIC */
-	int index;             /* backend buffer, handed back to put() */
+	int index;	       /* backend buffer, handed back to put() */
 } sl_capture_item;
 
 typedef struct sl_backend sl_backend;
@@ -32,15 +32,16 @@ typedef struct {
 
 struct sl_backend {
 	const sl_backend_ops *ops;
-	int stop_fd;         /* readable once the source is stopping */
-	sl_framedec *dec;    /* open() reserves its buffer for the stream */
-	bool open_is_final;  /* a failed open ends the source (files) rather than backing off */
+	int stop_fd;	    /* readable once the source is stopping */
+	sl_framedec *dec;   /* open() reserves its buffer for the stream */
+	bool open_is_final; /* a failed open ends the source (files) rather than backing off */
 };
 
 /* arg: what follows "v4l2:", "file:" or "testsrc". On error, why is written. */
 int sl_backend_v4l2_new(const char *arg, const sl_source_config *cfg, sl_backend **ret, char *why, size_t n);
 int sl_backend_file_new(const char *arg, const sl_source_config *cfg, sl_backend **ret, char *why, size_t n);
-int sl_backend_testsrc_new(const char *arg, const sl_source_config *cfg, sl_backend **ret, char *why, size_t n);
+int sl_backend_testsrc_new(const char *arg, const sl_source_config *cfg, sl_backend **ret, char *why,
+			   size_t n);
 
 uint64_t sl_capture_now_us(void);
 

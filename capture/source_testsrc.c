@@ -30,7 +30,8 @@ static void render(uint8_t *rgb, int w, int h, uint64_t frame)
 {
 	int box = SL_MAX(SL_MIN(w, h) / 8, 2);
 	int span_x = SL_MAX(w - box, 1), span_y = SL_MAX(h - box, 1);
-	int bx = (int)((frame * 3) % (uint64_t)(2 * span_x)), by = (int)((frame * 2) % (uint64_t)(2 * span_y));
+	int bx = (int)((frame * 3) % (uint64_t)(2 * span_x)),
+	    by = (int)((frame * 2) % (uint64_t)(2 * span_y));
 	bx = bx < span_x ? bx : 2 * span_x - bx;
 	by = by < span_y ? by : 2 * span_y - by;
 	int shift = (int)((frame * 4) % (uint64_t)w);
@@ -70,9 +71,9 @@ static int ts_get(sl_backend *b, sl_capture_item *it, char *why, size_t n)
 		return r;
 	render(t->rgb, t->width, t->height, t->frame);
 	*it = (sl_capture_item){
-		.raw = {.fmt = t->fmt, .width = t->width, .height = t->height},
-		.dev_sequence = t->frame++,
-		.timestamp_us = sl_capture_now_us(),
+	    .raw = {.fmt = t->fmt, .width = t->width, .height = t->height},
+	    .dev_sequence = t->frame++,
+	    .timestamp_us = sl_capture_now_us(),
 	};
 	if (t->fmt == SL_PIXFMT_RGB24) {
 		it->raw.data = t->rgb;
@@ -86,7 +87,8 @@ static int ts_get(sl_backend *b, sl_capture_item *it, char *why, size_t n)
 		it->raw.data = t->raw;
 		it->raw.len = len;
 	} else {
-		sl_pixfmt_from_rgb(t->rgb, (size_t)t->width * 3, t->width, t->height, t->fmt, NULL, t->raw, 0);
+		sl_pixfmt_from_rgb(t->rgb, (size_t)t->width * 3, t->width, t->height, t->fmt, NULL, t->raw,
+				   0);
 		it->raw.data = t->raw;
 		it->raw.len = t->raw_cap;
 	}
@@ -155,12 +157,14 @@ static int parse(const char *arg, testsrc *t, char *why, size_t n)
 		goto bad;
 	return 0;
 bad:
-	snprintf(why, n, "bad testsrc URI \"testsrc%s\" (want testsrc[:WxH[@FPS]][?format=YUYV|NV12|RGB3|GREY|MJPG])",
+	snprintf(why, n,
+		 "bad testsrc URI \"testsrc%s\" (want testsrc[:WxH[@FPS]][?format=YUYV|NV12|RGB3|GREY|MJPG])",
 		 arg);
 	return -EINVAL;
 }
 
-int sl_backend_testsrc_new(const char *arg, const sl_source_config *cfg, sl_backend **ret, char *why, size_t n)
+int sl_backend_testsrc_new(const char *arg, const sl_source_config *cfg, sl_backend **ret, char *why,
+			   size_t n)
 {
 	testsrc *t = calloc(1, sizeof(*t));
 	if (!t)

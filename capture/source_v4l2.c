@@ -65,7 +65,8 @@ static void v4l2_close_dev(sl_backend *b)
 		if (v->buf[i].start)
 			v4l2_munmap(v->buf[i].start, v->buf[i].len);
 	if (v->nbuf) {
-		struct v4l2_requestbuffers rb = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
+		struct v4l2_requestbuffers rb = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+						 .memory = V4L2_MEMORY_MMAP};
 		xioctl(v->fd, VIDIOC_REQBUFS, &rb);
 	}
 	memset(v->buf, 0, sizeof(v->buf));
@@ -88,7 +89,8 @@ static int pick_format(v4l2_src *v, char *why, size_t n)
 		char list[MAX_ENUMS * 5 + 1] = "";
 		for (int i = 0; i < count; i++)
 			snprintf(list + 5 * i, 6, "%.4s ", (const char *)&offered[i]);
-		snprintf(why, n, "%s: no usable pixel format%s%s (offers: %s)", v->path, v->forced >= 0 ? " " : "",
+		snprintf(why, n, "%s: no usable pixel format%s%s (offers: %s)", v->path,
+			 v->forced >= 0 ? " " : "",
 			 v->forced >= 0 ? sl_pixfmt_name((sl_pixfmt)v->forced) : "", count ? list : "none");
 		return -ENOTSUP;
 	}
@@ -107,8 +109,8 @@ static void pick_size(v4l2_src *v, int *ret_w, int *ret_h)
 		if (fs.type != V4L2_FRMSIZE_TYPE_DISCRETE) {
 			sl_v4l2_fit_size((int)fs.stepwise.min_width, (int)fs.stepwise.max_width,
 					 (int)fs.stepwise.step_width, (int)fs.stepwise.min_height,
-					 (int)fs.stepwise.max_height, (int)fs.stepwise.step_height, *ret_w, *ret_h,
-					 ret_w, ret_h);
+					 (int)fs.stepwise.max_height, (int)fs.stepwise.step_height, *ret_w,
+					 *ret_h, ret_w, ret_h);
 			return;
 		}
 		sizes[count][0] = (int)fs.discrete.width;
@@ -137,7 +139,8 @@ static void set_rate(v4l2_src *v)
 			break;
 		if (fi.type != V4L2_FRMIVAL_TYPE_DISCRETE) {
 			if (v->want_fps > 0)
-				want = (struct v4l2_fract){1, (uint32_t)v->want_fps}; /* driver clamps to the range */
+				want = (struct v4l2_fract){
+				    1, (uint32_t)v->want_fps}; /* driver clamps to the range */
 			break;
 		}
 		iv[count][0] = fi.discrete.numerator;
@@ -171,7 +174,8 @@ static int set_format(v4l2_src *v, char *why, size_t n)
 	f.fmt.pix.pixelformat = sl_pixfmt_fourcc(v->fmt);
 	f.fmt.pix.field = V4L2_FIELD_NONE;
 	if ((r = xioctl(v->fd, VIDIOC_S_FMT, &f)) < 0) {
-		snprintf(why, n, "%s: VIDIOC_S_FMT %dx%d %s: %s", v->path, w, h, sl_pixfmt_name(v->fmt), strerror(-r));
+		snprintf(why, n, "%s: VIDIOC_S_FMT %dx%d %s: %s", v->path, w, h, sl_pixfmt_name(v->fmt),
+			 strerror(-r));
 		return r;
 	}
 	sl_pixfmt got;
@@ -184,11 +188,13 @@ static int set_format(v4l2_src *v, char *why, size_t n)
 	v->height = (int)f.fmt.pix.height;
 	v->stride = f.fmt.pix.bytesperline;
 	v->yuv.full_range = f.fmt.pix.quantization == V4L2_QUANTIZATION_FULL_RANGE;
-	v->yuv.bt709 = f.fmt.pix.ycbcr_enc == V4L2_YCBCR_ENC_709 ||
-		       (f.fmt.pix.ycbcr_enc == V4L2_YCBCR_ENC_DEFAULT && f.fmt.pix.colorspace == V4L2_COLORSPACE_REC709);
+	v->yuv.bt709 =
+	    f.fmt.pix.ycbcr_enc == V4L2_YCBCR_ENC_709 ||
+	    (f.fmt.pix.ycbcr_enc == V4L2_YCBCR_ENC_DEFAULT && f.fmt.pix.colorspace == V4L2_COLORSPACE_REC709);
 	if (v->fmt != SL_PIXFMT_MJPEG &&
 	    !sl_pixfmt_frame_size(v->fmt, v->width, v->height, v->stride ? v->stride : 0)) {
-		snprintf(why, n, "%s: unusable geometry %dx%d stride %zu", v->path, v->width, v->height, v->stride);
+		snprintf(why, n, "%s: unusable geometry %dx%d stride %zu", v->path, v->width, v->height,
+			 v->stride);
 		return -ENOTSUP;
 	}
 	set_rate(v);
@@ -202,7 +208,8 @@ static int start_streaming(v4l2_src *v, char *why, size_t n)
 					 .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
 					 .memory = V4L2_MEMORY_MMAP};
 	if ((r = xioctl(v->fd, VIDIOC_REQBUFS, &rb)) < 0 || rb.count < 2 || rb.count > MAX_BUFS) {
-		snprintf(why, n, "%s: VIDIOC_REQBUFS: %s", v->path, r < 0 ? strerror(-r) : "bad buffer count");
+		snprintf(why, n, "%s: VIDIOC_REQBUFS: %s", v->path,
+			 r < 0 ? strerror(-r) : "bad buffer count");
 		v->nbuf = (int)SL_MIN(rb.count, MAX_BUFS); /* so close() frees them */
 		return r < 0 ? r : -ENOMEM;
 	}
@@ -273,8 +280,8 @@ static int v4l2_open_dev(sl_backend *b, char *why, size_t n)
 	if ((r = pick_format(v, why, n)) < 0 || (r = set_format(v, why, n)) < 0 ||
 	    (r = start_streaming(v, why, n)) < 0)
 		goto fail;
-	snprintf(why, n, "%s (%.32s) %dx%d %s @%.4g fps, %d buffers", v->path, (const char *)cap.card, v->width,
-		 v->height, sl_pixfmt_name(v->fmt), v->fps, v->nbuf);
+	snprintf(why, n, "%s (%.32s) %dx%d %s @%.4g fps, %d buffers", v->path, (const char *)cap.card,
+		 v->width, v->height, sl_pixfmt_name(v->fmt), v->fps, v->nbuf);
 	return 0;
 fail:
 	if (!why[0])
@@ -307,7 +314,10 @@ static int v4l2_get(sl_backend *b, sl_capture_item *it, char *why, size_t n)
 	if (r < 0) {
 		/* the errno says more than the poll flags, when there is one */
 		if (r != -EAGAIN)
-			snprintf(why, n, "%s on DQBUF", r == -ENODEV ? "ENODEV" : r == -EIO ? "EIO" : strerror(-r));
+			snprintf(why, n, "%s on DQBUF",
+				 r == -ENODEV ? "ENODEV"
+				 : r == -EIO  ? "EIO"
+					      : strerror(-r));
 		else
 			snprintf(why, n, "POLLERR on %s", v->path);
 		return r == -EAGAIN ? -EIO : r;
@@ -324,16 +334,16 @@ static int v4l2_get(sl_backend *b, sl_capture_item *it, char *why, size_t n)
 		ts = sl_capture_now_us();
 	size_t used = SL_MIN((size_t)buf.bytesused, v->buf[buf.index].len);
 	*it = (sl_capture_item){
-		.raw = {.fmt = v->fmt,
-			.width = v->width,
-			.height = v->height,
-			.stride = v->stride,
-			.data = v->buf[buf.index].start,
-			.len = buf.flags & V4L2_BUF_FLAG_ERROR ? 0 : used,
-			.yuv = v->yuv},
-		.dev_sequence = buf.sequence,
-		.timestamp_us = ts,
-		.index = (int)buf.index,
+	    .raw = {.fmt = v->fmt,
+		    .width = v->width,
+		    .height = v->height,
+		    .stride = v->stride,
+		    .data = v->buf[buf.index].start,
+		    .len = buf.flags & V4L2_BUF_FLAG_ERROR ? 0 : used,
+		    .yuv = v->yuv},
+	    .dev_sequence = buf.sequence,
+	    .timestamp_us = ts,
+	    .index = (int)buf.index,
 	};
 	v->frames++;
 	return 0;
@@ -343,7 +353,7 @@ static void v4l2_put(sl_backend *b, const sl_capture_item *it)
 {
 	v4l2_src *v = (v4l2_src *)b;
 	struct v4l2_buffer buf = {
-		.index = (uint32_t)it->index, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
+	    .index = (uint32_t)it->index, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
 	/* a failure here shows up as an error on the next poll/DQBUF */
 	xioctl(v->fd, VIDIOC_QBUF, &buf);
 }

@@ -29,8 +29,9 @@ int sl_v4l2_pick_size(const int (*sizes)[2], int n, int want_w, int want_h)
 	long best_d = 0, best_area = 0;
 	for (int i = 0; i < n; i++) {
 		long area = (long)sizes[i][0] * sizes[i][1];
-		long d = want_w > 0 && want_h > 0 ? labs((long)sizes[i][0] - want_w) + labs((long)sizes[i][1] - want_h)
-						  : -area;
+		long d = want_w > 0 && want_h > 0
+			     ? labs((long)sizes[i][0] - want_w) + labs((long)sizes[i][1] - want_h)
+			     : -area;
 		/* on a tie the larger size: downscaling loses less than upscaling */
 		if (best < 0 || d < best_d || (d == best_d && area > best_area)) {
 			best = i;
@@ -54,8 +55,8 @@ static int fit(int lo, int hi, int step, int want)
 	return v > hi ? hi : v;
 }
 
-void sl_v4l2_fit_size(int min_w, int max_w, int step_w, int min_h, int max_h, int step_h, int want_w, int want_h,
-		      int *ret_w, int *ret_h)
+void sl_v4l2_fit_size(int min_w, int max_w, int step_w, int min_h, int max_h, int step_h, int want_w,
+		      int want_h, int *ret_w, int *ret_h)
 {
 	*ret_w = fit(min_w, max_w, step_w, want_w);
 	*ret_h = fit(min_h, max_h, step_h, want_h);

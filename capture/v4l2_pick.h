@@ -17,8 +17,8 @@ int sl_v4l2_pick_format(const uint32_t *offered, int n, int forced, sl_pixfmt *r
 /* Closest of n discrete sizes to want (0 = any: the largest is taken). */
 int sl_v4l2_pick_size(const int (*sizes)[2], int n, int want_w, int want_h);
 /* Within a stepwise range (continuous = step 1). */
-void sl_v4l2_fit_size(int min_w, int max_w, int step_w, int min_h, int max_h, int step_h, int want_w, int want_h,
-		      int *ret_w, int *ret_h);
+void sl_v4l2_fit_size(int min_w, int max_w, int step_w, int min_h, int max_h, int step_h, int want_w,
+		      int want_h, int *ret_w, int *ret_h);
 /* Closest frame rate among n intervals (seconds per frame as num/denom);
  * want 0 prefers the fastest. */
 int sl_v4l2_pick_interval(const uint32_t (*intervals)[2], int n, int want_fps);

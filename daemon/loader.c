@@ -145,14 +145,16 @@ sl_loader *sl_loader_free(sl_loader *l)
 	return NULL;
 }
 
-static void enqueue(sl_loader *l, job *j)
+/* Returns the job's id: j belongs to the loader thread once queued. */
+static uint64_t enqueue(sl_loader *l, job *j)
 {
 	pthread_mutex_lock(&l->lock);
-	j->id = l->next_id++;
+	uint64_t id = j->id = l->next_id++;
 	*l->tail = j;
 	l->tail = &j->next;
 	pthread_cond_signal(&l->cond);
 	pthread_mutex_unlock(&l->lock);
+	return id;
 }
 
 int sl_loader_load(sl_loader *l, const sl_variant_desc *v, const sl_engine_options *o, uint64_t generation,
@@ -173,8 +175,7 @@ int sl_loader_load(sl_loader *l, const sl_variant_desc *v, const sl_engine_optio
 		return r;
 	}
 	j->o.backend = j->backend;
-	enqueue(l, j);
-	*ret_id = j->id;
+	*ret_id = enqueue(l, j);
 	return 0;
 }
 

@@ -32,7 +32,9 @@
  * overflows or multi-GiB allocations. */
 #define SL_MAX_TENSOR_BYTES ((size_t)1 << 30)
 #define SL_MAX_ARENA_BYTES  ((size_t)2 << 30)
-#define SL_MAX_ITEMS	    (1 << 20) /* tensors, nodes, owned buffers */
+#define SL_MAX_ITEMS	    (1 << 20) /* tensors, owned buffers */
+#define SL_MAX_NODES	    (1 << 15) /* the arena planner is quadratic in nodes */
+#define SL_MAX_GRAPH_IO	    4096
 #define SL_MAX_NODE_IO	    4096      /* inputs of one node (CONCATENATION) */
 #define SL_MAX_QUANT_N	    (1 << 24) /* per-channel entries */
 #define SL_ARENA_ALIGN	    64
@@ -311,6 +313,8 @@ int sl_model_add_node(sl_model *m, const sl_node *n, sl_error *err)
 		return fail(m, err, SL_E_FORMAT, "node %d (%s): invalid input/output lists", idx,
 			    sl_op_name(n->op));
 
+	if (idx >= SL_MAX_NODES)
+		return fail(m, err, SL_E_UNSUPPORTED, "more than %d operators", SL_MAX_NODES);
 	int r = grow((void **)&m->nodes, idx, sizeof(sl_node));
 	if (r < 0)
 		return fail(m, err, -r, "node %d: %s", idx, r == -E2BIG ? "too many nodes" : "out of memory");
@@ -418,10 +422,14 @@ static int check_tensors(sl_model *m, sl_error *err)
 	return 0;
 }
 
-static int check_io(sl_model *m, sl_error *err)
+/* Fills gin[t] = 1 for graph inputs. */
+static int check_io(sl_model *m, uint8_t *gin, sl_error *err)
 {
 	if (m->n_inputs < 0 || m->n_outputs <= 0 || (m->n_inputs > 0 && !m->inputs) || !m->outputs)
 		return fail(m, err, SL_E_GRAPH, "graph needs outputs");
+	if (m->n_inputs > SL_MAX_GRAPH_IO || m->n_outputs > SL_MAX_GRAPH_IO)
+		return fail(m, err, SL_E_UNSUPPORTED, "more than %d graph inputs or outputs",
+			    SL_MAX_GRAPH_IO);
 	for (int i = 0; i < m->n_inputs; i++) {
 		int t = m->inputs[i];
 		if (t < 0 || t >= m->n_tensors)
@@ -429,10 +437,9 @@ static int check_io(sl_model *m, sl_error *err)
 		if (m->tensors[t].kind != SL_TENSOR_ACTIVATION)
 			return fail(m, err, SL_E_GRAPH, "graph input %d: tensor %d (%s) is a constant", i, t,
 				    tname(m, t));
-		for (int j = 0; j < i; j++)
-			if (m->inputs[j] == t)
-				return fail(m, err, SL_E_GRAPH, "graph input %d: tensor %d listed twice", i,
-					    t);
+		if (gin[t])
+			return fail(m, err, SL_E_GRAPH, "graph input %d: tensor %d listed twice", i, t);
+		gin[t] = 1;
 	}
 	for (int i = 0; i < m->n_outputs; i++) {
 		int t = m->outputs[i];
@@ -446,15 +453,7 @@ static int check_io(sl_model *m, sl_error *err)
 	return 0;
 }
 
-static bool is_graph_input(const sl_model *m, int t)
-{
-	for (int i = 0; i < m->n_inputs; i++)
-		if (m->inputs[i] == t)
-			return true;
-	return false;
-}
-
-static int check_nodes(sl_model *m, sl_error *err)
+static int check_nodes(sl_model *m, const uint8_t *gin, sl_error *err)
 {
 	for (int i = 0; i < m->n_nodes; i++) {
 		sl_node *n = &m->nodes[i];
@@ -510,7 +509,7 @@ static int check_nodes(sl_model *m, sl_error *err)
 		if (ot->kind != SL_TENSOR_ACTIVATION)
 			return fail(m, err, SL_E_GRAPH, "node %d (%s): output tensor %d (%s) is a constant",
 				    i, on, o, tname(m, o));
-		if (is_graph_input(m, o))
+		if (gin[o])
 			return fail(m, err, SL_E_GRAPH,
 				    "node %d (%s): output tensor %d (%s) is a graph input", i, on, o,
 				    tname(m, o));
@@ -527,7 +526,7 @@ static int check_nodes(sl_model *m, sl_error *err)
 			int t = n->inputs[k];
 			if (t < 0 || m->tensors[t].kind != SL_TENSOR_ACTIVATION)
 				continue;
-			if (m->tensors[t].producer < 0 && !is_graph_input(m, t))
+			if (m->tensors[t].producer < 0 && !gin[t])
 				return fail(
 				    m, err, SL_E_GRAPH,
 				    "node %d (%s): input %d reads tensor %d (%s), which nothing produces", i,
@@ -536,7 +535,7 @@ static int check_nodes(sl_model *m, sl_error *err)
 	}
 	for (int i = 0; i < m->n_outputs; i++) {
 		int t = m->outputs[i];
-		if (m->tensors[t].producer < 0 && !is_graph_input(m, t))
+		if (m->tensors[t].producer < 0 && !gin[t])
 			return fail(m, err, SL_E_GRAPH, "graph output %d: tensor %d (%s) is never produced",
 				    i, t, tname(m, t));
 	}
@@ -747,6 +746,9 @@ static int check_weights(const nctx *c, const sl_tensor *in, const sl_tensor *w,
 		if (sl_tensor_numel(b) != out_ch)
 			return NFAIL(c, SL_E_SHAPE, "bias has %lld elements, expected %d",
 				     (long long)sl_tensor_numel(b), out_ch);
+		for (int k = 0; k < b->q.n; k++)
+			if (b->q.zero_point[k] != 0)
+				return NFAIL(c, SL_E_UNSUPPORTED, "bias with a non-zero zero point");
 	}
 	if (is_quant_dtype(w->dtype)) {
 		if (w->q.n < 1)
@@ -1062,8 +1064,8 @@ static int infer_node(nctx *c, shape *out)
 		r = infer_concat(c, out);
 		break;
 	case SL_OP_SOFTMAX:
-		if (!isfinite(n->p.softmax.beta))
-			return NFAIL(c, SL_E_FORMAT, "invalid beta");
+		if (!isfinite(n->p.softmax.beta) || in->rank < 1)
+			return NFAIL(c, SL_E_FORMAT, "invalid beta or scalar input");
 		/* fallthrough */
 	case SL_OP_HARD_SWISH:
 	case SL_OP_LOGISTIC:
@@ -1089,6 +1091,15 @@ static int infer_node(nctx *c, shape *out)
 	}
 	if (r < 0)
 		return r;
+	/* Quantized data operands (not weights or bias) are per-tensor. */
+	const bool weighted =
+	    n->op == SL_OP_CONV_2D || n->op == SL_OP_DEPTHWISE_CONV_2D || n->op == SL_OP_FULLY_CONNECTED;
+	for (int k = 0; k < (weighted ? 1 : n->n_inputs); k++) {
+		const sl_tensor *t = in_t(c, k);
+		if (t && is_quant_dtype(t->dtype) && (t->q.n != 1 || !(t->q.scale[0] > 0)))
+			return NFAIL(c, SL_E_UNSUPPORTED,
+				     "input %d needs per-tensor quantization with a positive scale", k);
+	}
 	if (n->op != SL_OP_RESHAPE && n->op != SL_OP_DEQUANTIZE && !is_act_dtype(in->dtype))
 		return NFAIL(c, SL_E_UNSUPPORTED, "%s input not supported", sl_dtype_name(in->dtype));
 	if (o->dtype != want)
@@ -1124,7 +1135,7 @@ static int infer_shapes(sl_model *m, sl_error *err)
 }
 
 /* Sizes and quantization of every tensor, once all shapes are known. */
-static int check_sizes_and_quant(sl_model *m, sl_error *err)
+static int check_sizes_and_quant(sl_model *m, const uint8_t *gin, sl_error *err)
 {
 	for (int i = 0; i < m->n_tensors; i++) {
 		sl_tensor *t = &m->tensors[i];
@@ -1134,8 +1145,7 @@ static int check_sizes_and_quant(sl_model *m, sl_error *err)
 		    bytes > SL_MAX_TENSOR_BYTES)
 			return fail(m, err, SL_E_UNSUPPORTED, "tensor %d (%s): huge dimensions", i,
 				    tname(m, i));
-		const bool live =
-		    t->kind == SL_TENSOR_ACTIVATION && (t->producer >= 0 || is_graph_input(m, i));
+		const bool live = t->kind == SL_TENSOR_ACTIVATION && (t->producer >= 0 || gin[i]);
 		if (live && n == 0)
 			return fail(m, err, SL_E_SHAPE, "tensor %d (%s): empty activation", i, tname(m, i));
 		t->bytes = bytes;
@@ -1304,10 +1314,15 @@ int sl_model_finalize(sl_model *m, sl_error *err)
 {
 	if (!m)
 		return -EINVAL;
+	_cleanup_free_ uint8_t *gin = calloc((size_t)m->n_tensors + 1, 1);
 	int r;
-	if ((r = check_tensors(m, err)) < 0 || (r = check_io(m, err)) < 0 || (r = check_nodes(m, err)) < 0 ||
-	    (r = topo_order(m, err)) < 0 || (r = infer_shapes(m, err)) < 0 ||
-	    (r = check_sizes_and_quant(m, err)) < 0 || (r = plan_arena(m, err)) < 0) {
+	if (!gin)
+		r = fail(m, err, ENOMEM, "out of memory");
+	else if ((r = check_tensors(m, err)) >= 0 && (r = check_io(m, gin, err)) >= 0 &&
+		 (r = check_nodes(m, gin, err)) >= 0 && (r = topo_order(m, err)) >= 0 &&
+		 (r = infer_shapes(m, err)) >= 0 && (r = check_sizes_and_quant(m, gin, err)) >= 0)
+		r = plan_arena(m, err);
+	if (r < 0) {
 		free(m->order);
 		m->order = NULL;
 		m->arena_size = 0;

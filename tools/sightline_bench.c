@@ -208,7 +208,7 @@ static double jnum(json_object *o, const char *key, double dflt)
 {
 	json_object *v;
 	return json_object_object_get_ex(o, key, &v) &&
-			   (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
+		       (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
 		   ? json_object_get_double(v)
 		   : dflt;
 }
@@ -282,7 +282,8 @@ int sl_cli_bench(int argc, char **argv)
 
 	json_object *root = json_object_from_file(mpath);
 	json_object *vars;
-	if (!root || !json_object_object_get_ex(root, "variants", &vars) || !json_object_is_type(vars, json_type_array)) {
+	if (!root || !json_object_object_get_ex(root, "variants", &vars) ||
+	    !json_object_is_type(vars, json_type_array)) {
 		sl_cli_error("%s: not a ladder manifest (%s)", mpath,
 			     json_util_get_last_err() ? json_util_get_last_err() : "no \"variants\" array");
 		json_object_put(root);
@@ -295,7 +296,8 @@ int sl_cli_bench(int argc, char **argv)
 	}
 	/* Calibration files recorded by compress must not be evaluated on. */
 	json_object *cal, *cfiles;
-	if (json_object_object_get_ex(root, "calibration", &cal) && json_object_object_get_ex(cal, "files", &cfiles) &&
+	if (json_object_object_get_ex(root, "calibration", &cal) &&
+	    json_object_object_get_ex(cal, "files", &cfiles) &&
 	    json_object_is_type(cfiles, json_type_array)) {
 		sl_tool_filelist cl = {0};
 		const int nc = (int)json_object_array_length(cfiles);
@@ -322,7 +324,8 @@ int sl_cli_bench(int argc, char **argv)
 	int order0 = 0;
 	for (int i = 0; i < nv; i++)
 		if (strcmp(jstr(json_object_array_get_idx(vars, i), "precision", ""), "fp32") == 0 &&
-		    strcmp(jstr(json_object_array_get_idx(vars, i), "sparsity_kind", "dense"), "dense") == 0) {
+		    strcmp(jstr(json_object_array_get_idx(vars, i), "sparsity_kind", "dense"), "dense") ==
+			0) {
 			order0 = i;
 			break;
 		}
@@ -363,12 +366,16 @@ int sl_cli_bench(int argc, char **argv)
 			json_object *v = json_object_array_get_idx(vars, i), *e = json_object_new_object(),
 				    *l = json_object_new_object();
 			json_object_object_add(e, "name", json_object_new_string(jstr(v, "name", "?")));
-			json_object_object_add(e, "precision", json_object_new_string(jstr(v, "precision", "unknown")));
-			json_object_object_add(e, "sparsity_kind", json_object_new_string(jstr(v, "sparsity_kind", "dense")));
+			json_object_object_add(e, "precision",
+					       json_object_new_string(jstr(v, "precision", "unknown")));
+			json_object_object_add(e, "sparsity_kind",
+					       json_object_new_string(jstr(v, "sparsity_kind", "dense")));
 			json_object_object_add(e, "sparsity", json_object_new_double(jnum(v, "sparsity", 0)));
 			if (res[i].ok) {
-				json_object_object_add(e, "top1", json_object_new_double((double)res[i].top1 / res[i].images));
-				json_object_object_add(e, "top5", json_object_new_double((double)res[i].top5 / res[i].images));
+				json_object_object_add(
+				    e, "top1", json_object_new_double((double)res[i].top1 / res[i].images));
+				json_object_object_add(
+				    e, "top5", json_object_new_double((double)res[i].top5 / res[i].images));
 				json_object_object_add(l, "p50", json_object_new_double(res[i].p50));
 				json_object_object_add(l, "p95", json_object_new_double(res[i].p95));
 				json_object_object_add(l, "p99", json_object_new_double(res[i].p99));
@@ -384,23 +391,27 @@ int sl_cli_bench(int argc, char **argv)
 		json_object_object_add(o, "variants", arr);
 		json_object_object_add(o, "threads", json_object_new_int(co.threads));
 		json_object_object_add(o, "images", json_object_new_int(files.n));
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								     JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
-		printf("%-22s %-5s %-12s %7s %7s %7s %9s %9s %9s %10s %10s\n", "variant", "prec", "sparsity", "sparse%",
-		       acc, files.labelled ? "top-5" : "agree5", "p50 ms", "p95 ms", "p99 ms", "size KiB", "peak MiB");
+		printf("%-22s %-5s %-12s %7s %7s %7s %9s %9s %9s %10s %10s\n", "variant", "prec", "sparsity",
+		       "sparse%", acc, files.labelled ? "top-5" : "agree5", "p50 ms", "p95 ms", "p99 ms",
+		       "size KiB", "peak MiB");
 		for (int i = 0; i < nv; i++) {
 			json_object *v = json_object_array_get_idx(vars, i);
 			if (!res[i].ok) {
 				printf("%-22s (failed)\n", jstr(v, "name", "?"));
 				continue;
 			}
-			printf("%-22s %-5s %-12s %7.1f %7.2f %7.2f %9.2f %9.2f %9.2f %10.0f %10.1f\n", jstr(v, "name", "?"),
-			       jstr(v, "precision", "?"), jstr(v, "sparsity_kind", "?"), 100 * jnum(v, "sparsity", 0),
-			       100.0 * res[i].top1 / res[i].images, 100.0 * res[i].top5 / res[i].images, res[i].p50,
-			       res[i].p95, res[i].p99, bytes[i] / 1024.0, res[i].peak_rss / 1048576.0);
+			printf("%-22s %-5s %-12s %7.1f %7.2f %7.2f %9.2f %9.2f %9.2f %10.0f %10.1f\n",
+			       jstr(v, "name", "?"), jstr(v, "precision", "?"), jstr(v, "sparsity_kind", "?"),
+			       100 * jnum(v, "sparsity", 0), 100.0 * res[i].top1 / res[i].images,
+			       100.0 * res[i].top5 / res[i].images, res[i].p50, res[i].p95, res[i].p99,
+			       bytes[i] / 1024.0, res[i].peak_rss / 1048576.0);
 		}
-		printf("%d images, %d thread(s), backend %s\n", files.n, co.threads, sl_backend_name(co.backend));
+		printf("%d images, %d thread(s), backend %s\n", files.n, co.threads,
+		       sl_backend_name(co.backend));
 	}
 
 	if (plot) {
@@ -408,11 +419,13 @@ int sl_cli_bench(int argc, char **argv)
 		int n = 0;
 		for (int i = 0; p && i < nv; i++)
 			if (res[i].ok)
-				p[n++] = (sl_svg_point){jstr(json_object_array_get_idx(vars, i), "name", "?"), res[i].p50,
-							100.0 * res[i].top1 / res[i].images};
+				p[n++] = (sl_svg_point){jstr(json_object_array_get_idx(vars, i), "name", "?"),
+							res[i].p50, 100.0 * res[i].top1 / res[i].images};
 		char title[256], yl[64];
-		snprintf(title, sizeof(title), "Variant ladder: %d images, %d thread(s)", files.n, co.threads);
-		snprintf(yl, sizeof(yl), "%s accuracy (%%)", files.labelled ? "top-1" : "fp32 top-1 agreement");
+		snprintf(title, sizeof(title), "Variant ladder: %d images, %d thread(s)", files.n,
+			 co.threads);
+		snprintf(yl, sizeof(yl), "%s accuracy (%%)",
+			 files.labelled ? "top-1" : "fp32 top-1 agreement");
 		int r = p ? sl_svg_pareto_plot(plot, title, "latency p50 (ms)", yl, p, n) : -ENOMEM;
 		if (r < 0) {
 			sl_cli_error("%s: %s", plot, strerror(-r));
@@ -428,9 +441,12 @@ int sl_cli_bench(int argc, char **argv)
 			if (!res[i].ok)
 				continue;
 			json_object *v = json_object_array_get_idx(vars, i), *l = json_object_new_object();
-			json_object_object_add(v, "top1", json_object_new_double((double)res[i].top1 / res[i].images));
-			json_object_object_add(v, "top5", json_object_new_double((double)res[i].top5 / res[i].images));
-			/* The daemon reads latency_ms as one number (the median); the spread goes alongside. */
+			json_object_object_add(v, "top1",
+					       json_object_new_double((double)res[i].top1 / res[i].images));
+			json_object_object_add(v, "top5",
+					       json_object_new_double((double)res[i].top5 / res[i].images));
+			/* The daemon reads latency_ms as one number (the median); the spread goes alongside.
+			 */
 			json_object_object_add(v, "latency_ms", json_object_new_double(res[i].p50));
 			json_object_object_add(l, "p50", json_object_new_double(res[i].p50));
 			json_object_object_add(l, "p95", json_object_new_double(res[i].p95));
@@ -445,7 +461,8 @@ int sl_cli_bench(int argc, char **argv)
 		json_object_object_add(m, "backend", json_object_new_string(sl_backend_name(co.backend)));
 		json_object_object_add(m, "images", json_object_new_int(files.n));
 		json_object_object_add(m, "dataset", json_object_new_string(dir));
-		json_object_object_add(m, "accuracy", json_object_new_string(files.labelled ? "top1" : "agreement_with_fp32"));
+		json_object_object_add(
+		    m, "accuracy", json_object_new_string(files.labelled ? "top1" : "agreement_with_fp32"));
 		json_object_object_add(root, "measured", m);
 		if (sl_tool_write_json(mpath, root) < 0)
 			rc = 1;

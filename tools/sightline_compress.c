@@ -16,8 +16,8 @@
 #include "tools/sightline/cli.h"
 #include "tools/sightline_tools.h"
 
-#define DEFAULT_VARIANTS                                                                               \
-	"fp32,int8,sparse-50,sparse-50-int8,sparse-70,sparse-70-int8,sparse-80,sparse-80-int8,sparse-90," \
+#define DEFAULT_VARIANTS                                                                                     \
+	"fp32,int8,sparse-50,sparse-50-int8,sparse-70,sparse-70-int8,sparse-80,sparse-80-int8,sparse-90,"    \
 	"sparse-90-int8,channels-25,channels-25-int8,channels-50,channels-50-int8"
 
 static void usage(FILE *f)
@@ -68,7 +68,8 @@ static int write_variant(const char *out_dir, const char *name, const sl_model *
 	json_object_object_add(v, "sparsity", json_object_new_double(sp));
 	json_object_object_add(v, "bytes", json_object_new_int64(stat(path, &st) == 0 ? st.st_size : 0));
 	json_object_array_add(arr, v);
-	fprintf(stderr, "sightline: wrote %s (%s, %s, weight sparsity %.1f %%)\n", path, precision, kind, sp * 100);
+	fprintf(stderr, "sightline: wrote %s (%s, %s, weight sparsity %.1f %%)\n", path, precision, kind,
+		sp * 100);
 	return 0;
 }
 
@@ -195,7 +196,8 @@ int sl_cli_compress(int argc, char **argv)
 	json_object *manifest = json_object_new_object(), *arr = json_object_new_array();
 	sl_model *src = sl_model_ref(s.model);
 	sl_preprocess_spec spec = s.spec;
-	const char *fit = s.fit == SL_CLI_FIT_LETTERBOX ? "letterbox" : (s.fit == SL_CLI_FIT_CROP ? "crop" : "central");
+	const char *fit =
+	    s.fit == SL_CLI_FIT_LETTERBOX ? "letterbox" : (s.fit == SL_CLI_FIT_CROP ? "crop" : "central");
 	const float crop = s.crop;
 	sl_cli_session_close(&s);
 	fprintf(stderr, "sightline: %d calibration inputs from %s\n", cs.n, calib);
@@ -224,7 +226,8 @@ int sl_cli_compress(int argc, char **argv)
 		char base[64];
 		snprintf(base, sizeof(base), "%s", tok);
 		size_t bl = strlen(base);
-		const bool int8 = strcmp(base, "int8") == 0 || (bl > 5 && strcmp(base + bl - 5, "-int8") == 0);
+		const bool int8 =
+		    strcmp(base, "int8") == 0 || (bl > 5 && strcmp(base + bl - 5, "-int8") == 0);
 		if (int8)
 			base[strcmp(base, "int8") == 0 ? 0 : bl - 5] = 0;
 		const char *kind = "dense";
@@ -242,7 +245,8 @@ int sl_cli_compress(int argc, char **argv)
 			end = base;
 		}
 		if (end && (*end || !(amount > 0 && amount < 100))) {
-			sl_cli_error("--variants: '%s' is not fp32, int8, sparse-S[-int8] or channels-R[-int8]", tok);
+			sl_cli_error(
+			    "--variants: '%s' is not fp32, int8, sparse-S[-int8] or channels-R[-int8]", tok);
 			r = -EINVAL;
 			break;
 		}
@@ -279,8 +283,8 @@ int sl_cli_compress(int argc, char **argv)
 			r = write_variant(out, tok, int8 ? q : fp, int8 ? "int8" : "fp32", kind, arr);
 		sl_model_unref(q);
 		sl_model_unref(fp);
-		fprintf(stderr, "sightline: [%6.1fs] %s done in %.1f s\n", (sl_cli_now_ms() - t0) / 1000.0, tok,
-			(sl_cli_now_ms() - t1) / 1000.0);
+		fprintf(stderr, "sightline: [%6.1fs] %s done in %.1f s\n", (sl_cli_now_ms() - t0) / 1000.0,
+			tok, (sl_cli_now_ms() - t1) / 1000.0);
 	}
 	free(spec_copy);
 	sl_model_unref(last_base);
@@ -290,11 +294,13 @@ int sl_cli_compress(int argc, char **argv)
 		json_object_object_add(manifest, "task", json_object_new_string("classification"));
 		if (co.labels) {
 			char abs[PATH_MAX];
-			json_object_object_add(manifest, "labels",
-					       json_object_new_string(realpath(co.labels, abs) ? abs : co.labels));
+			json_object_object_add(
+			    manifest, "labels",
+			    json_object_new_string(realpath(co.labels, abs) ? abs : co.labels));
 		}
 		json_object *pp = json_object_new_object();
-		json_object_object_add(pp, "fit", json_object_new_string(strcmp(fit, "letterbox") == 0 ? "letterbox" : "crop"));
+		json_object_object_add(
+		    pp, "fit", json_object_new_string(strcmp(fit, "letterbox") == 0 ? "letterbox" : "crop"));
 		json_object_object_add(pp, "crop_fraction", json_object_new_double(crop));
 		json_object_object_add(pp, "resize", json_object_new_string("bilinear"));
 		json_object *size = json_object_new_array();
@@ -304,7 +310,8 @@ int sl_cli_compress(int argc, char **argv)
 		if (spec.type == SL_PIXEL_F32) {
 			json_object *range = json_object_new_array();
 			json_object_array_add(range, json_object_new_double(spec.float_offset));
-			json_object_array_add(range, json_object_new_double(spec.float_offset + 255.0 * spec.float_scale));
+			json_object_array_add(
+			    range, json_object_new_double(spec.float_offset + 255.0 * spec.float_scale));
 			json_object_object_add(pp, "range", range);
 		}
 		json_object_object_add(manifest, "preprocessing", pp);
@@ -312,9 +319,13 @@ int sl_cli_compress(int argc, char **argv)
 		json_object *list = json_object_new_array();
 		for (int i = 0; i < files.n; i++) {
 			char abs[PATH_MAX];
-			json_object_array_add(list, json_object_new_string(realpath(files.path[i], abs) ? abs : files.path[i]));
+			json_object_array_add(
+			    list, json_object_new_string(realpath(files.path[i], abs) ? abs : files.path[i]));
 		}
-		json_object_object_add(cal, "method", json_object_new_string(o.method == SL_CALIB_MSE ? "mse" : o.method == SL_CALIB_MINMAX ? "minmax" : "percentile"));
+		json_object_object_add(cal, "method",
+				       json_object_new_string(o.method == SL_CALIB_MSE	    ? "mse"
+							      : o.method == SL_CALIB_MINMAX ? "minmax"
+											    : "percentile"));
 		json_object_object_add(cal, "recovery", json_object_new_boolean(o.recovery));
 		json_object_object_add(cal, "files", list);
 		json_object_object_add(manifest, "calibration", cal);

@@ -142,8 +142,8 @@ int sl_tool_warn_overlap_lists(const sl_tool_filelist *a, const sl_tool_filelist
 		for (int j = 0; j < b->n; j++)
 			if (sb[j].st_ino && sb[j].st_ino == sa.st_ino && sb[j].st_dev == sa.st_dev) {
 				if (n < 10)
-					sl_cli_warn("%s is used for calibration and for %s (as %s)", a->path[i], what,
-						    b->path[j]);
+					sl_cli_warn("%s is used for calibration and for %s (as %s)",
+						    a->path[i], what, b->path[j]);
 				n++;
 				break;
 			}
@@ -172,7 +172,8 @@ int sl_tool_write_json(const char *path, json_object *o)
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	if (json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0) {
-		sl_cli_error("%s: %s", tmp, json_util_get_last_err() ? json_util_get_last_err() : "write failed");
+		sl_cli_error("%s: %s", tmp,
+			     json_util_get_last_err() ? json_util_get_last_err() : "write failed");
 		return -EIO;
 	}
 	if (rename(tmp, path) < 0) {

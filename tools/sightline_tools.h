@@ -7,8 +7,8 @@
 
 typedef struct {
 	int n;
-	char **path;  /* full paths */
-	int *label;   /* from labels.txt, -1 when the folder has none */
+	char **path; /* full paths */
+	int *label;  /* from labels.txt, -1 when the folder has none */
 	bool labelled;
 } sl_tool_filelist;
 

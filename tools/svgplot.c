@@ -8,8 +8,8 @@
 
 #include "tools/sightline_tools.h"
 
-#define W 760
-#define H 480
+#define W  760
+#define H  480
 #define ML 70
 #define MR 180
 #define MT 40
@@ -65,8 +65,8 @@ int sl_svg_pareto_plot(const char *path, const char *title, const char *xlabel, 
 	if (y0 < 0)
 		y0 = 0;
 	const double pw = W - ML - MR, ph = H - MT - MB;
-#define PX(v) (ML + ((v) - x0) / (x1 - x0) * pw)
-#define PY(v) (MT + ph - ((v) - y0) / (y1 - y0) * ph)
+#define PX(v) (ML + ((v)-x0) / (x1 - x0) * pw)
+#define PY(v) (MT + ph - ((v)-y0) / (y1 - y0) * ph)
 
 	/* Frontier: sorted by latency, a point is on it when it beats every faster one. */
 	const sl_svg_point **s = malloc(sizeof(*s) * (size_t)n);
@@ -93,24 +93,27 @@ int sl_svg_pareto_plot(const char *path, const char *title, const char *xlabel, 
 		free(front);
 		return e;
 	}
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-		   "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+		"font-family=\"sans-serif\" font-size=\"12\">\n",
+		W, H, W, H);
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
 	fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", ML);
 	xml_text(f, title);
 	fprintf(f, "</text>\n");
 	for (double v = x0; v <= x1 + xs * 1e-6; v += xs) {
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", PX(v), MT, PX(v),
-			MT + ph);
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", PX(v), MT + ph + 18, v);
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", PX(v),
+			MT, PX(v), MT + ph);
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", PX(v),
+			MT + ph + 18, v);
 	}
 	for (double v = y0; v <= y1 + ys * 1e-6; v += ys) {
-		fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", ML, PY(v),
-			ML + pw, PY(v));
+		fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", ML,
+			PY(v), ML + pw, PY(v));
 		fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", ML - 6, PY(v) + 4, v);
 	}
-	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#333\"/>\n", ML, MT,
-		pw, ph);
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#333\"/>\n",
+		ML, MT, pw, ph);
 	fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", ML + pw / 2, H - 16);
 	xml_text(f, xlabel);
 	fprintf(f, "</text>\n<text transform=\"translate(18,%.1f) rotate(-90)\" text-anchor=\"middle\">",
@@ -133,19 +136,21 @@ int sl_svg_pareto_plot(const char *path, const char *title, const char *xlabel, 
 
 	for (int i = 0; i < n; i++) {
 		const bool fr = front[i];
-		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" stroke=\"#333\"/>\n", PX(s[i]->x),
-			PY(s[i]->y), fr ? 6 : 4, fr ? "#d62728" : "#1f77b4");
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\"%s>", PX(s[i]->x) + 8, PY(s[i]->y) - 6 + (i % 2) * 14,
-			fr ? " font-weight=\"bold\"" : "");
+		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" stroke=\"#333\"/>\n",
+			PX(s[i]->x), PY(s[i]->y), fr ? 6 : 4, fr ? "#d62728" : "#1f77b4");
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\"%s>", PX(s[i]->x) + 8,
+			PY(s[i]->y) - 6 + (i % 2) * 14, fr ? " font-weight=\"bold\"" : "");
 		xml_text(f, s[i]->name);
 		fprintf(f, "</text>\n");
 	}
 	/* Legend */
-	fprintf(f, "<circle cx=\"%.0f\" cy=\"%d\" r=\"6\" fill=\"#d62728\" stroke=\"#333\"/>"
-		   "<text x=\"%.0f\" y=\"%d\">Pareto frontier</text>\n",
+	fprintf(f,
+		"<circle cx=\"%.0f\" cy=\"%d\" r=\"6\" fill=\"#d62728\" stroke=\"#333\"/>"
+		"<text x=\"%.0f\" y=\"%d\">Pareto frontier</text>\n",
 		ML + pw + 20, MT + 10, ML + pw + 32, MT + 14);
-	fprintf(f, "<circle cx=\"%.0f\" cy=\"%d\" r=\"4\" fill=\"#1f77b4\" stroke=\"#333\"/>"
-		   "<text x=\"%.0f\" y=\"%d\">dominated</text>\n",
+	fprintf(f,
+		"<circle cx=\"%.0f\" cy=\"%d\" r=\"4\" fill=\"#1f77b4\" stroke=\"#333\"/>"
+		"<text x=\"%.0f\" y=\"%d\">dominated</text>\n",
 		ML + pw + 20, MT + 30, ML + pw + 32, MT + 34);
 	fprintf(f, "</svg>\n");
 	int r = fclose(f) == 0 ? 0 : -EIO;

@@ -3,7 +3,7 @@
  * conv, one channel of the depthwise and one input column of the project
  * conv, leaving a smaller dense network. Channels are ranked by how much they
  * can contribute to the block's output: the norm of their projection column
- * times their mean activation on the calibration set. */
+ * times their RMS activation on the calibration set. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -48,7 +48,8 @@ static int find_blocks(const sl_model *m, ir_block *b)
 			continue;
 		if (m->tensors[d->inputs[1]].dtype != SL_DTYPE_F32)
 			continue;
-		b[n++] = (ir_block){.expand = e, .dw = i, .project = p, .ch = m->tensors[d->inputs[1]].dims[3]};
+		b[n++] =
+		    (ir_block){.expand = e, .dw = i, .project = p, .ch = m->tensors[d->inputs[1]].dims[3]};
 	}
 	return n;
 }
@@ -136,8 +137,7 @@ int sl_compress_channels(sl_compress_ctx *c, double fraction, sl_model **ret, sl
 			double norm = 0;
 			for (int o = 0; o < pout; o++)
 				norm += (double)pwf[(size_t)o * ch + j] * pwf[(size_t)o * ch + j];
-			double act = st->ch_sum && st->count > 0 && st->channels == ch ? fabs(st->ch_sum[j] / st->count)
-										 : 1.0;
+			double act = st->ch_sq && st->count > 0 && st->channels == ch ? sqrt(st->ch_sq[j] / st->count) : 1.0;
 			rk[j] = (ranked){sqrt(norm) * (act + 1e-6), j};
 		}
 		qsort(rk, (size_t)ch, sizeof(*rk), cmp_ranked);
@@ -152,9 +152,11 @@ int sl_compress_channels(sl_compress_ctx *c, double fraction, sl_model **ret, sl
 			}
 		const sl_node *E = &m->nodes[B->expand], *D = &m->nodes[B->dw];
 		if ((r = slice_const(m, E->inputs[1], 0, keep, keep_n)) < 0 ||
-		    (E->n_inputs > 2 && E->inputs[2] >= 0 && (r = slice_const(m, E->inputs[2], 0, keep, keep_n)) < 0) ||
+		    (E->n_inputs > 2 && E->inputs[2] >= 0 &&
+		     (r = slice_const(m, E->inputs[2], 0, keep, keep_n)) < 0) ||
 		    (r = slice_const(m, D->inputs[1], 3, keep, keep_n)) < 0 ||
-		    (D->n_inputs > 2 && D->inputs[2] >= 0 && (r = slice_const(m, D->inputs[2], 0, keep, keep_n)) < 0) ||
+		    (D->n_inputs > 2 && D->inputs[2] >= 0 &&
+		     (r = slice_const(m, D->inputs[2], 0, keep, keep_n)) < 0) ||
 		    (r = slice_const(m, P->inputs[1], 3, keep, keep_n)) < 0) {
 			free(rk);
 			free(keep);
@@ -168,8 +170,8 @@ int sl_compress_channels(sl_compress_ctx *c, double fraction, sl_model **ret, sl
 	}
 	if ((r = sl_model_finalize(m, err)) < 0)
 		return r;
-	cg_progress(&c->o, "channels-%.0f: %d of %d expanded channels removed in %d blocks", fraction * 100, removed,
-		    total, nb);
+	cg_progress(&c->o, "channels-%.0f: %d of %d expanded channels removed in %d blocks", fraction * 100,
+		    removed, total, nb);
 	if (c->o.recovery) {
 		cl_layer *layers;
 		int n;

@@ -23,7 +23,7 @@
 
 typedef struct {
 	int n;
-	size_t bytes;	/* of one input, in the source model's input format */
+	size_t bytes;  /* of one input, in the source model's input format */
 	void **inputs; /* n buffers, owned by the caller */
 } sl_calib_set;
 
@@ -39,10 +39,10 @@ typedef struct {
 	sl_calib_method method;
 	double percentile; /* SL_CALIB_PERCENTILE: kept mass, e.g. 99.99 */
 	bool bias_correction;
-	bool recovery;		/* pruned variants: least-squares re-fit + bias re-estimation */
-	double damp;		/* re-fit regularisation, relative to the mean Hessian diagonal */
+	bool recovery;		 /* pruned variants: least-squares re-fit + bias re-estimation */
+	double damp;		 /* re-fit regularisation, relative to the mean Hessian diagonal */
 	int positions_per_image; /* re-fit samples taken from each image and layer */
-	int sens_images;	/* images used to measure layer sensitivity */
+	int sens_images;	 /* images used to measure layer sensitivity */
 	/* Progress lines for the caller to log (the library never prints). */
 	void (*progress)(void *userdata, const char *msg);
 	void *userdata;

@@ -46,8 +46,8 @@ int sl_compress_ctx_new(sl_model *master, const sl_calib_set *cs, const sl_compr
 		return cg_fail(err, EINVAL, "no calibration inputs");
 	const sl_tensor *in = &master->tensors[master->inputs[0]];
 	if (cs->bytes != in->bytes)
-		return cg_fail(err, EINVAL, "calibration inputs are %zu bytes, the model input needs %zu", cs->bytes,
-			       in->bytes);
+		return cg_fail(err, EINVAL, "calibration inputs are %zu bytes, the model input needs %zu",
+			       cs->bytes, in->bytes);
 	_cleanup_(sl_compress_ctx_freep) sl_compress_ctx *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;

@@ -39,8 +39,8 @@ int cl_find_layers(const sl_model *m, cl_layer **ret, int *ret_n)
 			l->ci = (int)(sl_tensor_numel(w) / (l->o ? l->o : 1));
 		}
 		l->k = l->kh * l->kw * l->ci;
-		l->prunable = !(nd->op == SL_OP_CONV_2D && first_conv) && (int64_t)l->o * l->k >= TINY_LAYER_WEIGHTS &&
-			      l->o >= 4;
+		l->prunable = !(nd->op == SL_OP_CONV_2D && first_conv) &&
+			      (int64_t)l->o * l->k >= TINY_LAYER_WEIGHTS && l->o >= 4;
 		if (nd->op == SL_OP_CONV_2D)
 			first_conv = false;
 	}
@@ -54,7 +54,8 @@ double sl_compress_weight_sparsity(const sl_model *m)
 	int64_t zeros = 0, total = 0;
 	for (int i = 0; i < m->n_nodes; i++) {
 		const sl_node *nd = &m->nodes[i];
-		if (nd->op != SL_OP_CONV_2D && nd->op != SL_OP_FULLY_CONNECTED && nd->op != SL_OP_DEPTHWISE_CONV_2D)
+		if (nd->op != SL_OP_CONV_2D && nd->op != SL_OP_FULLY_CONNECTED &&
+		    nd->op != SL_OP_DEPTHWISE_CONV_2D)
 			continue;
 		const sl_tensor *w = &m->tensors[nd->inputs[1]];
 		int64_t n = sl_tensor_numel(w);
@@ -67,10 +68,12 @@ double sl_compress_weight_sparsity(const sl_model *m)
 				zeros += ((const float *)w->data)[k] == 0.0f;
 				break;
 			case SL_DTYPE_I8:
-				zeros += ((const int8_t *)w->data)[k] == (w->q.n == 1 ? w->q.zero_point[0] : 0);
+				zeros +=
+				    ((const int8_t *)w->data)[k] == (w->q.n == 1 ? w->q.zero_point[0] : 0);
 				break;
 			case SL_DTYPE_U8:
-				zeros += ((const uint8_t *)w->data)[k] == (w->q.n >= 1 ? w->q.zero_point[0] : 0);
+				zeros +=
+				    ((const uint8_t *)w->data)[k] == (w->q.n >= 1 ? w->q.zero_point[0] : 0);
 				break;
 			default:
 				break;

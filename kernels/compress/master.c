@@ -42,8 +42,8 @@ static int dequantize_const(sl_model *m, int ti)
 	const int64_t n = sl_tensor_numel(t);
 	if (n < 0)
 		return -EINVAL;
-	const bool quant = t->q.n > 0 && (t->dtype == SL_DTYPE_U8 || t->dtype == SL_DTYPE_I8 ||
-					   t->dtype == SL_DTYPE_I32);
+	const bool quant =
+	    t->q.n > 0 && (t->dtype == SL_DTYPE_U8 || t->dtype == SL_DTYPE_I8 || t->dtype == SL_DTYPE_I32);
 	if (!quant && t->dtype != SL_DTYPE_F16)
 		return 0;
 	float *f = malloc(sizeof(float) * (size_t)(n ? n : 1));
@@ -127,7 +127,8 @@ int sl_compress_master(const sl_model *src, sl_model **ret, sl_error *err)
 		bool needs = false;
 		for (int i = 0; i < n_nodes; i++)
 			for (int k = 0; k < m->nodes[i].n_inputs; k++)
-				if (!drop[i] && m->nodes[i].inputs[k] == in && m->nodes[i].op != SL_OP_DEQUANTIZE)
+				if (!drop[i] && m->nodes[i].inputs[k] == in &&
+				    m->nodes[i].op != SL_OP_DEQUANTIZE)
 					needs = true;
 		if (!needs)
 			continue;

@@ -57,8 +57,10 @@ static void observe(void *ud, int ti, const void *data)
 		b = b < 0 ? 0 : (b >= CO_BINS ? CO_BINS - 1 : b);
 		s->hist[b] += 1;
 	}
-	for (int64_t i = 0; i < n; i++)
+	for (int64_t i = 0; i < n; i++) {
 		s->ch_sum[i % ch] += x[i];
+		s->ch_sq[i % ch] += (double)x[i] * x[i];
+	}
 	s->count += (double)(n / ch);
 }
 
@@ -69,6 +71,7 @@ void co_stats_free(co_stats *s, int n)
 	for (int i = 0; i < n; i++) {
 		free(s[i].hist);
 		free(s[i].ch_sum);
+		free(s[i].ch_sq);
 	}
 	free(s);
 }
@@ -100,7 +103,8 @@ int co_collect(sl_model *m, const sl_calib_set *cs, const sl_compress_opts *o, c
 					t->channels = 1;
 				t->hist = calloc(CO_BINS, sizeof(double));
 				t->ch_sum = calloc((size_t)t->channels, sizeof(double));
-				if (!t->hist || !t->ch_sum) {
+				t->ch_sq = calloc((size_t)t->channels, sizeof(double));
+				if (!t->hist || !t->ch_sum || !t->ch_sq) {
 					co_stats_free(s, m->n_tensors);
 					return -ENOMEM;
 				}

@@ -10,7 +10,7 @@
 #include "common/macros.h"
 #include "kernels/compress/compress_internal.h"
 
-#define BLOCK_ROWS 4
+#define BLOCK_ROWS	   4
 #define MAX_LAYER_SPARSITY 0.97
 
 const double cc_sens_levels[CC_SENS_LEVELS] = {0.3, 0.5, 0.7, 0.8, 0.9, 0.95};
@@ -26,8 +26,13 @@ static int cmp_scored(const void *a, const void *b)
 	return x->score < y->score ? -1 : (x->score > y->score ? 1 : (x->idx - y->idx));
 }
 
-/* Zero the weakest `s` of the blocks of w[o][k] (rows grouped by four). */
-static int prune_blocks(float *w, int o, int k, double s)
+/* Zero the weakest `s` of the blocks of w[o][k] (rows grouped by four). A
+ * block's weight is its energy times the mean square of the input it reads
+ * (in_sq, per input channel, NULL: plain magnitude): a small weight on a
+ * large activation matters as much as a large weight on a small one, and
+ * MobileNet's folded batch norms make channel scales differ by orders of
+ * magnitude. */
+static int prune_blocks(float *w, int o, int k, const double *in_sq, int ci, double s)
 {
 	const int ng = (o + BLOCK_ROWS - 1) / BLOCK_ROWS;
 	const size_t nb = (size_t)ng * (size_t)k;
@@ -40,6 +45,8 @@ static int prune_blocks(float *w, int o, int k, double s)
 			float e = 0;
 			for (int r = g * BLOCK_ROWS; r < r1; r++)
 				e += w[(size_t)r * k + kk] * w[(size_t)r * k + kk];
+			if (in_sq)
+				e *= (float)in_sq[kk % ci];
 			v[(size_t)g * k + kk] = (scored){e / (float)(r1 - g * BLOCK_ROWS), (int)((size_t)g * k + kk)};
 		}
 	}
@@ -52,6 +59,15 @@ static int prune_blocks(float *w, int o, int k, double s)
 	}
 	free(v);
 	return 0;
+}
+
+/* Mean square of each input channel of a layer on the calibration set, or NULL. */
+static const double *in_sq(const sl_compress_ctx *c, const cl_layer *L)
+{
+	const co_stats *st = &c->master_stats[L->in];
+	if (!st->ch_sq || st->channels != L->ci || st->count <= 0)
+		return NULL;
+	return st->ch_sq; /* a common factor (the count) does not change the ranking */
 }
 
 /* The tensor whose distortion measures damage: the logits when the model ends in a softmax. */
@@ -93,6 +109,40 @@ static int run_logits(sl_compress_ctx *c, sl_model *m, int n, int lt, int64_t le
 	return 0;
 }
 
+static double sq_error(const float *a, const float *b, int64_t n)
+{
+	double e = 0;
+	for (int64_t i = 0; i < n; i++)
+		e += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+	return e;
+}
+
+/* Mean KL(softmax(ref) || softmax(y)) over n rows of logits: what a
+ * classifier's ranking feels, unlike a plain logit error that also counts
+ * shifts the softmax ignores. */
+static double mean_kl(const float *ref, const float *y, int n, int64_t len)
+{
+	double total = 0;
+	for (int i = 0; i < n; i++) {
+		const float *a = ref + (size_t)i * len, *b = y + (size_t)i * len;
+		double ma = -INFINITY, mb = -INFINITY, za = 0, zb = 0, kl = 0;
+		for (int64_t k = 0; k < len; k++) {
+			ma = fmax(ma, a[k]);
+			mb = fmax(mb, b[k]);
+		}
+		for (int64_t k = 0; k < len; k++) {
+			za += exp(a[k] - ma);
+			zb += exp(b[k] - mb);
+		}
+		for (int64_t k = 0; k < len; k++) {
+			const double la = a[k] - ma - log(za), lb = b[k] - mb - log(zb);
+			kl += exp(la) * (la - lb);
+		}
+		total += kl;
+	}
+	return total / (n ? n : 1);
+}
+
 static int measure_sensitivity(sl_compress_ctx *c, sl_error *err)
 {
 	if (c->sens)
@@ -103,6 +153,7 @@ static int measure_sensitivity(sl_compress_ctx *c, sl_error *err)
 		return r;
 	const int n = SL_MIN(c->o.sens_images, c->cs->n);
 	const int lt = logits_tensor(work);
+	const bool softmax_out = lt != work->outputs[0];
 	const int64_t len = sl_tensor_numel(&work->tensors[lt]);
 	_cleanup_free_ float *ref = malloc(sizeof(float) * (size_t)(n * len));
 	_cleanup_free_ float *y = malloc(sizeof(float) * (size_t)(n * len));
@@ -135,14 +186,12 @@ static int measure_sensitivity(sl_compress_ctx *c, sl_error *err)
 		memcpy(orig, w, sizeof(float) * nw);
 		for (int j = 0; j < CC_SENS_LEVELS && r >= 0; j++) {
 			memcpy(w, orig, sizeof(float) * nw);
-			if ((r = prune_blocks(w, L->o, L->k, cc_sens_levels[j])) < 0)
+			if ((r = prune_blocks(w, L->o, L->k, in_sq(c, L), L->ci, cc_sens_levels[j])) < 0)
 				break;
 			if ((r = run_logits(c, work, n, lt, len, y, err)) < 0)
 				break;
-			double e = 0;
-			for (int64_t i = 0; i < n * len; i++)
-				e += ((double)y[i] - ref[i]) * ((double)y[i] - ref[i]);
-			sens[l * CC_SENS_LEVELS + j] = e / ref_energy;
+			sens[l * CC_SENS_LEVELS + j] =
+			    softmax_out ? mean_kl(ref, y, n, len) : sq_error(ref, y, n * len) / ref_energy;
 		}
 		memcpy(w, orig, sizeof(float) * nw);
 		free(orig);
@@ -184,7 +233,8 @@ static void allocate(const sl_compress_ctx *c, double target, double *s)
 	int64_t total = 0, zeros = 0;
 	for (int i = 0; i < c->master->n_nodes; i++) {
 		const sl_node *nd = &c->master->nodes[i];
-		if (nd->op == SL_OP_CONV_2D || nd->op == SL_OP_FULLY_CONNECTED || nd->op == SL_OP_DEPTHWISE_CONV_2D)
+		if (nd->op == SL_OP_CONV_2D || nd->op == SL_OP_FULLY_CONNECTED ||
+		    nd->op == SL_OP_DEPTHWISE_CONV_2D)
 			total += sl_tensor_numel(&c->master->tensors[nd->inputs[1]]);
 	}
 	const double need = target * (double)total;
@@ -201,7 +251,8 @@ static void allocate(const sl_compress_ctx *c, double target, double *s)
 			if (!L->prunable || s[l] + step > MAX_LAYER_SPARSITY + 1e-9)
 				continue;
 			const double n = (double)L->o * L->k;
-			const double cost = (distortion(c, l, s[l] + step) - distortion(c, l, s[l])) / (step * n);
+			const double cost =
+			    (distortion(c, l, s[l] + step) - distortion(c, l, s[l])) / (step * n);
 			if (cost < best_cost) {
 				best_cost = cost;
 				best = l;
@@ -235,7 +286,7 @@ int sl_compress_sparse(sl_compress_ctx *c, double sparsity, sl_model **ret, sl_e
 		const cl_layer *L = &c->layers[l];
 		if (s[l] <= 0)
 			continue;
-		if ((r = prune_blocks((float *)m->tensors[L->w].data, L->o, L->k, s[l])) < 0)
+		if ((r = prune_blocks((float *)m->tensors[L->w].data, L->o, L->k, in_sq(c, L), L->ci, s[l])) < 0)
 			return r;
 	}
 	{
@@ -248,7 +299,8 @@ int sl_compress_sparse(sl_compress_ctx *c, double sparsity, sl_model **ret, sl_e
 	if (c->o.recovery && (r = cr_recover(c, m, c->layers, c->n_layers, err)) < 0)
 		return r;
 	free(m->description);
-	m->description = strdup(c->o.recovery ? "sightline sparse (recovered)" : "sightline sparse (magnitude)");
+	m->description =
+	    strdup(c->o.recovery ? "sightline sparse (recovered)" : "sightline sparse (magnitude)");
 	*ret = SL_TAKE_PTR(m);
 	return 0;
 }

@@ -80,7 +80,8 @@ static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, 
 	const sl_tensor *in = &q->tensors[nd->inputs[0]];
 	const int in_ch = in->rank ? in->dims[in->rank - 1] : 1;
 	_cleanup_free_ double *mean_buf = malloc(sizeof(double) * (size_t)SL_MAX(in_ch, 1));
-	const double *mean = bias_correction && mean_buf ? chan_mean(st, nd->inputs[0], mean_buf, in_ch) : NULL;
+	const double *mean =
+	    bias_correction && mean_buf ? chan_mean(st, nd->inputs[0], mean_buf, in_ch) : NULL;
 	const int mult = dw ? SL_MAX(nd->p.conv.depth_multiplier, 1) : 1;
 
 	for (int64_t i = 0; i < n; i++) {
@@ -119,7 +120,8 @@ static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, 
 		r = cg_set_data(q, bt, bq, sizeof(int32_t) * (size_t)oc);
 		if (r == 0) {
 			q->tensors[bt].dtype = SL_DTYPE_I32;
-			r = per_tensor ? cg_set_quant(q, bt, 1, 0, bs, bz) : cg_set_quant(q, bt, oc, 0, bs, bz);
+			r = per_tensor ? cg_set_quant(q, bt, 1, 0, bs, bz)
+				       : cg_set_quant(q, bt, oc, 0, bs, bz);
 		}
 		free(bs);
 		free(bz);
@@ -138,7 +140,8 @@ static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, 
 
 static bool same_params_as_input(sl_op op)
 {
-	return op == SL_OP_RESHAPE || op == SL_OP_MAX_POOL_2D || op == SL_OP_AVERAGE_POOL_2D || op == SL_OP_PAD;
+	return op == SL_OP_RESHAPE || op == SL_OP_MAX_POOL_2D || op == SL_OP_AVERAGE_POOL_2D ||
+	       op == SL_OP_PAD;
 }
 
 int sl_compress_int8(sl_compress_ctx *c, const sl_model *fp32, sl_model **ret, sl_error *err)
@@ -217,7 +220,8 @@ int sl_compress_int8(sl_compress_ctx *c, const sl_model *fp32, sl_model **ret, s
 
 	for (int i = 0; i < q->n_nodes; i++) {
 		const sl_node *nd = &q->nodes[i];
-		if (nd->op != SL_OP_CONV_2D && nd->op != SL_OP_DEPTHWISE_CONV_2D && nd->op != SL_OP_FULLY_CONNECTED)
+		if (nd->op != SL_OP_CONV_2D && nd->op != SL_OP_DEPTHWISE_CONV_2D &&
+		    nd->op != SL_OP_FULLY_CONNECTED)
 			continue;
 		if (q->tensors[nd->inputs[1]].dtype != SL_DTYPE_F32)
 			continue;

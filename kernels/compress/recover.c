@@ -20,13 +20,14 @@
 #include "common/macros.h"
 #include "kernels/compress/compress_internal.h"
 
-#define STAGES 4
+#define STAGES 8
 
 typedef struct {
 	int node;
 	int kd, kt; /* patch length in the dense and in the target model */
 	int o;
 	int npos, p; /* output positions, patches taken per image */
+	long samples; /* patches accumulated */
 	int *pos;
 	float *xd, *xt; /* p x (k + 1) */
 	double *h, *c;	/* (kt+1)^2, (kt+1) x (kd+1) */
@@ -112,8 +113,10 @@ static void observe(void *ud, int t, const void *data)
 		float *dst = c->dense_pass ? l->xd : l->xt;
 		for (int p = 0; p < l->p; p++)
 			extract(m, nd, data, l->pos[p], dst + (size_t)p * k);
-		if (!c->dense_pass)
+		if (!c->dense_pass) {
 			accumulate(l);
+			l->samples += l->p;
+		}
 	}
 	for (int i = 0; i < c->n_dw; i++) {
 		dwl *d = &c->dw[i];
@@ -135,7 +138,122 @@ static uint32_t rng_next(uint32_t *s)
 	return *s >> 8;
 }
 
-static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double damp)
+/* Least-squares objective of one row v (kt entries, bias last) up to a
+ * constant: v^T H' v - 2 v^T (C w). */
+static double row_objective(const rl *l, const double *v, const float *wd, float bd, bool has_bias)
+{
+	const int kt = l->kt + 1, kd = l->kd + 1;
+	double q = 0;
+	for (int a = 0; a < kt; a++) {
+		if (v[a] == 0)
+			continue;
+		const double *hr = l->h + (size_t)a * kt, *cr = l->c + (size_t)a * kd;
+		double hv = 0, cw = has_bias ? cr[kd - 1] * bd : 0;
+		for (int b = 0; b < kt; b++)
+			hv += hr[b] * v[b];
+		for (int b = 0; b < kd - 1; b++)
+			cw += cr[b] * wd[b];
+		q += v[a] * (hv - 2 * cw);
+	}
+	return q;
+}
+
+static double layer_objective(const rl *l, const float *wt, const float *bt, const float *wdn, const float *bd)
+{
+	const int kt = l->kt + 1;
+	double *v = malloc(sizeof(double) * (size_t)kt), q = 0;
+	if (!v)
+		return NAN;
+	for (int r = 0; r < l->o; r++) {
+		for (int k = 0; k < kt - 1; k++)
+			v[k] = wt[(size_t)r * (kt - 1) + k];
+		v[kt - 1] = bt ? bt[r] : 0;
+		q += row_objective(l, v, wdn + (size_t)r * l->kd, bd ? bd[r] : 0, bt != NULL);
+	}
+	free(v);
+	return q;
+}
+
+typedef struct {
+	double sal;
+	int idx;
+} salient;
+
+static int cmp_salient(const void *a, const void *b)
+{
+	const salient *x = a, *y = b;
+	return x->sal < y->sal ? -1 : (x->sal > y->sal ? 1 : x->idx - y->idx);
+}
+
+/* Re-choose which 1x4 blocks are zero by their optimal-brain-surgeon saliency
+ * under the pruned network's own input statistics, sum_r w_rj^2 / [H'^-1]_jj,
+ * instead of magnitude, keeping the layer's number of zero blocks; the other
+ * weights return to their dense values before the re-fit. Correlated inputs
+ * make magnitude a poor guide: a small weight whose input the others can
+ * stand in for is cheap to drop, a lone carrier of information is not. */
+static int obs_reselect(const rl *l, float *wt, const float *wd, double lambda)
+{
+	const int K = l->kt, kt = K + 1, o = l->o, ng = (o + 3) / 4;
+	size_t nz = 0;
+	for (int g = 0; g < ng; g++)
+		for (int j = 0; j < K; j++) {
+			bool zero = true;
+			for (int r = g * 4; r < SL_MIN(o, g * 4 + 4); r++)
+				zero &= wt[(size_t)r * K + j] == 0.0f;
+			nz += zero;
+		}
+	if (nz == 0)
+		return 0;
+	double *L = malloc(sizeof(double) * (size_t)K * K), *x = malloc(sizeof(double) * (size_t)K);
+	double *hinv = calloc((size_t)K, sizeof(double));
+	salient *v = malloc(sizeof(*v) * (size_t)ng * K);
+	int r = 0;
+	if (!L || !x || !hinv || !v) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < K; i++) {
+		memcpy(L + (size_t)i * K, l->h + (size_t)i * kt, sizeof(double) * (size_t)K);
+		L[(size_t)i * K + i] += lambda;
+	}
+	if (la_cholesky(L, K) < 0)
+		goto out; /* keep the magnitude choice */
+	/* diag(H^-1)_j = |L^-1 e_j|^2, column by column of L^-1. */
+	for (int j = 0; j < K; j++) {
+		double acc = 0;
+		for (int i = j; i < K; i++) {
+			const double *li = L + (size_t)i * K;
+			double s = i == j ? 1.0 : 0.0;
+			for (int k = j; k < i; k++)
+				s -= li[k] * x[k];
+			x[i] = s / li[i];
+			acc += x[i] * x[i];
+		}
+		hinv[j] = acc;
+	}
+	for (int g = 0; g < ng; g++)
+		for (int j = 0; j < K; j++) {
+			double e = 0;
+			for (int q = g * 4; q < SL_MIN(o, g * 4 + 4); q++)
+				e += (double)wd[(size_t)q * K + j] * wd[(size_t)q * K + j];
+			v[(size_t)g * K + j] = (salient){e / hinv[j], g * K + j};
+		}
+	qsort(v, (size_t)ng * K, sizeof(*v), cmp_salient);
+	memcpy(wt, wd, sizeof(float) * (size_t)o * K);
+	for (size_t i = 0; i < nz; i++) {
+		const int g = v[i].idx / K, j = v[i].idx % K;
+		for (int q = g * 4; q < SL_MIN(o, g * 4 + 4); q++)
+			wt[(size_t)q * K + j] = 0;
+	}
+out:
+	free(L);
+	free(x);
+	free(hinv);
+	free(v);
+	return r;
+}
+
+static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double damp, const sl_compress_opts *opts)
 {
 	const int kt = l->kt + 1, kd = l->kd + 1, o = l->o;
 	const sl_node *ndt = &target->nodes[l->node], *ndd = &dense->nodes[l->node];
@@ -153,11 +271,15 @@ static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double da
 		mean_diag += l->h[(size_t)a * kt + a];
 	mean_diag = mean_diag / SL_MAX(kt - 1, 1) + 1e-12;
 
+	int r = 0;
+	if (l->kt == l->kd && (r = obs_reselect(l, wt, wdn, damp * mean_diag)) < 0)
+		return r;
+	const double before = getenv("SL_COMPRESS_DEBUG") ? layer_objective(l, wt, bt, wdn, bd) : 0;
 	double *cw = malloc(sizeof(double) * (size_t)kt * 4);
 	double *a = malloc(sizeof(double) * (size_t)kt * kt);
 	double *rhs = malloc(sizeof(double) * (size_t)kt * 4);
 	int *S = malloc(sizeof(int) * (size_t)kt), *prevS = malloc(sizeof(int) * (size_t)kt);
-	int r = 0, ns = 0, prev_ns = -1;
+	int ns = 0, prev_ns = -1;
 	double lambda = damp * mean_diag;
 	if (!cw || !a || !rhs || !S || !prevS) {
 		r = -ENOMEM;
@@ -179,6 +301,9 @@ static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double da
 			continue;
 		bool same = ns == prev_ns && memcmp(S, prevS, sizeof(int) * (size_t)ns) == 0;
 		if (!same) {
+			/* Fewer samples than unknowns (a classifier sees one vector per
+			 * image) would overfit: damp in proportion, pulling towards w0. */
+			lambda = mean_diag * (damp + (double)ns / SL_MAX(l->samples, 1));
 			for (int tries = 0;; tries++) {
 				for (int i = 0; i < ns; i++) {
 					const double *hr = l->h + (size_t)S[i] * kt;
@@ -206,7 +331,8 @@ static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double da
 				double s = has_bias ? cr[kd - 1] * bd[row] : 0;
 				for (int b = 0; b < kd - 1; b++)
 					s += cr[b] * wd[b];
-				const double w0 = S[i] == kt - 1 ? bt[row] : wt[(size_t)row * (kt - 1) + S[i]];
+				const double w0 =
+				    S[i] == kt - 1 ? bt[row] : wt[(size_t)row * (kt - 1) + S[i]];
 				rhs[(size_t)q * ns + i] = s + lambda * w0;
 			}
 		}
@@ -225,6 +351,9 @@ static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double da
 		}
 	next_group:;
 	}
+	if (getenv("SL_COMPRESS_DEBUG"))
+		cg_progress(opts, "node %d (%dx%d): objective %.4g -> %.4g", l->node, l->o, l->kt,
+			    before, layer_objective(l, wt, bt, wdn, bd));
 out:
 	free(cw);
 	free(a);
@@ -266,7 +395,8 @@ static int run_pass(sl_compress_ctx *cc, sl_model *target, rctx *c, sl_error *er
 			for (int k = 0; k < m->n_inputs; k++)
 				observe(c, m->inputs[k], sl_runtime_input(x, k));
 			if ((r = sl_runtime_invoke_observed(x, observe, c)) < 0)
-				return cg_fail(err, r, "recovery: inference failed on calibration input %d", i);
+				return cg_fail(err, r, "recovery: inference failed on calibration input %d",
+					       i);
 		}
 	}
 	return 0;
@@ -310,7 +440,8 @@ int cr_recover(sl_compress_ctx *cc, sl_model *target, const cl_layer *layers, in
 		const sl_node *nd = &dense->nodes[i];
 		if (nd->op != SL_OP_DEPTHWISE_CONV_2D || nd->n_inputs < 3 || nd->inputs[2] < 0)
 			continue;
-		const sl_tensor *a = &dense->tensors[nd->inputs[0]], *b = &target->tensors[target->nodes[i].inputs[0]];
+		const sl_tensor *a = &dense->tensors[nd->inputs[0]],
+				*b = &target->tensors[target->nodes[i].inputs[0]];
 		const int ch = a->dims[a->rank - 1];
 		if (ch != b->dims[b->rank - 1] || a->dtype != SL_DTYPE_F32 || b->dtype != SL_DTYPE_F32)
 			continue;
@@ -349,10 +480,11 @@ int cr_recover(sl_compress_ctx *cc, sl_model *target, const cl_layer *layers, in
 		if (r >= 0 && (last > first || c.n_dw))
 			r = run_pass(cc, target, &c, err);
 		for (int i = first; i < last && r >= 0; i++)
-			r = solve_layer(target, dense, &v[i], cc->o.damp);
+			r = solve_layer(target, dense, &v[i], cc->o.damp, &cc->o);
 		for (int i = first; i < last; i++)
 			rl_free(&v[i]);
-		cg_progress(&cc->o, "recovery stage %d/%d: %d layers re-fitted", stage + 1, STAGES, last - first);
+		cg_progress(&cc->o, "recovery stage %d/%d: %d layers re-fitted", stage + 1, STAGES,
+			    last - first);
 	}
 	for (int i = 0; i < n_dw && r >= 0; i++) {
 		const dwl *d = &dw[i];

@@ -233,7 +233,8 @@ static float score_of(const sl_detector *det, const void *scores, int anchor, in
 	return best;
 }
 
-static void decode(sl_detector *det, const void *boxes, int i)
+/* False when the box is not finite (garbage output): such anchors are dropped. */
+static bool decode(sl_detector *det, const void *boxes, int i)
 {
 	const sl_ssd_decode_options *d = &det->d;
 	const sl_anchor *a = &det->anchors[i];
@@ -267,6 +268,7 @@ static void decode(sl_detector *det, const void *boxes, int i)
 		kp[2 * k + 1] =
 		    sl_heads_read(&det->rb, boxes, ko + (size_t)iy) / d->y_scale * a->h + a->y_center;
 	}
+	return isfinite(b[0]) && isfinite(b[1]) && isfinite(b[2]) && isfinite(b[3]);
 }
 
 int sl_detector_run(sl_detector *det, const void *boxes, const void *scores, sl_detection *out, int cap)
@@ -289,8 +291,8 @@ int sl_detector_run(sl_detector *det, const void *boxes, const void *scores, sl_
 		det->score[i] = s;
 		det->cls[i] = c;
 		det->done[i] = 0;
-		decode(det, boxes, i);
-		det->order[n++] = i;
+		if (decode(det, boxes, i))
+			det->order[n++] = i;
 	}
 	sort_candidates(det, det->order, n);
 

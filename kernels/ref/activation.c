@@ -18,15 +18,15 @@ void sl_ref_relu_q8_params(float in_scale, float out_scale, float lo, float hi, 
 	const double real = in_scale / out_scale;
 	sl_quantize_multiplier(real, &a->mult, &a->shift);
 	const int32_t qmin = sl_ref_q8_min(a->type), qmax = sl_ref_q8_max(a->type);
-	a->act_min = SL_MAX_I32(qmin, a->out_zp + (int32_t)roundf(lo / out_scale));
-	a->act_max = isinf(hi) ? qmax : SL_MIN_I32(qmax, a->out_zp + (int32_t)roundf(hi / out_scale));
+	a->act_min = sl_ref_max_i32(qmin, a->out_zp + (int32_t)roundf(lo / out_scale));
+	a->act_max = isinf(hi) ? qmax : sl_ref_min_i32(qmax, a->out_zp + (int32_t)roundf(hi / out_scale));
 }
 
 SL_REF_INLINE void relu_q8(const sl_ref_relu_q8_args *a, bool s)
 {
 	for (size_t i = 0; i < a->n; i++) {
-		const int32_t v = a->out_zp + sl_mul_by_quantized_multiplier(sl_ref_ld(a->input, i, s) - a->in_zp,
-									     a->mult, a->shift);
+		const int32_t v = a->out_zp + sl_mul_by_quantized_multiplier(
+						  sl_ref_ld(a->input, i, s) - a->in_zp, a->mult, a->shift);
 		sl_ref_st(a->output, i, s, sl_clamp_i32(v, a->act_min, a->act_max));
 	}
 }

@@ -54,15 +54,15 @@ void sl_ref_act_range_q8(sl_act act, sl_dtype type, float out_scale, int32_t out
 
 	switch (act) {
 	case SL_ACT_RELU:
-		lo = SL_MAX_I32(qmin, quantize_bound(0.0f, out_scale, out_zp));
+		lo = sl_ref_max_i32(qmin, quantize_bound(0.0f, out_scale, out_zp));
 		break;
 	case SL_ACT_RELU6:
-		lo = SL_MAX_I32(qmin, quantize_bound(0.0f, out_scale, out_zp));
-		hi = SL_MIN_I32(qmax, quantize_bound(6.0f, out_scale, out_zp));
+		lo = sl_ref_max_i32(qmin, quantize_bound(0.0f, out_scale, out_zp));
+		hi = sl_ref_min_i32(qmax, quantize_bound(6.0f, out_scale, out_zp));
 		break;
 	case SL_ACT_RELU_N1_TO_1:
-		lo = SL_MAX_I32(qmin, quantize_bound(-1.0f, out_scale, out_zp));
-		hi = SL_MIN_I32(qmax, quantize_bound(1.0f, out_scale, out_zp));
+		lo = sl_ref_max_i32(qmin, quantize_bound(-1.0f, out_scale, out_zp));
+		hi = sl_ref_min_i32(qmax, quantize_bound(1.0f, out_scale, out_zp));
 		break;
 	case SL_ACT_NONE:
 	default:
@@ -72,8 +72,8 @@ void sl_ref_act_range_q8(sl_act act, sl_dtype type, float out_scale, int32_t out
 	*ret_max = hi;
 }
 
-void sl_ref_conv_q8_multipliers(float in_scale, const float *filter_scale, int n, float out_scale, int32_t *mult,
-				int *shift)
+void sl_ref_conv_q8_multipliers(float in_scale, const float *filter_scale, int n, float out_scale,
+				int32_t *mult, int *shift)
 {
 	for (int i = 0; i < n; i++) {
 		const double real = (double)in_scale * (double)filter_scale[i] / (double)out_scale;

@@ -37,11 +37,14 @@ void sl_ref_conv2d_f32(const sl_ref_conv_f32_args *a)
 								continue;
 							const float *ip =
 							    a->input +
-							    (((size_t)b * g->in_h + iy) * g->in_w + ix) * g->in_c +
+							    (((size_t)b * g->in_h + iy) * g->in_w + ix) *
+								g->in_c +
 							    (size_t)grp * fin;
 							const float *fp =
 							    a->filter +
-							    (((size_t)oc * g->filter_h + fy) * g->filter_w + fx) * fin;
+							    (((size_t)oc * g->filter_h + fy) * g->filter_w +
+							     fx) *
+								fin;
 							for (int ic = 0; ic < fin; ic++)
 								total += ip[ic] * fp[ic];
 						}
@@ -84,13 +87,18 @@ SL_REF_INLINE void conv2d_q8(const sl_ref_conv_q8_args *a, bool si, bool sf)
 							if (ix < 0 || ix >= g->in_w)
 								continue;
 							const size_t ip =
-							    (((size_t)b * g->in_h + iy) * g->in_w + ix) * g->in_c +
+							    (((size_t)b * g->in_h + iy) * g->in_w + ix) *
+								g->in_c +
 							    (size_t)grp * fin;
 							const size_t fp =
-							    (((size_t)oc * g->filter_h + fy) * g->filter_w + fx) * fin;
+							    (((size_t)oc * g->filter_h + fy) * g->filter_w +
+							     fx) *
+							    fin;
 							for (int ic = 0; ic < fin; ic++)
-								acc += (sl_ref_ld(a->input, ip + ic, si) - a->in_zp) *
-								       (sl_ref_ld(a->filter, fp + ic, sf) - fzp);
+								acc +=
+								    (sl_ref_ld(a->input, ip + ic, si) -
+								     a->in_zp) *
+								    (sl_ref_ld(a->filter, fp + ic, sf) - fzp);
 						}
 					}
 					if (a->bias)
@@ -137,14 +145,22 @@ void sl_ref_dwconv2d_f32(const sl_ref_conv_f32_args *a)
 								const int ix = ix0 + g->dilation_w * fx;
 								if (ix < 0 || ix >= g->in_w)
 									continue;
-								total += a->input[(((size_t)b * g->in_h + iy) * g->in_w +
-										   ix) * g->in_c + ic] *
-									 a->filter[((size_t)fy * g->filter_w + fx) *
-										       g->out_c + oc];
+								total +=
+								    a->input[(((size_t)b * g->in_h + iy) *
+										  g->in_w +
+									      ix) *
+										 g->in_c +
+									     ic] *
+								    a->filter[((size_t)fy * g->filter_w +
+									       fx) *
+										  g->out_c +
+									      oc];
 							}
 						}
 						const float bias = a->bias ? a->bias[oc] : 0.0f;
-						a->output[(((size_t)b * g->out_h + oy) * g->out_w + ox) * g->out_c + oc] =
+						a->output[(((size_t)b * g->out_h + oy) * g->out_w + ox) *
+							      g->out_c +
+							  oc] =
 						    sl_ref_clampf(total + bias, a->act_min, a->act_max);
 					}
 }
@@ -175,21 +191,27 @@ SL_REF_INLINE void dwconv2d_q8(const sl_ref_conv_q8_args *a, bool si, bool sf)
 								if (ix < 0 || ix >= g->in_w)
 									continue;
 								const size_t ip =
-								    (((size_t)b * g->in_h + iy) * g->in_w + ix) * g->in_c +
+								    (((size_t)b * g->in_h + iy) * g->in_w +
+								     ix) *
+									g->in_c +
 								    ic;
 								const size_t fp =
-								    ((size_t)fy * g->filter_w + fx) * g->out_c + oc;
-								acc += (sl_ref_ld(a->input, ip, si) - a->in_zp) *
-								       (sl_ref_ld(a->filter, fp, sf) - fzp);
+								    ((size_t)fy * g->filter_w + fx) *
+									g->out_c +
+								    oc;
+								acc +=
+								    (sl_ref_ld(a->input, ip, si) - a->in_zp) *
+								    (sl_ref_ld(a->filter, fp, sf) - fzp);
 							}
 						}
 						if (a->bias)
 							acc += a->bias[oc];
 						const size_t o =
-						    (((size_t)b * g->out_h + oy) * g->out_w + ox) * g->out_c + oc;
+						    (((size_t)b * g->out_h + oy) * g->out_w + ox) * g->out_c +
+						    oc;
 						sl_ref_st(a->output, o, so,
-							  requant(acc, a->mult[q], a->shift[q], a->out_zp, a->act_min,
-								  a->act_max));
+							  requant(acc, a->mult[q], a->shift[q], a->out_zp,
+								  a->act_min, a->act_max));
 					}
 }
 
@@ -217,7 +239,8 @@ void sl_ref_fc_f32(const sl_ref_fc_f32_args *a)
 			for (int d = 0; d < a->depth; d++)
 				total += ip[d] * wp[d];
 			const float bias = a->bias ? a->bias[oc] : 0.0f;
-			a->output[(size_t)b * a->out_c + oc] = sl_ref_clampf(total + bias, a->act_min, a->act_max);
+			a->output[(size_t)b * a->out_c + oc] =
+			    sl_ref_clampf(total + bias, a->act_min, a->act_max);
 		}
 }
 

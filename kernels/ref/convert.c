@@ -36,9 +36,9 @@ SL_REF_INLINE void requantize(const sl_ref_requantize_args *a, bool si, bool so)
 {
 	const int32_t lo = so ? INT8_MIN : 0, hi = so ? INT8_MAX : UINT8_MAX;
 	for (size_t i = 0; i < a->n; i++) {
-		const int32_t v = sl_mul_by_quantized_multiplier(sl_ref_ld(a->input, i, si) - a->in_zp, a->mult,
-								 a->shift) +
-				  a->out_zp;
+		const int32_t v =
+		    sl_mul_by_quantized_multiplier(sl_ref_ld(a->input, i, si) - a->in_zp, a->mult, a->shift) +
+		    a->out_zp;
 		sl_ref_st(a->output, i, so, sl_clamp_i32(v, lo, hi));
 	}
 }

@@ -6,35 +6,35 @@
 
 /* Walks the output in row-major order with ai/bi the matching input element
  * offsets; BODY runs once per element with `oi` the output offset. */
-#define SL_REF_BCAST_FOR(bc, BODY)                                                                   \
-	do {                                                                                         \
-		const sl_ref_bcast *bc_ = (bc);                                                      \
-		const int r_ = bc_->rank;                                                            \
-		const int64_t inner_ = r_ > 0 ? bc_->out_dims[r_ - 1] : 1;                           \
-		const int64_t as_ = r_ > 0 ? bc_->a_stride[r_ - 1] : 0;                              \
-		const int64_t bs_ = r_ > 0 ? bc_->b_stride[r_ - 1] : 0;                              \
-		const int64_t total_ = sl_ref_bcast_numel(bc_);                                      \
-		int32_t idx_[SL_MAX_RANK] = {0};                                                     \
-		int64_t abase_ = 0, bbase_ = 0;                                                      \
-		if (total_ <= 0)                                                                     \
-			break;                                                                       \
-		for (int64_t o_ = 0; o_ < total_; o_ += inner_) {                                    \
-			for (int64_t i_ = 0; i_ < inner_; i_++) {                                    \
-				const size_t oi = (size_t)(o_ + i_);                                 \
-				const size_t ai = (size_t)(abase_ + i_ * as_);                       \
-				const size_t bi = (size_t)(bbase_ + i_ * bs_);                       \
-				BODY;                                                                \
-			}                                                                            \
-			for (int d_ = r_ - 2; d_ >= 0; d_--) {                                       \
-				abase_ += bc_->a_stride[d_];                                         \
-				bbase_ += bc_->b_stride[d_];                                         \
-				if (++idx_[d_] < bc_->out_dims[d_])                                  \
-					break;                                                       \
-				abase_ -= bc_->a_stride[d_] * bc_->out_dims[d_];                     \
-				bbase_ -= bc_->b_stride[d_] * bc_->out_dims[d_];                     \
-				idx_[d_] = 0;                                                        \
-			}                                                                            \
-		}                                                                                    \
+#define SL_REF_BCAST_FOR(bc, BODY)                                                                           \
+	do {                                                                                                 \
+		const sl_ref_bcast *bc_ = (bc);                                                              \
+		const int r_ = bc_->rank;                                                                    \
+		const int64_t inner_ = r_ > 0 ? bc_->out_dims[r_ - 1] : 1;                                   \
+		const int64_t as_ = r_ > 0 ? bc_->a_stride[r_ - 1] : 0;                                      \
+		const int64_t bs_ = r_ > 0 ? bc_->b_stride[r_ - 1] : 0;                                      \
+		const int64_t total_ = sl_ref_bcast_numel(bc_);                                              \
+		int32_t idx_[SL_MAX_RANK] = {0};                                                             \
+		int64_t abase_ = 0, bbase_ = 0;                                                              \
+		if (total_ <= 0)                                                                             \
+			break;                                                                               \
+		for (int64_t o_ = 0; o_ < total_; o_ += inner_) {                                            \
+			for (int64_t i_ = 0; i_ < inner_; i_++) {                                            \
+				const size_t oi = (size_t)(o_ + i_);                                         \
+				const size_t ai = (size_t)(abase_ + i_ * as_);                               \
+				const size_t bi = (size_t)(bbase_ + i_ * bs_);                               \
+				BODY;                                                                        \
+			}                                                                                    \
+			for (int d_ = r_ - 2; d_ >= 0; d_--) {                                               \
+				abase_ += bc_->a_stride[d_];                                                 \
+				bbase_ += bc_->b_stride[d_];                                                 \
+				if (++idx_[d_] < bc_->out_dims[d_])                                          \
+					break;                                                               \
+				abase_ -= bc_->a_stride[d_] * bc_->out_dims[d_];                             \
+				bbase_ -= bc_->b_stride[d_] * bc_->out_dims[d_];                             \
+				idx_[d_] = 0;                                                                \
+			}                                                                                    \
+		}                                                                                            \
 	} while (0)
 
 void sl_ref_add_f32(const sl_ref_binary_f32_args *a)
@@ -74,13 +74,13 @@ SL_REF_INLINE int32_t add_q8_one(const sl_ref_add_q8_args *a, int32_t x, int32_t
 void sl_ref_add_q8(const sl_ref_add_q8_args *a)
 {
 	if (sl_ref_signed(a->type))
-		SL_REF_BCAST_FOR(&a->bc, sl_ref_st(a->out, oi, true,
-						   add_q8_one(a, sl_ref_ld(a->a, ai, true),
-							      sl_ref_ld(a->b, bi, true))));
+		SL_REF_BCAST_FOR(
+		    &a->bc, sl_ref_st(a->out, oi, true,
+				      add_q8_one(a, sl_ref_ld(a->a, ai, true), sl_ref_ld(a->b, bi, true))));
 	else
-		SL_REF_BCAST_FOR(&a->bc, sl_ref_st(a->out, oi, false,
-						   add_q8_one(a, sl_ref_ld(a->a, ai, false),
-							      sl_ref_ld(a->b, bi, false))));
+		SL_REF_BCAST_FOR(
+		    &a->bc, sl_ref_st(a->out, oi, false,
+				      add_q8_one(a, sl_ref_ld(a->a, ai, false), sl_ref_ld(a->b, bi, false))));
 }
 
 void sl_ref_mul_q8_params(float a_scale, float b_scale, float out_scale, sl_ref_mul_q8_args *a)
@@ -99,11 +99,11 @@ SL_REF_INLINE int32_t mul_q8_one(const sl_ref_mul_q8_args *a, int32_t x, int32_t
 void sl_ref_mul_q8(const sl_ref_mul_q8_args *a)
 {
 	if (sl_ref_signed(a->type))
-		SL_REF_BCAST_FOR(&a->bc, sl_ref_st(a->out, oi, true,
-						   mul_q8_one(a, sl_ref_ld(a->a, ai, true),
-							      sl_ref_ld(a->b, bi, true))));
+		SL_REF_BCAST_FOR(
+		    &a->bc, sl_ref_st(a->out, oi, true,
+				      mul_q8_one(a, sl_ref_ld(a->a, ai, true), sl_ref_ld(a->b, bi, true))));
 	else
-		SL_REF_BCAST_FOR(&a->bc, sl_ref_st(a->out, oi, false,
-						   mul_q8_one(a, sl_ref_ld(a->a, ai, false),
-							      sl_ref_ld(a->b, bi, false))));
+		SL_REF_BCAST_FOR(
+		    &a->bc, sl_ref_st(a->out, oi, false,
+				      mul_q8_one(a, sl_ref_ld(a->a, ai, false), sl_ref_ld(a->b, bi, false))));
 }

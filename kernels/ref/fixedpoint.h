@@ -108,8 +108,8 @@ static inline int32_t sl_fp_one_over_one_plus_x(int32_t a)
 	const int32_t cm32_17 = -1010580540; /* -32/17 in Q2 */
 	int32_t x = c48_17 + sl_srdhm(half_den, cm32_17);
 	for (int i = 0; i < 3; i++) {
-		const int32_t hdx = sl_srdhm(half_den, x);        /* Q2 */
-		const int32_t one_minus = (1 << 29) - hdx;         /* Q2 */
+		const int32_t hdx = sl_srdhm(half_den, x);	    /* Q2 */
+		const int32_t one_minus = (1 << 29) - hdx;	    /* Q2 */
 		x = x + sl_fp_mul_pot32(sl_srdhm(x, one_minus), 2); /* Q4 -> Q2 */
 	}
 	/* x / 2 as Q1 (same raw), rescaled to Q0 */

@@ -1,6 +1,5 @@
-/* MEAN over arbitrary axes, fp32 and int8/uint8. Quantized MEAN follows the
- * three code paths of TFLite's reference EvalMean, which round differently:
- * see sl_ref_mean_kind. */
+/* MEAN over arbitrary axes, fp32 and int8/uint8 (TFLite's integer
+ * QuantizedMeanOrSum). */
 #include <math.h>
 
 #include "kernels/quant.h"
@@ -63,28 +62,27 @@ void sl_ref_mean_f32(const sl_ref_mean_f32_args *a)
 	}
 }
 
-void sl_ref_mean_q8_params(bool keep_dims, sl_ref_mean_q8_args *a)
+void sl_ref_mean_q8_params(float in_scale, float out_scale, sl_ref_mean_q8_args *a)
 {
-	const sl_ref_reduce_geom *g = &a->g;
-	a->mult = 0;
-	a->shift = 0;
-	a->bias = 0;
-	if (keep_dims && g->rank == 4 && g->axes_mask == 0x6u) {
-		a->kind = SL_REF_MEAN_SPATIAL;
-		if (a->type == SL_DTYPE_U8) {
-			/* float arithmetic as in TFLite's uint8 4-D Mean */
-			const float count = (float)(g->in_dims[1] * g->in_dims[2]);
-			a->bias = a->out_zp - (int32_t)((float)a->in_zp * a->in_scale / a->out_scale);
-			const double real = (double)(a->in_scale / (count * a->out_scale));
-			sl_quantize_multiplier(real, &a->mult, &a->shift);
-		} else {
-			sl_quantize_multiplier((double)a->in_scale / (double)a->out_scale, &a->mult, &a->shift);
-		}
-	} else if (a->in_zp == a->out_zp && a->in_scale == a->out_scale) {
-		a->kind = SL_REF_MEAN_SAME;
-	} else {
-		a->kind = SL_REF_MEAN_RESCALE;
+	reduce_plan p;
+	int32_t mult;
+	int shift;
+
+	reduce_plan_init(&a->g, &p);
+	sl_quantize_multiplier((double)in_scale / (double)out_scale, &mult, &shift);
+	/* Fold 1/count into the multiplier with as many extra bits as the
+	 * count has (at most 32, and keeping the total right shift <= 31), as
+	 * TFLite does; the division truncates. */
+	if (p.n_red > 0) {
+		int s = 63 - __builtin_clzll((unsigned long long)p.n_red);
+		s = s < 32 ? s : 32;
+		s = s < 31 + shift ? s : 31 + shift;
+		s = s > 0 ? s : 0;
+		mult = (int32_t)(((int64_t)mult << s) / p.n_red);
+		shift -= s;
 	}
+	a->mult = mult;
+	a->shift = shift;
 }
 
 SL_REF_INLINE void mean_q8(const sl_ref_mean_q8_args *a, bool s)
@@ -95,40 +93,15 @@ SL_REF_INLINE void mean_q8(const sl_ref_mean_q8_args *a, bool s)
 	reduce_plan_init(&a->g, &p);
 	if (p.n_red <= 0)
 		return;
-	const int32_t n = (int32_t)p.n_red;
-	const float scale = a->in_scale / a->out_scale;
-	const float bias = (float)-a->in_zp * scale + 0.5f;
-
 	for (int64_t o = 0; o < p.n_out; o++) {
 		const int64_t base = grid_offset(o, p.nk, p.kdim, p.kstride);
-		int32_t sum = 0;
+		int64_t sum = 0;
 		for (int64_t r = 0; r < p.n_red; r++)
-			sum += sl_ref_ld(a->input, (size_t)(base + grid_offset(r, p.nr, p.rdim, p.rstride)), s);
-		int32_t v;
-		switch (a->kind) {
-		case SL_REF_MEAN_SPATIAL:
-			if (!s) {
-				v = sl_mul_by_quantized_multiplier(sum, a->mult, a->shift) + a->bias;
-			} else {
-				int32_t acc = sl_mul_by_quantized_multiplier(sum - a->in_zp * n, a->mult, a->shift);
-				acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n;
-				v = acc + a->out_zp;
-			}
-			break;
-		case SL_REF_MEAN_SAME:
-			/* TFLite divides the raw sum with truncation here. */
-			v = sum / n;
-			break;
-		case SL_REF_MEAN_RESCALE:
-		default: {
-			const float mean = (float)sum / (float)n;
-			float r = roundf(mean * scale + bias) + (float)a->out_zp;
-			r = r < (float)hi ? r : (float)hi;
-			r = r > (float)lo ? r : (float)lo;
-			v = (int32_t)r;
-			break;
-		}
-		}
+			sum +=
+			    sl_ref_ld(a->input, (size_t)(base + grid_offset(r, p.nr, p.rdim, p.rstride)), s);
+		/* TFLite keeps the sum in int32: truncate like it does */
+		const int32_t shifted = (int32_t)(uint32_t)(uint64_t)(sum - (int64_t)a->in_zp * p.n_red);
+		const int32_t v = sl_mul_by_quantized_multiplier(shifted, a->mult, a->shift) + a->out_zp;
 		sl_ref_st(a->output, (size_t)o, s, sl_clamp_i32(v, lo, hi));
 	}
 }

@@ -97,41 +97,58 @@ int sl_ref_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error 
 
 	if (!sl_ref_in(&c, 0) || !sl_ref_out(&c))
 		return sl_ref_fail(&c, -SL_E_GRAPH, "missing input or output tensor");
-	step->node = node;
+	int r;
 	switch (c.n->op) {
 	case SL_OP_CONV_2D:
 	case SL_OP_DEPTHWISE_CONV_2D:
-		return sl_ref_prep_conv(&c, step);
+		r = sl_ref_prep_conv(&c, step);
+		break;
 	case SL_OP_FULLY_CONNECTED:
-		return sl_ref_prep_fc(&c, step);
+		r = sl_ref_prep_fc(&c, step);
+		break;
 	case SL_OP_ADD:
 	case SL_OP_MUL:
-		return sl_ref_prep_binary(&c, step);
+		r = sl_ref_prep_binary(&c, step);
+		break;
 	case SL_OP_AVERAGE_POOL_2D:
 	case SL_OP_MAX_POOL_2D:
-		return sl_ref_prep_pool(&c, step);
+		r = sl_ref_prep_pool(&c, step);
+		break;
 	case SL_OP_MEAN:
-		return sl_ref_prep_mean(&c, step);
+		r = sl_ref_prep_mean(&c, step);
+		break;
 	case SL_OP_RESHAPE:
-		return sl_ref_prep_reshape(&c, step);
+		r = sl_ref_prep_reshape(&c, step);
+		break;
 	case SL_OP_SOFTMAX:
-		return sl_ref_prep_softmax(&c, step);
+		r = sl_ref_prep_softmax(&c, step);
+		break;
 	case SL_OP_QUANTIZE:
-		return sl_ref_prep_quantize(&c, step);
+		r = sl_ref_prep_quantize(&c, step);
+		break;
 	case SL_OP_DEQUANTIZE:
-		return sl_ref_prep_dequantize(&c, step);
+		r = sl_ref_prep_dequantize(&c, step);
+		break;
 	case SL_OP_PAD:
-		return sl_ref_prep_pad(&c, step);
+		r = sl_ref_prep_pad(&c, step);
+		break;
 	case SL_OP_CONCATENATION:
-		return sl_ref_prep_concat(&c, step);
+		r = sl_ref_prep_concat(&c, step);
+		break;
 	case SL_OP_HARD_SWISH:
-		return sl_ref_prep_hard_swish(&c, step);
+		r = sl_ref_prep_hard_swish(&c, step);
+		break;
 	case SL_OP_LOGISTIC:
-		return sl_ref_prep_logistic(&c, step);
+		r = sl_ref_prep_logistic(&c, step);
+		break;
 	case SL_OP_RELU:
 	case SL_OP_RELU6:
-		return sl_ref_prep_relu(&c, step);
+		r = sl_ref_prep_relu(&c, step);
+		break;
 	default:
 		return sl_ref_fail(&c, -SL_E_UNSUPPORTED, "operator not implemented");
 	}
+	if (r == 0)
+		step->node = node;
+	return r;
 }

@@ -158,8 +158,8 @@ static int run_softmax(sl_step *s, uint8_t *arena)
 		a.output = sl_ref_tptr(&st->out, arena);
 		sl_ref_softmax_q8(&a);
 	} else {
-		sl_ref_softmax_f32(sl_ref_tptr(&st->in, arena), sl_ref_tptr(&st->out, arena), st->outer, st->depth,
-				   st->beta);
+		sl_ref_softmax_f32(sl_ref_tptr(&st->in, arena), sl_ref_tptr(&st->out, arena), st->outer,
+				   st->depth, st->beta);
 	}
 	return 0;
 }

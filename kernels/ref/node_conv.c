@@ -87,7 +87,8 @@ static int run_conv(sl_step *s, uint8_t *arena)
 
 int sl_ref_prep_conv(const sl_ref_nctx *c, sl_step *step)
 {
-	const sl_tensor *in = sl_ref_in(c, 0), *w = sl_ref_in(c, 1), *b = sl_ref_in(c, 2), *out = sl_ref_out(c);
+	const sl_tensor *in = sl_ref_in(c, 0), *w = sl_ref_in(c, 1), *b = sl_ref_in(c, 2),
+			*out = sl_ref_out(c);
 	const sl_conv_params *p = &c->n->p.conv;
 	const bool dw = c->n->op == SL_OP_DEPTHWISE_CONV_2D;
 
@@ -113,8 +114,8 @@ int sl_ref_prep_conv(const sl_ref_nctx *c, sl_step *step)
 	    .depth_multiplier = dw && in->dims[3] > 0 ? out->dims[3] / in->dims[3] : 1,
 	};
 	const bool ok_shape = dw ? (g.in_c * g.depth_multiplier == g.out_c && w->dims[3] == g.out_c)
-				 : (g.groups >= 1 && w->dims[3] * g.groups == g.in_c && w->dims[0] == g.out_c &&
-				    g.out_c % g.groups == 0);
+				 : (g.groups >= 1 && w->dims[3] * g.groups == g.in_c &&
+				    w->dims[0] == g.out_c && g.out_c % g.groups == 0);
 	if (!ok_shape || g.stride_h < 1 || g.stride_w < 1 || g.dilation_h < 1 || g.dilation_w < 1)
 		return sl_ref_fail(c, -SL_E_SHAPE, "inconsistent filter [%d,%d,%d,%d] for %d -> %d channels",
 				   w->dims[0], w->dims[1], w->dims[2], w->dims[3], g.in_c, g.out_c);
@@ -195,7 +196,8 @@ static int run_fc(sl_step *s, uint8_t *arena)
 
 int sl_ref_prep_fc(const sl_ref_nctx *c, sl_step *step)
 {
-	const sl_tensor *in = sl_ref_in(c, 0), *w = sl_ref_in(c, 1), *b = sl_ref_in(c, 2), *out = sl_ref_out(c);
+	const sl_tensor *in = sl_ref_in(c, 0), *w = sl_ref_in(c, 1), *b = sl_ref_in(c, 2),
+			*out = sl_ref_out(c);
 
 	if (!w || w->rank != 2 || w->dims[1] < 1)
 		return sl_ref_fail(c, -SL_E_SHAPE, "weights must be 2-D");

@@ -83,10 +83,10 @@ int sl_ref_prep_dequantize(const sl_ref_nctx *c, sl_step *step)
 	if (sl_tensor_numel(in) != sl_tensor_numel(out))
 		return sl_ref_fail(c, -SL_E_SHAPE, "input and output sizes differ");
 	const int n_ch = sl_ref_is_q8(in->dtype) ? in->q.n : 0;
-	if (sl_ref_is_q8(in->dtype) &&
-	    (n_ch < 1 || (n_ch > 1 && (in->q.axis < 0 || in->q.axis >= in->rank || in->dims[in->q.axis] != n_ch))))
-		return sl_ref_fail(c, -SL_E_FORMAT, "invalid quantization parameters (%d scales, axis %d)", n_ch,
-				   in->q.axis);
+	if (sl_ref_is_q8(in->dtype) && (n_ch < 1 || (n_ch > 1 && (in->q.axis < 0 || in->q.axis >= in->rank ||
+								  in->dims[in->q.axis] != n_ch))))
+		return sl_ref_fail(c, -SL_E_FORMAT, "invalid quantization parameters (%d scales, axis %d)",
+				   n_ch, in->q.axis);
 
 	const size_t head = (sizeof(convert_state) + 7) & ~(size_t)7;
 	uint8_t *mem = calloc(1, head + (size_t)n_ch * (sizeof(float) + sizeof(int32_t)));
@@ -115,8 +115,12 @@ int sl_ref_prep_dequantize(const sl_ref_nctx *c, sl_step *step)
 			else if (n_ch == 1 || d > axis)
 				inner *= in->dims[d];
 		}
-		st->dq = (sl_ref_dequantize_args){
-		    .type = in->dtype, .outer = outer, .inner = inner, .n_ch = n_ch, .scale = scale, .zp = zp};
+		st->dq = (sl_ref_dequantize_args){.type = in->dtype,
+						  .outer = outer,
+						  .inner = inner,
+						  .n_ch = n_ch,
+						  .scale = scale,
+						  .zp = zp};
 	}
 	sl_ref_step_set(step, st, run_convert);
 	return 0;

@@ -72,15 +72,21 @@ int sl_ref_prep_binary(const sl_ref_nctx *c, sl_step *step)
 		sl_ref_act_range_f32(c->n->act, &st->f.act_min, &st->f.act_max);
 	} else if (st->op == SL_OP_ADD) {
 		sl_ref_add_q8_args *x = &st->add;
-		*x = (sl_ref_add_q8_args){
-		    .bc = bc, .type = a->dtype, .a_zp = sl_ref_zp(a), .b_zp = sl_ref_zp(b), .out_zp = sl_ref_zp(out)};
+		*x = (sl_ref_add_q8_args){.bc = bc,
+					  .type = a->dtype,
+					  .a_zp = sl_ref_zp(a),
+					  .b_zp = sl_ref_zp(b),
+					  .out_zp = sl_ref_zp(out)};
 		sl_ref_add_q8_params(sl_ref_scale(a), sl_ref_scale(b), sl_ref_scale(out), x);
 		sl_ref_act_range_q8(c->n->act, out->dtype, sl_ref_scale(out), x->out_zp, &x->act_min,
 				    &x->act_max);
 	} else {
 		sl_ref_mul_q8_args *x = &st->mul;
-		*x = (sl_ref_mul_q8_args){
-		    .bc = bc, .type = a->dtype, .a_zp = sl_ref_zp(a), .b_zp = sl_ref_zp(b), .out_zp = sl_ref_zp(out)};
+		*x = (sl_ref_mul_q8_args){.bc = bc,
+					  .type = a->dtype,
+					  .a_zp = sl_ref_zp(a),
+					  .b_zp = sl_ref_zp(b),
+					  .out_zp = sl_ref_zp(out)};
 		sl_ref_mul_q8_params(sl_ref_scale(a), sl_ref_scale(b), sl_ref_scale(out), x);
 		sl_ref_act_range_q8(c->n->act, out->dtype, sl_ref_scale(out), x->out_zp, &x->act_min,
 				    &x->act_max);

@@ -33,14 +33,16 @@ int sl_ref_prep_pool(const sl_ref_nctx *c, sl_step *step)
 	const sl_pool_params *p = &c->n->p.pool;
 
 	if (in->rank != 4 || out->rank != 4 || in->dims[0] != out->dims[0] || in->dims[3] != out->dims[3])
-		return sl_ref_fail(c, -SL_E_SHAPE, "needs 4-D input and output with equal batch and channels");
+		return sl_ref_fail(c, -SL_E_SHAPE,
+				   "needs 4-D input and output with equal batch and channels");
 	if (in->dtype != out->dtype || (in->dtype != SL_DTYPE_F32 && !sl_ref_is_q8(in->dtype)))
 		return sl_ref_unsupported_dtypes(c);
 	if (p->stride_h < 1 || p->stride_w < 1 || p->filter_h < 1 || p->filter_w < 1)
 		return sl_ref_fail(c, -SL_E_FORMAT, "invalid window %dx%d or stride %dx%d", p->filter_h,
 				   p->filter_w, p->stride_h, p->stride_w);
 	if (sl_ref_is_q8(in->dtype) &&
-	    (in->q.n != 1 || out->q.n != 1 || sl_ref_scale(in) != sl_ref_scale(out) || sl_ref_zp(in) != sl_ref_zp(out)))
+	    (in->q.n != 1 || out->q.n != 1 || sl_ref_scale(in) != sl_ref_scale(out) ||
+	     sl_ref_zp(in) != sl_ref_zp(out)))
 		return sl_ref_fail(c, -SL_E_UNSUPPORTED,
 				   "quantized pooling needs equal input and output scale and zero point");
 
@@ -116,7 +118,8 @@ int sl_ref_prep_mean(const sl_ref_nctx *c, sl_step *step)
 	for (int i = 0; i < c->n->p.mean.n_axes; i++) {
 		const int ax = c->n->p.mean.axes[i];
 		if (ax < 0 || ax >= in->rank)
-			return sl_ref_fail(c, -SL_E_SHAPE, "axis %d out of range for %d-D input", ax, in->rank);
+			return sl_ref_fail(c, -SL_E_SHAPE, "axis %d out of range for %d-D input", ax,
+					   in->rank);
 		g.axes_mask |= 1u << ax;
 	}
 	int64_t n_out = 1;
@@ -141,10 +144,8 @@ int sl_ref_prep_mean(const sl_ref_nctx *c, sl_step *step)
 		    .type = in->dtype,
 		    .in_zp = sl_ref_zp(in),
 		    .out_zp = sl_ref_zp(out),
-		    .in_scale = sl_ref_scale(in),
-		    .out_scale = sl_ref_scale(out),
 		};
-		sl_ref_mean_q8_params(c->n->p.mean.keep_dims, &st->q);
+		sl_ref_mean_q8_params(sl_ref_scale(in), sl_ref_scale(out), &st->q);
 	}
 	sl_ref_step_set(step, st, run_mean);
 	return 0;

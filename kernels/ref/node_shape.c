@@ -73,11 +73,13 @@ int sl_ref_prep_pad(const sl_ref_nctx *c, sl_step *step)
 	if (in->rank != out->rank)
 		return sl_ref_fail(c, -SL_E_SHAPE, "input and output ranks differ");
 	for (int d = 0; d < in->rank; d++)
-		if (pads[d][0] < 0 || pads[d][1] < 0 || (int64_t)in->dims[d] + pads[d][0] + pads[d][1] != out->dims[d])
+		if (pads[d][0] < 0 || pads[d][1] < 0 ||
+		    (int64_t)in->dims[d] + pads[d][0] + pads[d][1] != out->dims[d])
 			return sl_ref_fail(c, -SL_E_SHAPE, "paddings do not match the output on axis %d", d);
 	if (sl_ref_is_q8(in->dtype) && (in->q.n != 1 || out->q.n != 1 || sl_ref_zp(in) != sl_ref_zp(out) ||
 					sl_ref_scale(in) != sl_ref_scale(out)))
-		return sl_ref_fail(c, -SL_E_UNSUPPORTED, "quantized pad needs equal input and output quantization");
+		return sl_ref_fail(c, -SL_E_UNSUPPORTED,
+				   "quantized pad needs equal input and output quantization");
 
 	pad_state *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -149,12 +151,15 @@ int sl_ref_prep_concat(const sl_ref_nctx *c, sl_step *step)
 		if (!t || t->dtype != out->dtype)
 			return sl_ref_unsupported_dtypes(c);
 		if (quant && t->q.n != 1)
-			return sl_ref_fail(c, -SL_E_UNSUPPORTED, "input %d: needs per-tensor quantization", i);
+			return sl_ref_fail(c, -SL_E_UNSUPPORTED, "input %d: needs per-tensor quantization",
+					   i);
 		if (t->rank != out->rank)
-			return sl_ref_fail(c, -SL_E_SHAPE, "input %d has rank %d, output %d", i, t->rank, out->rank);
+			return sl_ref_fail(c, -SL_E_SHAPE, "input %d has rank %d, output %d", i, t->rank,
+					   out->rank);
 		for (int d = 0; d < out->rank; d++)
 			if (d != axis && t->dims[d] != out->dims[d])
-				return sl_ref_fail(c, -SL_E_SHAPE, "input %d differs from the output on axis %d", i, d);
+				return sl_ref_fail(c, -SL_E_SHAPE,
+						   "input %d differs from the output on axis %d", i, d);
 		sum += t->dims[axis];
 	}
 	if (sum != out->dims[axis])

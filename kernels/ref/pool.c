@@ -9,23 +9,24 @@
 
 typedef struct {
 	int fy0, fy1, fx0, fx1; /* [start, end) of the window clipped to the input */
-	int b, iy0, ix0;        /* window origin, may lie in the padding */
+	int b, iy0, ix0;	/* window origin, may lie in the padding */
 } pool_win;
 
 static void pool_window(const sl_ref_pool_geom *g, int b, int oy, int ox, pool_win *w)
 {
 	w->iy0 = oy * g->stride_h - g->pad_top;
 	w->ix0 = ox * g->stride_w - g->pad_left;
-	w->fy0 = SL_MAX_I32(0, -w->iy0);
-	w->fy1 = SL_MIN_I32(g->filter_h, g->in_h - w->iy0);
-	w->fx0 = SL_MAX_I32(0, -w->ix0);
-	w->fx1 = SL_MIN_I32(g->filter_w, g->in_w - w->ix0);
+	w->fy0 = sl_ref_max_i32(0, -w->iy0);
+	w->fy1 = sl_ref_min_i32(g->filter_h, g->in_h - w->iy0);
+	w->fx0 = sl_ref_max_i32(0, -w->ix0);
+	w->fx1 = sl_ref_min_i32(g->filter_w, g->in_w - w->ix0);
 	w->b = b;
 }
 
 static size_t pool_in_index(const sl_ref_pool_geom *g, const pool_win *w, int fy, int fx, int c)
 {
-	return (((size_t)w->b * g->in_h + (size_t)(w->iy0 + fy)) * g->in_w + (size_t)(w->ix0 + fx)) * g->c + c;
+	return (((size_t)w->b * g->in_h + (size_t)(w->iy0 + fy)) * g->in_w + (size_t)(w->ix0 + fx)) * g->c +
+	       c;
 }
 
 void sl_ref_avgpool_f32(const sl_ref_pool_f32_args *a)
@@ -68,16 +69,19 @@ SL_REF_INLINE void avgpool_q8(const sl_ref_pool_q8_args *a, bool s)
 					int32_t acc = 0, count = 0;
 					for (int fy = w.fy0; fy < w.fy1; fy++)
 						for (int fx = w.fx0; fx < w.fx1; fx++) {
-							acc += sl_ref_ld(a->input, pool_in_index(g, &w, fy, fx, c), s);
+							acc += sl_ref_ld(a->input,
+									 pool_in_index(g, &w, fy, fx, c), s);
 							count++;
 						}
 					if (count > 0) {
 						/* Round half away from zero, with C's truncating
 						 * division (TFLite's int8 formula; for uint8 acc is
 						 * never negative so it is TFLite's uint8 one too). */
-						acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+						acc = acc > 0 ? (acc + count / 2) / count
+							      : (acc - count / 2) / count;
 					}
-					sl_ref_st(a->output, o++, s, sl_clamp_i32(acc, a->act_min, a->act_max));
+					sl_ref_st(a->output, o++, s,
+						  sl_clamp_i32(acc, a->act_min, a->act_max));
 				}
 			}
 }
@@ -104,7 +108,8 @@ void sl_ref_maxpool_f32(const sl_ref_pool_f32_args *a)
 					float max = -FLT_MAX;
 					for (int fy = w.fy0; fy < w.fy1; fy++)
 						for (int fx = w.fx0; fx < w.fx1; fx++) {
-							const float v = a->input[pool_in_index(g, &w, fy, fx, c)];
+							const float v =
+							    a->input[pool_in_index(g, &w, fy, fx, c)];
 							max = max < v ? v : max;
 						}
 					*out++ = sl_ref_clampf(max, a->act_min, a->act_max);
@@ -126,11 +131,12 @@ SL_REF_INLINE void maxpool_q8(const sl_ref_pool_q8_args *a, bool s)
 					int32_t max = s ? INT8_MIN : 0;
 					for (int fy = w.fy0; fy < w.fy1; fy++)
 						for (int fx = w.fx0; fx < w.fx1; fx++) {
-							const int32_t v =
-							    sl_ref_ld(a->input, pool_in_index(g, &w, fy, fx, c), s);
-							max = SL_MAX_I32(max, v);
+							const int32_t v = sl_ref_ld(
+							    a->input, pool_in_index(g, &w, fy, fx, c), s);
+							max = sl_ref_max_i32(max, v);
 						}
-					sl_ref_st(a->output, o++, s, sl_clamp_i32(max, a->act_min, a->act_max));
+					sl_ref_st(a->output, o++, s,
+						  sl_clamp_i32(max, a->act_min, a->act_max));
 				}
 			}
 }

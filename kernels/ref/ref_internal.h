@@ -9,12 +9,12 @@
 
 #define SL_REF_INLINE static inline __attribute__((always_inline))
 
-SL_REF_INLINE int32_t SL_MAX_I32(int32_t a, int32_t b)
+SL_REF_INLINE int32_t sl_ref_max_i32(int32_t a, int32_t b)
 {
 	return a > b ? a : b;
 }
 
-SL_REF_INLINE int32_t SL_MIN_I32(int32_t a, int32_t b)
+SL_REF_INLINE int32_t sl_ref_min_i32(int32_t a, int32_t b)
 {
 	return a < b ? a : b;
 }

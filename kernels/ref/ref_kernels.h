@@ -43,7 +43,7 @@ typedef struct {
 	int stride_h, stride_w;
 	int dilation_h, dilation_w;
 	int pad_top, pad_left;
-	int groups;           /* CONV_2D: in_c / filter input depth, 1 usually */
+	int groups;	      /* CONV_2D: in_c / filter input depth, 1 usually */
 	int depth_multiplier; /* DEPTHWISE_CONV_2D: out_c / in_c */
 } sl_ref_conv_geom;
 
@@ -78,8 +78,8 @@ typedef struct {
 
 /* mult/shift[i] for real multiplier in_scale * filter_scale[i] / out_scale,
  * computed in double as TFLite's PopulateConvolutionQuantizationParams. */
-void sl_ref_conv_q8_multipliers(float in_scale, const float *filter_scale, int n, float out_scale, int32_t *mult,
-				int *shift);
+void sl_ref_conv_q8_multipliers(float in_scale, const float *filter_scale, int n, float out_scale,
+				int32_t *mult, int *shift);
 
 void sl_ref_conv2d_f32(const sl_ref_conv_f32_args *a);
 void sl_ref_conv2d_q8(const sl_ref_conv_q8_args *a);
@@ -198,7 +198,8 @@ typedef struct {
 	int32_t act_min, act_max;
 } sl_ref_pool_q8_args;
 
-/* Averages count only the in-bounds taps. */
+/* Averages count only the in-bounds taps. Quantized averages round half away
+ * from zero: (sum +- count / 2) / count with C's truncating division. */
 void sl_ref_avgpool_f32(const sl_ref_pool_f32_args *a);
 void sl_ref_avgpool_q8(const sl_ref_pool_q8_args *a);
 void sl_ref_maxpool_f32(const sl_ref_pool_f32_args *a);
@@ -218,30 +219,22 @@ typedef struct {
 	float *output;
 } sl_ref_mean_f32_args;
 
-/* Which of TFLite's three quantized MEAN paths applies; chosen by
- * sl_ref_mean_q8_params() the way TFLite's EvalMean chooses. */
-typedef enum {
-	SL_REF_MEAN_SPATIAL,   /* 4-D, axes {1,2}, keep_dims: integer path */
-	SL_REF_MEAN_SAME,      /* same input/output params: truncating division */
-	SL_REF_MEAN_RESCALE,   /* different params, general axes: via float */
-} sl_ref_mean_kind;
-
+/* Quantized MEAN is TFLite's integer QuantizedMeanOrSum (the only reference
+ * path since TFLite 2.1x; older releases had three paths with float or
+ * truncating rounding): the int32 sum minus count * in_zp is requantized by
+ * in_scale / (count * out_scale), folded into one fixed-point multiplier. */
 typedef struct {
 	sl_ref_reduce_geom g;
 	sl_dtype type; /* input and output */
 	const void *input;
 	void *output;
 	int32_t in_zp, out_zp;
-	float in_scale, out_scale;
-	sl_ref_mean_kind kind;
-	/* SPATIAL only: */
 	int32_t mult;
 	int shift;
-	int32_t bias; /* uint8 spatial path */
 } sl_ref_mean_q8_args;
 
-/* Fills kind, mult, shift and bias from g, type, scales, zero points. */
-void sl_ref_mean_q8_params(bool keep_dims, sl_ref_mean_q8_args *a);
+/* Fills mult and shift; needs g set. */
+void sl_ref_mean_q8_params(float in_scale, float out_scale, sl_ref_mean_q8_args *a);
 void sl_ref_mean_f32(const sl_ref_mean_f32_args *a);
 void sl_ref_mean_q8(const sl_ref_mean_q8_args *a);
 
@@ -262,7 +255,7 @@ typedef struct {
 	int32_t act_min, act_max;
 } sl_ref_relu_q8_args;
 
-/* lo/hi are the real bounds (0, 6 or +INFINITY). */
+/* lo/hi are the real bounds (0, 6 or +INFINITY); needs type and out_zp set. */
 void sl_ref_relu_q8_params(float in_scale, float out_scale, float lo, float hi, sl_ref_relu_q8_args *a);
 void sl_ref_relu_q8(const sl_ref_relu_q8_args *a);
 
@@ -288,7 +281,11 @@ void sl_ref_hard_swish_q8(const sl_ref_hard_swish_q8_args *a);
 
 void sl_ref_logistic_f32(const float *in, float *out, size_t n);
 
-/* 256-entry table indexed by the raw input byte (int8 cast to uint8). */
+/* Quantized LOGISTIC is what TFLite's reference kernel does for 8-bit since
+ * 2.x: a 256-entry table built in float (dequantize, 1 / (1 + exp(-x)),
+ * round half away from zero, clamp), indexed by the raw input byte (int8 cast
+ * to uint8). Older TFLite used a gemmlowp fixed-point logistic that can
+ * differ by one step. */
 typedef enum {
 	SL_REF_LUT_LOGISTIC,
 } sl_ref_lut_fn;
@@ -300,8 +297,11 @@ void sl_ref_lut8(const uint8_t lut[256], const void *in, void *out, size_t n);
 void sl_ref_softmax_f32(const float *in, float *out, int outer, int depth, float beta);
 
 /* TFLite's reference integer softmax (gemmlowp fixed point, Q5.26 input
- * differences, Q12.19 accumulation). Output is raw: out = min + p * 256, i.e.
- * scale 1/256 and zero point 0 (uint8) or -128 (int8) as TFLite requires. */
+ * differences, Q12.19 accumulation), bit-exact with TFLite's reference kernel
+ * rather than a float round trip (which can be one step off). TFLite's
+ * optimised kernel uses a float-built exp table instead and may differ from
+ * this by a step. Output is raw: out = min + p * 256, i.e. scale 1/256 and zero
+ * point 0 (uint8) or -128 (int8) as TFLite requires. */
 typedef struct {
 	sl_dtype in_type, out_type;
 	const void *input;
@@ -380,7 +380,9 @@ typedef struct {
 void sl_ref_concat(const sl_ref_concat_args *a);
 
 /* Quantized: an input whose scale or zero point differs from the output's is
- * rescaled as TFLite's ConcatenationWithScaling (via float). */
+ * rescaled as TFLite's ConcatenationWithScaling (via float). TFLite does this
+ * for uint8 and rejects int8 inputs with differing parameters; here both
+ * types rescale. */
 typedef struct {
 	sl_ref_concat_args c; /* elem_size ignored */
 	sl_dtype type;

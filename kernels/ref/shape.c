@@ -73,7 +73,10 @@ void sl_ref_concat_q8(const sl_ref_concat_q8_args *a)
 				for (size_t j = 0; j < len; j++) {
 					const float r = roundf((float)sl_ref_ld(in, j, s) * scale + bias);
 					const float v = r + (float)a->out_zp;
-					sl_ref_st(out, j, s, v >= (float)hi ? hi : v <= (float)lo ? lo : (int32_t)v);
+					sl_ref_st(out, j, s,
+						  v >= (float)hi   ? hi
+						  : v <= (float)lo ? lo
+								   : (int32_t)v);
 				}
 			}
 			out += len;

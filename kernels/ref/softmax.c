@@ -54,14 +54,15 @@ SL_REF_INLINE void softmax_q8(const sl_ref_softmax_q8_args *a, bool si, bool so)
 		const size_t row = (size_t)i * a->depth;
 		int32_t max = si ? INT8_MIN : 0;
 		for (int c = 0; c < a->depth; c++)
-			max = SL_MAX_I32(max, sl_ref_ld(a->input, row + c, si));
+			max = sl_ref_max_i32(max, sl_ref_ld(a->input, row + c, si));
 
 		int32_t sum = 0; /* Q12.19 */
 		for (int c = 0; c < a->depth; c++) {
 			const int32_t diff = sl_ref_ld(a->input, row + c, si) - max;
 			if (diff >= a->diff_min) {
 				const int32_t scaled = sl_srdhm(diff * (1 << a->in_left_shift), a->in_mult);
-				sum += sl_fp_mul_pot32(sl_fp_exp_neg(scaled, SCALED_DIFF_INT_BITS), -ACCUM_INT_BITS);
+				sum += sl_fp_mul_pot32(sl_fp_exp_neg(scaled, SCALED_DIFF_INT_BITS),
+						       -ACCUM_INT_BITS);
 			}
 		}
 

@@ -1,7 +1,6 @@
 /* Family lists (one line per kernel, best first) and run-time selection from
- * the CPU features cpuinfo reports. The per-ISA libraries are only reached
- * from here. SL_SPARSE_HAVE_X86 / SL_SPARSE_HAVE_NEON come from meson: they
- * say which ISA libraries were built for this host architecture. */
+ * the CPU features cpuinfo reports. The per-ISA libraries, built by
+ * meson.build for the host architecture only, are only reached from here. */
 #include <cpuinfo.h>
 #include <pthread.h>
 
@@ -17,11 +16,11 @@
 #include "kernels/sparse/sparse_internal.h"
 
 static const sl_sparse_q8_impl q8_impls[] = {
-#if SL_SPARSE_HAVE_X86
+#if defined(__x86_64__)
 	{"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2},
 	{"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41},
 #endif
-#if SL_SPARSE_HAVE_NEON
+#if defined(__aarch64__)
 	{"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot},
 	{"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon},
 #endif
@@ -29,11 +28,11 @@ static const sl_sparse_q8_impl q8_impls[] = {
 };
 
 static const sl_sparse_f32_impl f32_impls[] = {
-#if SL_SPARSE_HAVE_X86
+#if defined(__x86_64__)
 	{"avx2", SL_SPARSE_ISA_AVX2, sl_sparse_f32_avx2},
 	{"sse41", SL_SPARSE_ISA_SSE41, sl_sparse_f32_sse41},
 #endif
-#if SL_SPARSE_HAVE_NEON
+#if defined(__aarch64__)
 	{"neon", SL_SPARSE_ISA_NEON, sl_sparse_f32_neon},
 #endif
 	{"ref", 0, sl_sparse_f32_ref},

@@ -11,9 +11,11 @@
  * that the arrays stay in registers at -O2. */
 #define SL_UNROLL _Pragma("GCC unroll 16")
 
-/* K-major activation tile of SL_SPARSE_MR pixels: every layout the kernels use
- * fits in 128 bytes per int8 block column (int16 values) and 256 per fp32 one,
- * with the column count rounded up to the 16-value transposition chunk. */
+/* K-major activation tile of 16 pixels: every layout the kernels use fits in
+ * 128 bytes per int8 block column (int16 values) and 256 per fp32 one, with
+ * the column count rounded up to the 16-value transposition chunk. Kernels
+ * may use wider tiles when those fit in SL_SPARSE_WIDE_TILE bytes. */
+#define SL_SPARSE_WIDE_TILE 16384
 static inline size_t sl_sparse_q8_tile_bytes(int32_t kb)
 {
 	return (size_t)128 * (size_t)((kb + 3) & ~3);

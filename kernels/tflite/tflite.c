@@ -412,9 +412,11 @@ static void rename_nodes(imp *c)
 	const char *s = c->err->msg;
 	size_t o = 0;
 	while (*s && o + 1 < sizeof(out)) {
-		int node, used = 0;
-		if (strncmp(s, "node ", 5) == 0 && sscanf(s + 5, "%d%n", &node, &used) == 1 && node >= 0 &&
-		    node < c->m->n_nodes) {
+		int node = 0, used = 0;
+		if (strncmp(s, "node ", 5) == 0)
+			while (used < 9 && s[5 + used] >= '0' && s[5 + used] <= '9')
+				node = node * 10 + (s[5 + used++] - '0');
+		if (used > 0 && node < c->m->n_nodes) {
 			int w = snprintf(out + o, sizeof(out) - o, "operator %d", c->node_op[node]);
 			if (w < 0 || (size_t)w >= sizeof(out) - o)
 				break;

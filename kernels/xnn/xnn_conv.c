@@ -91,8 +91,10 @@ int sl_xnn_prepare_conv(sl_xnn_job *j)
 	    p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0)
 		return sl_xnn_decline(j, "xnnpack: conv geometry");
 	/* XNNPACK derives the output size itself: it must be the planned one. */
-	const int64_t ekh = (int64_t)(KH - 1) * p->dilation_h + 1, ekw = (int64_t)(KW - 1) * p->dilation_w + 1;
-	const int64_t ph = (int64_t)H + p->pad_top + p->pad_bottom, pw = (int64_t)W + p->pad_left + p->pad_right;
+	const int64_t ekh = (int64_t)(KH - 1) * p->dilation_h + 1,
+		      ekw = (int64_t)(KW - 1) * p->dilation_w + 1;
+	const int64_t ph = (int64_t)H + p->pad_top + p->pad_bottom,
+		      pw = (int64_t)W + p->pad_left + p->pad_right;
 	if (ph < ekh || pw < ekw || (ph - ekh) / p->stride_h + 1 != out->dims[1] ||
 	    (pw - ekw) / p->stride_w + 1 != out->dims[2])
 		return sl_xnn_decline(j, "xnnpack: conv output shape mismatch");
@@ -118,9 +120,9 @@ int sl_xnn_prepare_conv(sl_xnn_job *j)
 			return sl_xnn_decline(j, "xnnpack: conv with non-constant weights");
 		float lo, hi;
 		sl_xnn_act_range_f32(n->act, &lo, &hi);
-		s = xnn_create_convolution2d_nhwc_f32(pt, pr, pb, pl, (uint32_t)KH, (uint32_t)KW, sh, sw, dh, dwid,
-						      groups, gin, gout, (size_t)C, (size_t)oc, wd, bd, lo, hi, flags,
-						      &op);
+		s = xnn_create_convolution2d_nhwc_f32(pt, pr, pb, pl, (uint32_t)KH, (uint32_t)KW, sh, sw, dh,
+						      dwid, groups, gin, gout, (size_t)C, (size_t)oc, wd, bd,
+						      lo, hi, flags, &op);
 	} else {
 		if (w->kind != SL_TENSOR_CONST)
 			return sl_xnn_decline(j, "xnnpack: conv with non-constant weights");
@@ -134,23 +136,24 @@ int sl_xnn_prepare_conv(sl_xnn_job *j)
 		const int32_t *bd = b ? b->data : NULL;
 		if (k == SL_XNN_QU8) {
 			s = xnn_create_convolution2d_nhwc_qu8(
-				pt, pr, pb, pl, (uint32_t)KH, (uint32_t)KW, sh, sw, dh, dwid, groups, gin, gout,
-				(size_t)C, (size_t)oc, (uint8_t)in->q.zero_point[0], in->q.scale[0],
-				(uint8_t)w->q.zero_point[0], w->q.scale[0], w->data, bd,
-				(uint8_t)out->q.zero_point[0], out->q.scale[0], (uint8_t)lo, (uint8_t)hi, flags, &op);
+			    pt, pr, pb, pl, (uint32_t)KH, (uint32_t)KW, sh, sw, dh, dwid, groups, gin, gout,
+			    (size_t)C, (size_t)oc, (uint8_t)in->q.zero_point[0], in->q.scale[0],
+			    (uint8_t)w->q.zero_point[0], w->q.scale[0], w->data, bd,
+			    (uint8_t)out->q.zero_point[0], out->q.scale[0], (uint8_t)lo, (uint8_t)hi, flags,
+			    &op);
 		} else if (per_channel) {
 			kind_name = "qc8";
 			s = xnn_create_convolution2d_nhwc_qc8(
-				pt, pr, pb, pl, (uint32_t)KH, (uint32_t)KW, sh, sw, dh, dwid, groups, gin, gout,
-				(size_t)C, (size_t)oc, (int8_t)in->q.zero_point[0], in->q.scale[0], w->q.scale,
-				w->data, bd, (int8_t)out->q.zero_point[0], out->q.scale[0], (int8_t)lo, (int8_t)hi,
-				flags, &op);
+			    pt, pr, pb, pl, (uint32_t)KH, (uint32_t)KW, sh, sw, dh, dwid, groups, gin, gout,
+			    (size_t)C, (size_t)oc, (int8_t)in->q.zero_point[0], in->q.scale[0], w->q.scale,
+			    w->data, bd, (int8_t)out->q.zero_point[0], out->q.scale[0], (int8_t)lo,
+			    (int8_t)hi, flags, &op);
 		} else {
 			s = xnn_create_convolution2d_nhwc_qs8(
-				pt, pr, pb, pl, (uint32_t)KH, (uint32_t)KW, sh, sw, dh, dwid, groups, gin, gout,
-				(size_t)C, (size_t)oc, (int8_t)in->q.zero_point[0], in->q.scale[0], w->q.scale[0],
-				w->data, bd, (int8_t)out->q.zero_point[0], out->q.scale[0], (int8_t)lo, (int8_t)hi,
-				flags, &op);
+			    pt, pr, pb, pl, (uint32_t)KH, (uint32_t)KW, sh, sw, dh, dwid, groups, gin, gout,
+			    (size_t)C, (size_t)oc, (int8_t)in->q.zero_point[0], in->q.scale[0], w->q.scale[0],
+			    w->data, bd, (int8_t)out->q.zero_point[0], out->q.scale[0], (int8_t)lo,
+			    (int8_t)hi, flags, &op);
 		}
 	}
 	char what[48];
@@ -176,7 +179,7 @@ int sl_xnn_prepare_conv(sl_xnn_job *j)
 	if ((r = sl_xnn_check(j, s, what)) < 0)
 		return r;
 	sl_xnn_set_why(j, "xnnpack %s %dx%d/%d%s", what, KH, KW, p->stride_h,
-		 dw && gout > 1 ? " multiplier>1" : "");
+		       dw && gout > 1 ? " multiplier>1" : "");
 	return 0;
 }
 
@@ -209,8 +212,8 @@ int sl_xnn_prepare_fully_connected(sl_xnn_job *j)
 			return sl_xnn_decline(j, "xnnpack: fully connected with non-constant weights");
 		float lo, hi;
 		sl_xnn_act_range_f32(n->act, &lo, &hi);
-		s = xnn_create_fully_connected_nc_f32((size_t)I, (size_t)O, (size_t)I, (size_t)O, wd, bd, lo, hi, 0,
-						      &op);
+		s = xnn_create_fully_connected_nc_f32((size_t)I, (size_t)O, (size_t)I, (size_t)O, wd, bd, lo,
+						      hi, 0, &op);
 	} else {
 		if (w->kind != SL_TENSOR_CONST)
 			return sl_xnn_decline(j, "xnnpack: fully connected with non-constant weights");
@@ -224,23 +227,23 @@ int sl_xnn_prepare_fully_connected(sl_xnn_job *j)
 		if (k == SL_XNN_QU8) {
 			what = "qu8 fully connected";
 			s = xnn_create_fully_connected_nc_qu8(
-				(size_t)I, (size_t)O, (size_t)I, (size_t)O, (uint8_t)in->q.zero_point[0],
-				in->q.scale[0], (uint8_t)w->q.zero_point[0], w->q.scale[0], w->data, bd,
-				(uint8_t)out->q.zero_point[0], out->q.scale[0], (uint8_t)lo, (uint8_t)hi, 0, &op);
+			    (size_t)I, (size_t)O, (size_t)I, (size_t)O, (uint8_t)in->q.zero_point[0],
+			    in->q.scale[0], (uint8_t)w->q.zero_point[0], w->q.scale[0], w->data, bd,
+			    (uint8_t)out->q.zero_point[0], out->q.scale[0], (uint8_t)lo, (uint8_t)hi, 0, &op);
 		} else if (per_channel) {
 			/* The snapshot has no qc8 fully connected: a 1x1 qc8
 			 * convolution over `batch` pixels is the same product. */
 			what = "qc8 fully connected (1x1 conv)";
 			s = xnn_create_convolution2d_nhwc_qc8(
-				0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, (size_t)I, (size_t)O, (size_t)I, (size_t)O,
-				(int8_t)in->q.zero_point[0], in->q.scale[0], w->q.scale, w->data, bd,
-				(int8_t)out->q.zero_point[0], out->q.scale[0], (int8_t)lo, (int8_t)hi, 0, &op);
+			    0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, (size_t)I, (size_t)O, (size_t)I, (size_t)O,
+			    (int8_t)in->q.zero_point[0], in->q.scale[0], w->q.scale, w->data, bd,
+			    (int8_t)out->q.zero_point[0], out->q.scale[0], (int8_t)lo, (int8_t)hi, 0, &op);
 		} else {
 			what = "qs8 fully connected";
 			s = xnn_create_fully_connected_nc_qs8(
-				(size_t)I, (size_t)O, (size_t)I, (size_t)O, (int8_t)in->q.zero_point[0],
-				in->q.scale[0], w->q.scale[0], w->data, bd, (int8_t)out->q.zero_point[0],
-				out->q.scale[0], (int8_t)lo, (int8_t)hi, 0, &op);
+			    (size_t)I, (size_t)O, (size_t)I, (size_t)O, (int8_t)in->q.zero_point[0],
+			    in->q.scale[0], w->q.scale[0], w->data, bd, (int8_t)out->q.zero_point[0],
+			    out->q.scale[0], (int8_t)lo, (int8_t)hi, 0, &op);
 		}
 	}
 	int r = sl_xnn_check(j, s, what);

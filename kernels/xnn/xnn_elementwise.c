@@ -47,17 +47,17 @@ int sl_xnn_prepare_binary(sl_xnn_job *j)
 		if (k == SL_XNN_QU8) {
 			if (za < 0 || za > 255 || zb < 0 || zb > 255 || zo < 0 || zo > 255)
 				return sl_xnn_decline(j, "xnnpack: zero point out of range");
-			s = add ? xnn_create_add_nd_qu8((uint8_t)za, sa, (uint8_t)zb, sb, (uint8_t)zo, so, (uint8_t)lo,
-							(uint8_t)hi, 0, &op)
-				: xnn_create_multiply_nd_qu8((uint8_t)za, sa, (uint8_t)zb, sb, (uint8_t)zo, so,
-							     (uint8_t)lo, (uint8_t)hi, 0, &op);
+			s = add ? xnn_create_add_nd_qu8((uint8_t)za, sa, (uint8_t)zb, sb, (uint8_t)zo, so,
+							(uint8_t)lo, (uint8_t)hi, 0, &op)
+				: xnn_create_multiply_nd_qu8((uint8_t)za, sa, (uint8_t)zb, sb, (uint8_t)zo,
+							     so, (uint8_t)lo, (uint8_t)hi, 0, &op);
 		} else {
 			if (za < -128 || za > 127 || zb < -128 || zb > 127 || zo < -128 || zo > 127)
 				return sl_xnn_decline(j, "xnnpack: zero point out of range");
-			s = add ? xnn_create_add_nd_qs8((int8_t)za, sa, (int8_t)zb, sb, (int8_t)zo, so, (int8_t)lo,
-							(int8_t)hi, 0, &op)
-				: xnn_create_multiply_nd_qs8((int8_t)za, sa, (int8_t)zb, sb, (int8_t)zo, so, (int8_t)lo,
-							     (int8_t)hi, 0, &op);
+			s = add ? xnn_create_add_nd_qs8((int8_t)za, sa, (int8_t)zb, sb, (int8_t)zo, so,
+							(int8_t)lo, (int8_t)hi, 0, &op)
+				: xnn_create_multiply_nd_qs8((int8_t)za, sa, (int8_t)zb, sb, (int8_t)zo, so,
+							     (int8_t)lo, (int8_t)hi, 0, &op);
 		}
 	}
 	char what[32];
@@ -111,11 +111,11 @@ static int unary_setup(sl_xnn_job *j, xnn_operator_t *opp, enum xnn_status s, co
 
 /* XNNPACK's setup functions differ only in the element pointer types; these
  * adapters give them one signature for unary_setup. */
-#define SL_XNN_SETUP_ADAPTER(name, tin, tout)                                                                 \
-	static enum xnn_status setup_##name(xnn_operator_t op, size_t batch, const void *x, void *y,           \
-					    pthreadpool_t pool)                                                \
-	{                                                                                                      \
-		return xnn_setup_##name(op, batch, (const tin *)x, (tout *)y, pool);                           \
+#define SL_XNN_SETUP_ADAPTER(name, tin, tout)                                                                \
+	static enum xnn_status setup_##name(xnn_operator_t op, size_t batch, const void *x, void *y,         \
+					    pthreadpool_t pool)                                              \
+	{                                                                                                    \
+		return xnn_setup_##name(op, batch, (const tin *)x, (tout *)y, pool);                         \
 	}
 SL_XNN_SETUP_ADAPTER(clamp_nc_f32, float, float)
 SL_XNN_SETUP_ADAPTER(clamp_nc_u8, uint8_t, uint8_t)
@@ -155,8 +155,8 @@ int sl_xnn_prepare_unary(sl_xnn_job *j)
 		return r;
 	const sl_xnn_kind k = sl_xnn_kind_of(in);
 	if (k == SL_XNN_OTHER || sl_xnn_kind_of(out) != k)
-		return sl_xnn_decline(j, "xnnpack: %s %s -> %s", sl_op_name(j->n->op), sl_dtype_name(in->dtype),
-				      sl_dtype_name(out->dtype));
+		return sl_xnn_decline(j, "xnnpack: %s %s -> %s", sl_op_name(j->n->op),
+				      sl_dtype_name(in->dtype), sl_dtype_name(out->dtype));
 	xnn_operator_t op = NULL;
 	switch (j->n->op) {
 	case SL_OP_RELU:
@@ -165,8 +165,8 @@ int sl_xnn_prepare_unary(sl_xnn_job *j)
 		if (k == SL_XNN_F32) {
 			float lo, hi;
 			sl_xnn_act_range_f32(act, &lo, &hi);
-			return unary_setup(j, &op, xnn_create_clamp_nc_f32(c, c, c, lo, hi, 0, &op), "f32 clamp",
-					   setup_clamp_nc_f32);
+			return unary_setup(j, &op, xnn_create_clamp_nc_f32(c, c, c, lo, hi, 0, &op),
+					   "f32 clamp", setup_clamp_nc_f32);
 		}
 		/* A clamp can't requantize: TFLite's quantized RELU maps input
 		 * to output parameters, so only matching ones are a clamp. */
@@ -176,7 +176,8 @@ int sl_xnn_prepare_unary(sl_xnn_job *j)
 		if (!sl_xnn_act_range_q(act, out, &lo, &hi))
 			return sl_xnn_decline(j, "xnnpack: empty activation range");
 		if (k == SL_XNN_QU8)
-			return unary_setup(j, &op, xnn_create_clamp_nc_u8(c, c, c, (uint8_t)lo, (uint8_t)hi, 0, &op),
+			return unary_setup(j, &op,
+					   xnn_create_clamp_nc_u8(c, c, c, (uint8_t)lo, (uint8_t)hi, 0, &op),
 					   "u8 clamp", setup_clamp_nc_u8);
 		return unary_setup(j, &op, xnn_create_clamp_nc_s8(c, c, c, (int8_t)lo, (int8_t)hi, 0, &op),
 				   "s8 clamp", setup_clamp_nc_s8);
@@ -195,16 +196,18 @@ int sl_xnn_prepare_unary(sl_xnn_job *j)
 			if (zi < 0 || zi > 255 || zo < 0 || zo > 255)
 				return sl_xnn_decline(j, "xnnpack: zero point out of range");
 			return unary_setup(j, &op,
-					   xnn_create_sigmoid_nc_qu8(c, c, c, (uint8_t)zi, in->q.scale[0], (uint8_t)zo,
-								     out->q.scale[0], 0, 255, 0, &op),
+					   xnn_create_sigmoid_nc_qu8(c, c, c, (uint8_t)zi, in->q.scale[0],
+								     (uint8_t)zo, out->q.scale[0], 0, 255, 0,
+								     &op),
 					   "qu8 sigmoid", setup_sigmoid_nc_qu8);
 		} else {
 			const int32_t zi = in->q.zero_point[0], zo = out->q.zero_point[0];
 			if (zi < -128 || zi > 127 || zo < -128 || zo > 127)
 				return sl_xnn_decline(j, "xnnpack: zero point out of range");
 			return unary_setup(j, &op,
-					   xnn_create_sigmoid_nc_qs8(c, c, c, (int8_t)zi, in->q.scale[0], (int8_t)zo,
-								     out->q.scale[0], -128, 127, 0, &op),
+					   xnn_create_sigmoid_nc_qs8(c, c, c, (int8_t)zi, in->q.scale[0],
+								     (int8_t)zo, out->q.scale[0], -128, 127,
+								     0, &op),
 					   "qs8 sigmoid", setup_sigmoid_nc_qs8);
 		}
 	default:
@@ -274,16 +277,17 @@ int sl_xnn_prepare_convert(sl_xnn_job *j)
 		if (ko == SL_XNN_QU8) {
 			if (zo < 0 || zo > 255)
 				return sl_xnn_decline(j, "xnnpack: zero point out of range");
-			return unary_setup(
-				j, &op,
-				xnn_create_convert_nc_f32_qu8(c, c, c, out->q.scale[0], (uint8_t)zo, 0, 255, 0, &op),
-				"f32->qu8 convert", setup_convert_nc_f32_qu8);
+			return unary_setup(j, &op,
+					   xnn_create_convert_nc_f32_qu8(c, c, c, out->q.scale[0],
+									 (uint8_t)zo, 0, 255, 0, &op),
+					   "f32->qu8 convert", setup_convert_nc_f32_qu8);
 		}
 		if (zo < -128 || zo > 127)
 			return sl_xnn_decline(j, "xnnpack: zero point out of range");
 		return unary_setup(
-			j, &op, xnn_create_convert_nc_f32_qs8(c, c, c, out->q.scale[0], (int8_t)zo, -128, 127, 0, &op),
-			"f32->qs8 convert", setup_convert_nc_f32_qs8);
+		    j, &op,
+		    xnn_create_convert_nc_f32_qs8(c, c, c, out->q.scale[0], (int8_t)zo, -128, 127, 0, &op),
+		    "f32->qs8 convert", setup_convert_nc_f32_qs8);
 	}
 	/* DEQUANTIZE */
 	if (ko != SL_XNN_F32)
@@ -293,10 +297,12 @@ int sl_xnn_prepare_convert(sl_xnn_job *j)
 				   setup_convert_nc_f16_f32);
 	const int32_t zi = ki == SL_XNN_OTHER ? 0 : in->q.zero_point[0];
 	if (ki == SL_XNN_QU8 && zi >= 0 && zi <= 255)
-		return unary_setup(j, &op, xnn_create_convert_nc_qu8_f32(c, c, c, in->q.scale[0], (uint8_t)zi, 0, &op),
-				   "qu8->f32 convert", setup_convert_nc_qu8_f32);
+		return unary_setup(
+		    j, &op, xnn_create_convert_nc_qu8_f32(c, c, c, in->q.scale[0], (uint8_t)zi, 0, &op),
+		    "qu8->f32 convert", setup_convert_nc_qu8_f32);
 	if (ki == SL_XNN_QS8 && zi >= -128 && zi <= 127)
-		return unary_setup(j, &op, xnn_create_convert_nc_qs8_f32(c, c, c, in->q.scale[0], (int8_t)zi, 0, &op),
+		return unary_setup(j, &op,
+				   xnn_create_convert_nc_qs8_f32(c, c, c, in->q.scale[0], (int8_t)zi, 0, &op),
 				   "qs8->f32 convert", setup_convert_nc_qs8_f32);
 	return sl_xnn_decline(j, "xnnpack: dequantize from %s%s", sl_dtype_name(in->dtype),
 			      in->q.n > 1 ? " per-channel" : "");

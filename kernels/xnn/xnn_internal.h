@@ -11,7 +11,7 @@
 #include "kernels/xnn/xnn_backend.h"
 
 /* CONCATENATION needs one copy operator per input. */
-#define SL_XNN_MAX_OPS  32
+#define SL_XNN_MAX_OPS	32
 #define SL_XNN_MAX_BUFS 4
 
 typedef struct {

@@ -33,14 +33,15 @@ static int global_avg(sl_xnn_job *j, const sl_tensor *in, const sl_tensor *out, 
 		if (k == SL_XNN_QU8) {
 			if (zi < 0 || zi > 255 || zo < 0 || zo > 255)
 				return sl_xnn_decline(j, "xnnpack: zero point out of range");
-			s = xnn_create_global_average_pooling_nwc_qu8(C, C, C, (uint8_t)zi, in->q.scale[0], (uint8_t)zo,
-								      out->q.scale[0], (uint8_t)lo, (uint8_t)hi, 0,
-								      &op);
+			s = xnn_create_global_average_pooling_nwc_qu8(C, C, C, (uint8_t)zi, in->q.scale[0],
+								      (uint8_t)zo, out->q.scale[0],
+								      (uint8_t)lo, (uint8_t)hi, 0, &op);
 		} else {
 			if (zi < -128 || zi > 127 || zo < -128 || zo > 127)
 				return sl_xnn_decline(j, "xnnpack: zero point out of range");
-			s = xnn_create_global_average_pooling_nwc_qs8(C, C, C, (int8_t)zi, in->q.scale[0], (int8_t)zo,
-								      out->q.scale[0], (int8_t)lo, (int8_t)hi, 0, &op);
+			s = xnn_create_global_average_pooling_nwc_qs8(C, C, C, (int8_t)zi, in->q.scale[0],
+								      (int8_t)zo, out->q.scale[0], (int8_t)lo,
+								      (int8_t)hi, 0, &op);
 		}
 	}
 	char what[40];
@@ -82,12 +83,13 @@ int sl_xnn_prepare_pool(sl_xnn_job *j)
 	if (k != SL_XNN_F32 && !sl_xnn_same_quant(in, out))
 		return sl_xnn_decline(j, "xnnpack: requantizing pool");
 	const int32_t N = in->dims[0], H = in->dims[1], W = in->dims[2], C = in->dims[3];
-	if (N <= 0 || H <= 0 || W <= 0 || C <= 0 || out->dims[0] != N || out->dims[3] != C || p->filter_h <= 0 ||
-	    p->filter_w <= 0 || p->stride_h <= 0 || p->stride_w <= 0 || p->pad_top < 0 || p->pad_left < 0 ||
-	    p->pad_bottom < 0 || p->pad_right < 0)
+	if (N <= 0 || H <= 0 || W <= 0 || C <= 0 || out->dims[0] != N || out->dims[3] != C ||
+	    p->filter_h <= 0 || p->filter_w <= 0 || p->stride_h <= 0 || p->stride_w <= 0 || p->pad_top < 0 ||
+	    p->pad_left < 0 || p->pad_bottom < 0 || p->pad_right < 0)
 		return sl_xnn_decline(j, "xnnpack: pool geometry");
 	const bool padded = p->pad_top || p->pad_left || p->pad_bottom || p->pad_right;
-	const int64_t ph = (int64_t)H + p->pad_top + p->pad_bottom, pw = (int64_t)W + p->pad_left + p->pad_right;
+	const int64_t ph = (int64_t)H + p->pad_top + p->pad_bottom,
+		      pw = (int64_t)W + p->pad_left + p->pad_right;
 	if (ph < p->filter_h || pw < p->filter_w || (ph - p->filter_h) / p->stride_h + 1 != out->dims[1] ||
 	    (pw - p->filter_w) / p->stride_w + 1 != out->dims[2])
 		return sl_xnn_decline(j, "xnnpack: pool output shape mismatch");
@@ -107,9 +109,10 @@ int sl_xnn_prepare_pool(sl_xnn_job *j)
 	if (k == SL_XNN_F32) {
 		float lo, hi;
 		sl_xnn_act_range_f32(n->act, &lo, &hi);
-		s = avg ? xnn_create_average_pooling2d_nhwc_f32(pt, pr, pb, pl, fh, fw, sh, sw, c, c, c, lo, hi, 0, &op)
-			: xnn_create_max_pooling2d_nhwc_f32(pt, pr, pb, pl, fh, fw, sh, sw, 1, 1, c, c, c, lo, hi, 0,
-							    &op);
+		s = avg ? xnn_create_average_pooling2d_nhwc_f32(pt, pr, pb, pl, fh, fw, sh, sw, c, c, c, lo,
+								hi, 0, &op)
+			: xnn_create_max_pooling2d_nhwc_f32(pt, pr, pb, pl, fh, fw, sh, sw, 1, 1, c, c, c, lo,
+							    hi, 0, &op);
 	} else {
 		int32_t lo, hi;
 		if (!sl_xnn_act_range_q(n->act, out, &lo, &hi))
@@ -118,15 +121,15 @@ int sl_xnn_prepare_pool(sl_xnn_job *j)
 		if (k == SL_XNN_QU8 && (z < 0 || z > 255))
 			return sl_xnn_decline(j, "xnnpack: zero point out of range");
 		if (avg)
-			s = xnn_create_average_pooling2d_nhwc_qu8(pt, pr, pb, pl, fh, fw, sh, sw, c, c, c, (uint8_t)z,
-								  in->q.scale[0], (uint8_t)z, out->q.scale[0],
-								  (uint8_t)lo, (uint8_t)hi, 0, &op);
+			s = xnn_create_average_pooling2d_nhwc_qu8(
+			    pt, pr, pb, pl, fh, fw, sh, sw, c, c, c, (uint8_t)z, in->q.scale[0], (uint8_t)z,
+			    out->q.scale[0], (uint8_t)lo, (uint8_t)hi, 0, &op);
 		else if (k == SL_XNN_QU8)
-			s = xnn_create_max_pooling2d_nhwc_u8(pt, pr, pb, pl, fh, fw, sh, sw, 1, 1, c, c, c, (uint8_t)lo,
-							     (uint8_t)hi, 0, &op);
+			s = xnn_create_max_pooling2d_nhwc_u8(pt, pr, pb, pl, fh, fw, sh, sw, 1, 1, c, c, c,
+							     (uint8_t)lo, (uint8_t)hi, 0, &op);
 		else
-			s = xnn_create_max_pooling2d_nhwc_s8(pt, pr, pb, pl, fh, fw, sh, sw, 1, 1, c, c, c, (int8_t)lo,
-							     (int8_t)hi, 0, &op);
+			s = xnn_create_max_pooling2d_nhwc_s8(pt, pr, pb, pl, fh, fw, sh, sw, 1, 1, c, c, c,
+							     (int8_t)lo, (int8_t)hi, 0, &op);
 	}
 	char what[40];
 	snprintf(what, sizeof(what), "%s %s pooling", sl_xnn_kind_name(k), avg ? "average" : "max");

@@ -54,12 +54,11 @@ int sl_xnn_prepare_pad(sl_xnn_job *j)
 		return -ENOMEM;
 	const size_t rank = (size_t)in->rank;
 	s = in->dtype == SL_DTYPE_F32
-		    ? xnn_setup_constant_pad_nd_x32(op, rank, shape, pre, post, x, y, j->st->pool)
-		    : xnn_setup_constant_pad_nd_x8(op, rank, shape, pre, post, x, y, j->st->pool);
+		? xnn_setup_constant_pad_nd_x32(op, rank, shape, pre, post, x, y, j->st->pool)
+		: xnn_setup_constant_pad_nd_x8(op, rank, shape, pre, post, x, y, j->st->pool);
 	if ((r = sl_xnn_check(j, s, "constant pad")) < 0)
 		return r;
-	sl_xnn_set_why(j, "xnnpack %s constant pad",
-		 in->dtype == SL_DTYPE_F32 ? "x32" : "x8");
+	sl_xnn_set_why(j, "xnnpack %s constant pad", in->dtype == SL_DTYPE_F32 ? "x32" : "x8");
 	return 0;
 }
 

@@ -127,20 +127,20 @@ static int bench_model(const char *path, int warmup, int runs, int ref_runs)
 	}
 	printf("\n%s (%d nodes, arena %zu KiB)\n", path, m->n_nodes, m->arena_size >> 10);
 	config cs[4] = {
-		{.backend = SL_BACKEND_REF, .threads = 1},
-		{.backend = SL_BACKEND_REF, .threads = 2},
-		{.backend = SL_BACKEND_XNNPACK, .threads = 1},
-		{.backend = SL_BACKEND_XNNPACK, .threads = 2},
+	    {.backend = SL_BACKEND_REF, .threads = 1},
+	    {.backend = SL_BACKEND_REF, .threads = 2},
+	    {.backend = SL_BACKEND_XNNPACK, .threads = 1},
+	    {.backend = SL_BACKEND_XNNPACK, .threads = 2},
 	};
-	printf("  %-8s %7s %5s %10s %10s %10s %12s\n", "backend", "threads", "runs", "p50 ms", "p95 ms", "mean ms",
-	       "xnnpack/all");
+	printf("  %-8s %7s %5s %10s %10s %10s %12s\n", "backend", "threads", "runs", "p50 ms", "p95 ms",
+	       "mean ms", "xnnpack/all");
 	for (int i = 0; i < 4; i++) {
 		const bool ref = cs[i].backend == SL_BACKEND_REF;
 		const int n = ref ? ref_runs : runs;
 		if (time_config(m, &cs[i], ref ? SL_MIN(warmup, 1) : warmup, n) < 0)
 			continue;
-		printf("  %-8s %7d %5d %10.2f %10.2f %10.2f %8d/%d\n", sl_backend_name(cs[i].backend), cs[i].threads,
-		       n, cs[i].p50, cs[i].p95, cs[i].mean, cs[i].xnn_nodes, cs[i].n_nodes);
+		printf("  %-8s %7d %5d %10.2f %10.2f %10.2f %8d/%d\n", sl_backend_name(cs[i].backend),
+		       cs[i].threads, n, cs[i].p50, cs[i].p95, cs[i].mean, cs[i].xnn_nodes, cs[i].n_nodes);
 		fflush(stdout);
 	}
 	/* Ratios of medians, all from this run. */
@@ -168,7 +168,7 @@ static int parse_count(const char *s, int *ret)
 int main(int argc, char **argv)
 {
 	int warmup = 3, runs = 30, ref_runs = 5, first_model = argc;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		int *dst = NULL;
 		if (strcmp(argv[i], "--runs") == 0)
 			dst = &runs;
@@ -177,7 +177,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--warmup") == 0)
 			dst = &warmup;
 		else if (argv[i][0] == '-') {
-			fprintf(stderr, "usage: %s [--runs N] [--ref-runs N] [--warmup N] [MODEL.tflite...]\n",
+			fprintf(stderr,
+				"usage: %s [--runs N] [--ref-runs N] [--warmup N] [MODEL.tflite...]\n",
 				argv[0]);
 			return 2;
 		} else {
@@ -188,7 +189,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s needs a count between 1 and 100000\n", argv[i]);
 			return 2;
 		}
-		i++;
 	}
 	printf("bench_engine: warm-up %d, %d timed runs (reference: %d)\n", warmup, runs, ref_runs);
 	int failed = 0;
@@ -200,7 +200,8 @@ int main(int argc, char **argv)
 	const char *dir = getenv("SL_SHARED_DIR");
 	if (!dir || !*dir)
 		dir = SL_BENCH_SHARED_DIR;
-	static const char *const models[] = {"tf2_mobilenet_v2_1.0_224_ptq.tflite", "mobilenet_v2_1.0_224_quant.tflite"};
+	static const char *const models[] = {"tf2_mobilenet_v2_1.0_224_ptq.tflite",
+					     "mobilenet_v2_1.0_224_quant.tflite"};
 	for (size_t i = 0; i < SL_ARRAY_SIZE(models); i++) {
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/models/%s", dir, models[i]);

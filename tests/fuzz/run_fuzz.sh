@@ -21,5 +21,7 @@ done
 : "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
 export ASAN_OPTIONS UBSAN_OPTIONS
 # shellcheck disable=SC2086
-exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="${FUZZ_MAX_LEN:-262144}" \
+# libFuzzer reports a crash with exit code 77 by default, which meson reads as
+# "skipped": make every finding a failure
+exec "$fuzzer" -error_exitcode=1 -timeout_exitcode=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="${FUZZ_MAX_LEN:-262144}" \
 	-print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" "$work/seeds" $dirs

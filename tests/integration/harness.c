@@ -194,7 +194,7 @@ void itest_start(itest *t, const itest_opts *o)
 	if (o)
 		t->o = *o;
 	(void)itest_shared_models();
-	char base[PATH_MAX];
+	char base[PATH_MAX / 4];
 	snprintf(base, sizeof(base), "%s/tests/integration/runs", env_or("SL_BUILD_ROOT", "."));
 	mkdir(base, 0755);
 	snprintf(t->dir, sizeof(t->dir), "%s/run-XXXXXX", base);

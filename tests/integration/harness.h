@@ -18,8 +18,8 @@ typedef struct {
 } itest_opts;
 
 typedef struct {
-	char dir[PATH_MAX];     /* this run's files, under the build folder */
-	char sockdir[PATH_MAX]; /* the bus socket (short path, world-traversable) */
+	char dir[PATH_MAX / 2]; /* this run's files, under the build folder */
+	char sockdir[PATH_MAX / 2]; /* the bus socket (short path, world-traversable) */
 	char address[PATH_MAX + 64];
 	char conf[PATH_MAX];
 	char log[PATH_MAX];

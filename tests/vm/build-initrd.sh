@@ -9,8 +9,8 @@ mkdir -p "$(dirname "$OUT")"
 STAGE=$(mktemp -d "$(dirname "$OUT")/initrd-stage.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE"/{bin,dev,proc,sys,lower,rw,newroot,lib/modules}
-BUSYBOX=${SL_VM_BUSYBOX:-/bin/busybox}
-file -L "$BUSYBOX" | grep -q 'statically linked' || { echo "$BUSYBOX is not static (busybox-static)" >&2; exit 1; }
+BUSYBOX=$(readlink -f "${SL_VM_BUSYBOX:-/bin/busybox}")
+if readelf -lW "$BUSYBOX" | grep -q interpreter; then echo "$BUSYBOX is not static (busybox-static)" >&2; exit 1; fi
 cp "$BUSYBOX" "$STAGE/bin/busybox"
 : > "$STAGE/modules.order"
 for m in virtio_pci 9pnet_virtio 9p overlay; do

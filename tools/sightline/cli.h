@@ -33,6 +33,10 @@ typedef struct {
 	sl_softmax_mode softmax;
 	int top;
 	const char *labels;
+	/* detectors */
+	sl_nms_kind nms;
+	float score_threshold; /* < 0: the model's default */
+	float iou_threshold;   /* < 0: the model's default */
 } sl_cli_opts;
 
 void sl_cli_opts_init(sl_cli_opts *o);
@@ -50,6 +54,9 @@ enum {
 	SL_CLI_OPT_TOP,
 	SL_CLI_OPT_LABELS,
 	SL_CLI_OPT_HELP,
+	SL_CLI_OPT_NMS,
+	SL_CLI_OPT_SCORE_THRESHOLD,
+	SL_CLI_OPT_IOU_THRESHOLD,
 	SL_CLI_OPT__FIRST_PRIVATE,
 };
 #define SL_CLI_COMMON_LONGOPTS                                                                               \
@@ -58,6 +65,8 @@ enum {
 	    {"fit", 1, NULL, SL_CLI_OPT_FIT}, {"resize", 1, NULL, SL_CLI_OPT_RESIZE},                        \
 	    {"input-range", 1, NULL, SL_CLI_OPT_INPUT_RANGE}, {"softmax", 1, NULL, SL_CLI_OPT_SOFTMAX},      \
 	    {"top", 1, NULL, SL_CLI_OPT_TOP}, {"labels", 1, NULL, SL_CLI_OPT_LABELS},                        \
+	    {"nms", 1, NULL, SL_CLI_OPT_NMS}, {"score-threshold", 1, NULL, SL_CLI_OPT_SCORE_THRESHOLD},      \
+	    {"iou-threshold", 1, NULL, SL_CLI_OPT_IOU_THRESHOLD},                                            \
 	{                                                                                                    \
 		"help", 0, NULL, SL_CLI_OPT_HELP                                                             \
 	}
@@ -94,9 +103,10 @@ typedef struct {
 	sl_detector *det;
 	sl_labels *labels;
 	sl_preprocess_spec spec;
-	sl_cli_fit fit;	       /* resolved */
-	float crop;	       /* resolved */
-	const char *range_why; /* how the input value range was chosen */
+	sl_cli_fit fit;		  /* resolved */
+	float crop;		  /* resolved */
+	float range_lo, range_hi; /* real values of pixels 0 and 255 */
+	const char *range_why;	  /* how that range was chosen */
 } sl_cli_session;
 
 int sl_cli_session_open(sl_cli_session *s, const char *model_path, const sl_cli_opts *o);
@@ -106,6 +116,8 @@ void sl_cli_session_close(sl_cli_session *s);
  * coordinates (normalised) back to source pixels. Prints the reason on failure. */
 int sl_cli_session_load_input(sl_cli_session *s, const char *image_path, int *ret_w, int *ret_h,
 			      sl_preprocess_map *ret_map);
+/* One line saying how images become input values, for the output. */
+void sl_cli_session_describe(const sl_cli_session *s, char *buf, size_t len);
 /* sl_runtime_invoke, timed (ms). */
 int sl_cli_session_invoke(sl_cli_session *s, double *ret_ms);
 

@@ -22,14 +22,18 @@ const char sl_cli_common_help[] =
     "                          for classifiers, as TF-slim's central_crop); crop: crop F of the\n"
     "                          largest centred region with the input's aspect; letterbox: whole\n"
     "                          image padded to the input's aspect (default for detectors); stretch\n"
-    "  --resize MODE           bilinear (default), area or auto (area when shrinking > 2x)\n"
+    "  --resize MODE           auto (default): bilinear, or area (box filter) when shrinking by\n"
+    "                          more than 2x, where plain bilinear aliases; bilinear; area\n"
     "  --input-range LO,HI     real value range that pixel values 0..255 map to, linearly. Default:\n"
     "                          quantized inputs use the range their quantization covers (the model\n"
     "                          gets raw 0..255 for uint8, pixel-128 for int8: [-1,1] for MobileNet);\n"
     "                          float inputs use 0,255 for classifiers (CIFAR-10 ResNet) and -1,1 for\n"
     "                          BlazeFace-like detectors\n"
     "  --softmax auto|yes|no   apply softmax to classifier outputs (auto: unless the graph ends\n"
-    "                          in SOFTMAX/LOGISTIC)\n";
+    "                          in SOFTMAX/LOGISTIC)\n"
+    "  --nms weighted|hard     detectors: MediaPipe's weighted NMS (default) or plain NMS\n"
+    "  --score-threshold S     detectors: minimum score after the sigmoid (default 0.5)\n"
+    "  --iou-threshold T       detectors: overlap above which boxes are merged (default 0.3)\n";
 
 void sl_cli_opts_init(sl_cli_opts *o)
 {
@@ -38,9 +42,12 @@ void sl_cli_opts_init(sl_cli_opts *o)
 	    .threads = 1,
 	    .crop = -1.0f,
 	    .fit = SL_CLI_FIT_DEFAULT,
-	    .resize = SL_RESIZE_BILINEAR,
+	    .resize = SL_RESIZE_AUTO,
 	    .softmax = SL_SOFTMAX_AUTO,
 	    .top = 5,
+	    .nms = SL_NMS_WEIGHTED,
+	    .score_threshold = -1.0f,
+	    .iou_threshold = -1.0f,
 	};
 }
 
@@ -175,6 +182,21 @@ int sl_cli_common_opt(int c, const char *arg, sl_cli_opts *o)
 	case SL_CLI_OPT_LABELS:
 		o->labels = arg;
 		return 1;
+	case SL_CLI_OPT_NMS:
+		if (strcmp(arg, "weighted") == 0)
+			o->nms = SL_NMS_WEIGHTED;
+		else if (strcmp(arg, "hard") == 0)
+			o->nms = SL_NMS_HARD;
+		else {
+			sl_cli_error("--nms: expected weighted or hard, not '%s'", arg);
+			return -1;
+		}
+		return 1;
+	case SL_CLI_OPT_SCORE_THRESHOLD:
+		return sl_cli_parse_float("--score-threshold", arg, 0.0f, 1.0f, &o->score_threshold) < 0 ? -1
+													 : 1;
+	case SL_CLI_OPT_IOU_THRESHOLD:
+		return sl_cli_parse_float("--iou-threshold", arg, 0.0f, 1.0f, &o->iou_threshold) < 0 ? -1 : 1;
 	default:
 		return 0;
 	}

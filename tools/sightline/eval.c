@@ -64,8 +64,9 @@ static int read_labels(const char *path, int limit, entries *ret)
 {
 	_cleanup_(fclosep) FILE *f = fopen(path, "r");
 	if (!f) {
-		sl_cli_error("%s: %s", path, strerror(errno));
-		return -errno;
+		const int e = errno;
+		sl_cli_error("%s: %s", path, strerror(e));
+		return -e;
 	}
 	entries e = {0};
 	int cap = 0, lineno = 0, r = 0;
@@ -264,6 +265,9 @@ int sl_cli_eval(int argc, char **argv)
 		json_object_object_add(root, "threads", json_object_new_int(o.threads));
 		json_object_object_add(root, "label_offset", json_object_new_int(offset));
 		json_object_object_add(root, "crop", json_object_new_double(s.crop));
+		char prep[256];
+		sl_cli_session_describe(&s, prep, sizeof(prep));
+		json_object_object_add(root, "preprocessing", json_object_new_string(prep));
 		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
@@ -273,6 +277,9 @@ int sl_cli_eval(int argc, char **argv)
 	printf("dataset: %s\n", dir);
 	printf("backend: %s, threads: %d, crop: %g, label offset: %d\n", sl_backend_name(o.backend),
 	       o.threads, (double)s.crop, offset);
+	char prep[256];
+	sl_cli_session_describe(&s, prep, sizeof(prep));
+	printf("preprocessing: %s\n", prep);
 	printf("images: %d\n", e.n);
 	printf("top-1: %.2f%% (%d)\n", 100.0 * f1, top1);
 	printf("top-5: %.2f%% (%d)\n", 100.0 * f5, top5);

@@ -167,6 +167,12 @@ int sl_cli_infer(int argc, char **argv)
 		json_object_object_add(root, "backend", json_object_new_string(sl_backend_name(o.backend)));
 		json_object_object_add(root, "threads", json_object_new_int(o.threads));
 	}
+	char prep[256];
+	sl_cli_session_describe(&s, prep, sizeof(prep));
+	if (o.json)
+		json_object_object_add(root, "preprocessing", json_object_new_string(prep));
+	else
+		printf("preprocessing: %s\n", prep);
 	int failed = 0;
 	for (int i = optind + 1; i < argc; i++) {
 		int w, h;

@@ -146,6 +146,7 @@ static void print_text(const sl_model *m, const char *path, const node_info *inf
 static void print_json(const sl_model *m, const char *path, const node_info *info, const sl_cli_opts *o,
 		       bool with_rt)
 {
+	json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_GLOBAL);
 	json_object *root = json_object_new_object();
 	json_object_object_add(root, "model", json_object_new_string(path));
 	json_object *ins = json_object_new_array(), *outs = json_object_new_array(),

@@ -35,18 +35,10 @@ static int input_spec(sl_cli_session *s, const sl_cli_opts *o)
 		}
 	}
 	float lo, hi;
-	int qmin, qmax;
-	switch (in->dtype) {
-	case SL_DTYPE_U8:
-		sp->type = SL_PIXEL_U8;
-		qmin = 0;
-		qmax = 255;
-		goto quantized;
-	case SL_DTYPE_I8:
-		sp->type = SL_PIXEL_I8;
-		qmin = -128;
-		qmax = 127;
-	quantized:
+	if (in->dtype == SL_DTYPE_U8 || in->dtype == SL_DTYPE_I8) {
+		const bool u8 = in->dtype == SL_DTYPE_U8;
+		const int qmin = u8 ? 0 : -128, qmax = u8 ? 255 : 127;
+		sp->type = u8 ? SL_PIXEL_U8 : SL_PIXEL_I8;
 		sp->q_scale = qs;
 		sp->q_zero_point = zp;
 		/* Spanning the whole quantized range makes q = pixel + qmin: exactly
@@ -54,20 +46,14 @@ static int input_spec(sl_cli_session *s, const sl_cli_opts *o)
 		lo = (float)(qmin - zp) * qs;
 		hi = (float)(qmax - zp) * qs;
 		s->range_why = "the range the input quantization covers";
-		break;
-	case SL_DTYPE_F32:
+	} else if (in->dtype == SL_DTYPE_F32) {
 		sp->type = SL_PIXEL_F32;
-		if (s->head.kind == SL_HEAD_DETECT_BLAZEFACE) {
-			lo = -1.0f;
-			hi = 1.0f;
-			s->range_why = "default for BlazeFace-like float detectors";
-		} else {
-			lo = 0.0f;
-			hi = 255.0f;
-			s->range_why = "default for float classifiers (raw pixels)";
-		}
-		break;
-	default:
+		const bool det = s->head.kind == SL_HEAD_DETECT_BLAZEFACE;
+		lo = det ? -1.0f : 0.0f;
+		hi = det ? 1.0f : 255.0f;
+		s->range_why = det ? "default for BlazeFace-like float detectors"
+				   : "default for float classifiers: raw pixels";
+	} else {
 		sl_cli_error("%s: input 0 is %s; only uint8, int8 and float32 inputs are supported", s->path,
 			     desc);
 		return -SL_E_UNSUPPORTED;
@@ -79,6 +65,8 @@ static int input_spec(sl_cli_session *s, const sl_cli_opts *o)
 	}
 	sp->float_scale = (hi - lo) / 255.0f;
 	sp->float_offset = lo;
+	s->range_lo = lo;
+	s->range_hi = hi;
 
 	s->fit = o->fit;
 	if (s->fit == SL_CLI_FIT_DEFAULT)
@@ -117,6 +105,11 @@ static int open_head(sl_cli_session *s, const sl_cli_opts *o)
 		sl_ssd_decode_options dopt;
 		sl_ssd_anchor_options_blazeface(&ao);
 		sl_ssd_decode_options_blazeface(&dopt);
+		dopt.nms = o->nms;
+		if (o->score_threshold >= 0)
+			dopt.score_threshold = o->score_threshold;
+		if (o->iou_threshold >= 0)
+			dopt.iou_threshold = o->iou_threshold;
 		r = sl_detector_new(&ao, &dopt, sl_runtime_output_tensor(s->rt, s->head.boxes_output),
 				    sl_runtime_output_tensor(s->rt, s->head.scores_output), &s->det, &err);
 		break;
@@ -196,7 +189,11 @@ int sl_cli_session_load_input(sl_cli_session *s, const char *image_path, int *re
 	_cleanup_(sl_image_free) sl_image img = {0};
 	int r = sl_image_load_file(image_path, &img);
 	if (r < 0) {
-		sl_cli_error("%s: cannot load image: %s", image_path, sl_strerror(r));
+		/* capture/ reports corrupt or unknown data as EBADMSG; say it in image terms. */
+		sl_cli_error("%s: cannot load image: %s", image_path,
+			     r == -EBADMSG
+				 ? "not a valid JPEG, BMP or PPM/PGM file (corrupt, truncated or unsupported)"
+				 : sl_strerror(r));
 		return r;
 	}
 	sl_image view = img;
@@ -231,6 +228,29 @@ int sl_cli_session_load_input(sl_cli_session *s, const char *image_path, int *re
 	if (ret_map)
 		*ret_map = map;
 	return 0;
+}
+
+void sl_cli_session_describe(const sl_cli_session *s, char *buf, size_t len)
+{
+	static const char *const fits[] = {
+	    [SL_CLI_FIT_CENTRAL] = "central crop",
+	    [SL_CLI_FIT_CROP] = "aspect crop",
+	    [SL_CLI_FIT_LETTERBOX] = "letterbox",
+	    [SL_CLI_FIT_STRETCH] = "stretch",
+	};
+	static const char *const resizes[] = {
+	    [SL_RESIZE_BILINEAR] = "bilinear",
+	    [SL_RESIZE_AREA] = "area",
+	    [SL_RESIZE_AUTO] = "auto",
+	};
+	char fit[48];
+	if (s->fit == SL_CLI_FIT_CENTRAL || s->fit == SL_CLI_FIT_CROP)
+		snprintf(fit, sizeof(fit), "%s %.3g", fits[s->fit], (double)s->crop);
+	else
+		snprintf(fit, sizeof(fit), "%s", fits[s->fit]);
+	snprintf(buf, len, "%s, resize %s to %dx%d, pixels 0..255 -> [%g, %g] (%s)", fit,
+		 resizes[s->spec.resize], s->spec.width, s->spec.height, (double)s->range_lo,
+		 (double)s->range_hi, s->range_why);
 }
 
 int sl_cli_session_invoke(sl_cli_session *s, double *ret_ms)

@@ -13,10 +13,10 @@
  * to one 64-bit add and an extraction of the high half (see rq_fast). */
 #include <immintrin.h>
 
+#include "common/macros.h"
 #include "kernels/quant.h"
 #include "kernels/sparse/x86/x86_common.h"
 
-#define MR SL_X86_MR
 
 static inline void tr8x8_epi32(__m256i r[8])
 {
@@ -40,19 +40,20 @@ static inline void tr8x8_epi32(__m256i r[8])
 	}
 }
 
-static void pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, int16_t *at)
+/* at[(2 * j + h) * 2 * mr + 2 * px + e] = a[px][4 * j + 2 * h + e] (doubled in fast mode). */
+static inline __attribute__((always_inline)) void pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride,
+							    size_t rows, int16_t *at, const int mr)
 {
 	sl_x86_rows r;
-	sl_x86_rows_init(&r, in, stride, rows, p->k);
+	sl_x86_rows_init(&r, in, stride, rows, p->k, mr);
 	const bool u8 = p->in_u8, dbl = p->fast_requant;
 	for (int c = 0; c < p->k; c += 16) {
-		int16_t *dst = at + (size_t)(c / 4) * 64;
-		SL_UNROLL
-		for (int half = 0; half < 2; half++) {
+		int16_t *dst = at + (size_t)(c / 4) * 4 * mr;
+		for (int q = 0; q < mr / 8; q++) {
 			__m256i v[8];
 			SL_UNROLL
 			for (int i = 0; i < 8; i++) {
-				const __m128i x = _mm_loadu_si128((const __m128i *)sl_x86_rows_at(&r, 8 * half + i, c, p->k));
+				const __m128i x = _mm_loadu_si128((const __m128i *)sl_x86_rows_at(&r, 8 * q + i, c, p->k));
 				v[i] = u8 ? _mm256_cvtepu8_epi16(x) : _mm256_cvtepi8_epi16(x);
 				if (dbl)
 					v[i] = _mm256_add_epi16(v[i], v[i]);
@@ -60,7 +61,7 @@ static void pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, s
 			tr8x8_epi32(v);
 			SL_UNROLL
 			for (int d = 0; d < 8; d++)
-				_mm256_store_si256((__m256i *)(dst + d * 32 + half * 16), v[d]);
+				_mm256_store_si256((__m256i *)(dst + d * 2 * mr + q * 16), v[d]);
 		}
 	}
 }
@@ -72,40 +73,50 @@ static inline __m256i bcast_pair(const int16_t *w)
 	return _mm256_set1_epi32(v);
 }
 
-/* Accumulators of pixels 0..7 and 8..15 of channel n, starting from init. */
-static inline void accumulate(const sl_sparse_q8 *p, int n, const int16_t *at, int32_t init, __m256i *lo,
-			      __m256i *hi)
+/* acc[g] = init + channel n's sums for pixels 8g..8g+7, g < mr / 8. */
+static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 *p, int n, const int16_t *at,
+							     int32_t init, __m256i *acc, const int mr)
 {
-	__m256i a0 = _mm256_set1_epi32(init), a1 = a0;
-	__m256i a2 = _mm256_setzero_si256(), a3 = a2;
+	__m256i a[4], b[4]; /* K pairs 0 and 1 of the block */
+	SL_UNROLL
+	for (int g = 0; g < mr / 8; g++) {
+		a[g] = _mm256_set1_epi32(init);
+		b[g] = _mm256_setzero_si256();
+	}
 	const uint16_t *idx = p->idx;
 	const int16_t *w = p->w16;
 	uint32_t i = p->row[n];
 	const uint32_t e = p->row[n + 1];
 	for (; i + 2 <= e; i += 2) {
-		const int16_t *b0 = at + (size_t)idx[i] * 64;
-		const int16_t *b1 = at + (size_t)idx[i + 1] * 64;
+		const int16_t *b0 = at + (size_t)idx[i] * 4 * mr, *b1 = at + (size_t)idx[i + 1] * 4 * mr;
 		const __m256i w0 = bcast_pair(w + 4 * (size_t)i), w1 = bcast_pair(w + 4 * (size_t)i + 2);
 		const __m256i w2 = bcast_pair(w + 4 * (size_t)i + 4), w3 = bcast_pair(w + 4 * (size_t)i + 6);
-		a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)b0), w0));
-		a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16)), w0));
-		a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 32)), w1));
-		a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 48)), w1));
-		a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)b1), w2));
-		a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 16)), w2));
-		a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 32)), w3));
-		a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 48)), w3));
+		SL_UNROLL
+		for (int g = 0; g < mr / 8; g++) {
+			a[g] = _mm256_add_epi32(a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0));
+			b[g] = _mm256_add_epi32(
+				b[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)), w1));
+		}
+		SL_UNROLL
+		for (int g = 0; g < mr / 8; g++) {
+			a[g] = _mm256_add_epi32(a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 16 * g)), w2));
+			b[g] = _mm256_add_epi32(
+				b[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 2 * mr + 16 * g)), w3));
+		}
 	}
 	if (i < e) {
-		const int16_t *b0 = at + (size_t)idx[i] * 64;
+		const int16_t *b0 = at + (size_t)idx[i] * 4 * mr;
 		const __m256i w0 = bcast_pair(w + 4 * (size_t)i), w1 = bcast_pair(w + 4 * (size_t)i + 2);
-		a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)b0), w0));
-		a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16)), w0));
-		a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 32)), w1));
-		a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 48)), w1));
+		SL_UNROLL
+		for (int g = 0; g < mr / 8; g++) {
+			a[g] = _mm256_add_epi32(a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0));
+			b[g] = _mm256_add_epi32(
+				b[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)), w1));
+		}
 	}
-	*lo = _mm256_add_epi32(a0, a2);
-	*hi = _mm256_add_epi32(a1, a3);
+	SL_UNROLL
+	for (int g = 0; g < mr / 8; g++)
+		acc[g] = _mm256_add_epi32(a[g], b[g]);
 }
 
 /* x2 = 2 * acc, |acc << lshift| < 2^30. With y = acc << lshift, the high half
@@ -149,67 +160,193 @@ static inline __m256i rq_exact(__m256i x, const sl_sparse_q8_chan *c)
 	return z;
 }
 
-/* Channel n's 16 outputs as saturated int16 with the output zero point added,
- * in pixel order 0-3, 8-11 | 4-7, 12-15 (packs works per 128-bit lane). */
-static inline __m256i channel16(const sl_sparse_q8 *p, int n, const int16_t *at, __m256i zp16)
+/* Channel n's outputs as saturated int16 with the output zero point added:
+ * r[h] holds pixels 16h + (0-3, 8-11 | 4-7, 12-15) (packs works per 128-bit
+ * lane). An empty row is its precomputed constant. */
+static inline __attribute__((always_inline)) void channel(const sl_sparse_q8 *p, int n, const int16_t *at,
+							  __m256i zp16, __m256i *r, const int mr)
 {
 	const sl_sparse_q8_chan *c = &p->ch[n];
-	__m256i lo, hi;
-	if (p->fast_requant) {
-		accumulate(p, n, at, (int32_t)((uint32_t)c->bias_raw * 2u), &lo, &hi);
-		lo = rq_fast(lo, c);
-		hi = rq_fast(hi, c);
-	} else {
-		accumulate(p, n, at, c->bias_raw, &lo, &hi);
-		lo = rq_exact(lo, c);
-		hi = rq_exact(hi, c);
+	if (p->row[n] == p->row[n + 1]) {
+		const __m256i k =
+			_mm256_set1_epi16(p->out_u8 ? (int16_t)c->out_const : (int16_t)(int8_t)c->out_const);
+		SL_UNROLL
+		for (int h = 0; h < (mr + 15) / 16; h++)
+			r[h] = k;
+		return;
 	}
-	return _mm256_adds_epi16(_mm256_packs_epi32(lo, hi), zp16);
+	__m256i acc[4];
+	if (p->fast_requant) {
+		accumulate(p, n, at, (int32_t)((uint32_t)c->bias_raw * 2u), acc, mr);
+		SL_UNROLL
+		for (int g = 0; g < mr / 8; g++)
+			acc[g] = rq_fast(acc[g], c);
+	} else {
+		accumulate(p, n, at, c->bias_raw, acc, mr);
+		SL_UNROLL
+		for (int g = 0; g < mr / 8; g++)
+			acc[g] = rq_exact(acc[g], c);
+	}
+	if (mr == 8)
+		acc[1] = acc[0]; /* pixels 8-15 of an 8-pixel tile are never stored */
+	SL_UNROLL
+	for (int h = 0; h < (mr + 15) / 16; h++)
+		r[h] = _mm256_adds_epi16(_mm256_packs_epi32(acc[2 * h], acc[2 * h + 1]), zp16);
 }
 
-static void channels16(const sl_sparse_q8 *p, int n0, int nc, const int16_t *at, uint8_t ct[16][16])
+/* Channels na and nb: v[h] = 16 output bytes of each for pixels 16h..16h+15. */
+static inline __attribute__((always_inline)) void channel_pair(const sl_sparse_q8 *p, int na, int nb,
+							       const int16_t *at, __m256i *v, const int mr)
 {
 	const __m256i zp16 = _mm256_set1_epi16((int16_t)p->out_zp);
 	const __m256i lo = _mm256_set1_epi8((char)p->act_min), hi = _mm256_set1_epi8((char)p->act_max);
-	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-	for (int c = 0; c < nc; c += 2) {
-		const int na = n0 + c, nb = c + 1 < nc ? na + 1 : na;
-		const bool ea = p->row[na] == p->row[na + 1], eb = p->row[nb] == p->row[nb + 1];
-		if (!ea || !eb) {
-			const __m256i ra = ea ? _mm256_setzero_si256() : channel16(p, na, at, zp16);
-			const __m256i rb = eb ? _mm256_setzero_si256() : channel16(p, nb, at, zp16);
-			__m256i v;
-			if (p->out_u8) {
-				v = _mm256_packus_epi16(ra, rb);
-				v = _mm256_min_epu8(_mm256_max_epu8(v, lo), hi);
-			} else {
-				v = _mm256_packs_epi16(ra, rb);
-				v = _mm256_min_epi8(_mm256_max_epi8(v, lo), hi);
-			}
-			_mm256_store_si256((__m256i *)ct[c], _mm256_permutevar8x32_epi32(v, order));
+	__m256i ra[2], rb[2];
+	channel(p, na, at, zp16, ra, mr);
+	channel(p, nb, at, zp16, rb, mr);
+	SL_UNROLL
+	for (int h = 0; h < (mr + 15) / 16; h++) {
+		__m256i x;
+		if (p->out_u8) {
+			x = _mm256_packus_epi16(ra[h], rb[h]);
+			x = _mm256_min_epu8(_mm256_max_epu8(x, lo), hi);
+		} else {
+			x = _mm256_packs_epi16(ra[h], rb[h]);
+			x = _mm256_min_epi8(_mm256_max_epi8(x, lo), hi);
 		}
-		if (ea)
-			memset(ct[c], p->ch[na].out_const, 16);
-		if (eb && c + 1 < nc)
-			memset(ct[c + 1], p->ch[nb].out_const, 16);
+		v[h] = _mm256_permutevar8x32_epi32(x, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 	}
+}
+
+/* v[i] = channels 2i, 2i+1 of 16 pixels -> out[px][0..nc) for px < rows. */
+static inline void store_tile(const __m256i v[8], int nc, size_t rows, uint8_t *out, size_t stride)
+{
+	rows = rows < 16 ? rows : 16;
+	__m256i w[8], x[8];
+	SL_UNROLL
+	for (int j = 0; j < 4; j++) {
+		w[2 * j] = _mm256_permute2x128_si256(v[j], v[j + 4], 0x20);     /* channels 2j | 2j+8 */
+		w[2 * j + 1] = _mm256_permute2x128_si256(v[j], v[j + 4], 0x31); /* 2j+1 | 2j+9 */
+	}
+	/* Each 128-bit lane now transposes its own 8 channels x 16 pixels. */
+	SL_UNROLL
+	for (int i = 0; i < 4; i++) {
+		x[2 * i] = _mm256_unpacklo_epi8(w[2 * i], w[2 * i + 1]);
+		x[2 * i + 1] = _mm256_unpackhi_epi8(w[2 * i], w[2 * i + 1]);
+	}
+	SL_UNROLL
+	for (int g = 0; g < 2; g++) {
+		w[4 * g + 0] = _mm256_unpacklo_epi16(x[4 * g + 0], x[4 * g + 2]); /* px 0-3 */
+		w[4 * g + 1] = _mm256_unpackhi_epi16(x[4 * g + 0], x[4 * g + 2]); /* px 4-7 */
+		w[4 * g + 2] = _mm256_unpacklo_epi16(x[4 * g + 1], x[4 * g + 3]); /* px 8-11 */
+		w[4 * g + 3] = _mm256_unpackhi_epi16(x[4 * g + 1], x[4 * g + 3]); /* px 12-15 */
+	}
+	SL_UNROLL
+	for (int q = 0; q < 4; q++) {
+		x[2 * q] = _mm256_unpacklo_epi32(w[q], w[4 + q]);     /* px 4q, 4q+1 */
+		x[2 * q + 1] = _mm256_unpackhi_epi32(w[q], w[4 + q]); /* px 4q+2, 4q+3 */
+	}
+	SL_UNROLL
+	for (int j = 0; j < 8; j++) {
+		/* lo lane: pixels 2j, 2j+1 of channels 0-7; hi lane: of channels 8-15 */
+		const __m256i t = _mm256_permute4x64_epi64(x[j], 0xD8);
+		const __m128i r0 = _mm256_castsi256_si128(t), r1 = _mm256_extracti128_si256(t, 1);
+		if ((size_t)(2 * j) >= rows)
+			break;
+		if (nc == 16)
+			_mm_storeu_si128((__m128i *)(out + (size_t)(2 * j) * stride), r0);
+		else
+			sl_x86_store_partial(out + (size_t)(2 * j) * stride, r0, nc);
+		if ((size_t)(2 * j + 1) >= rows)
+			break;
+		if (nc == 16)
+			_mm_storeu_si128((__m128i *)(out + (size_t)(2 * j + 1) * stride), r1);
+		else
+			sl_x86_store_partial(out + (size_t)(2 * j + 1) * stride, r1, nc);
+	}
+}
+
+/* One tile of mr pixels (rows valid ones), all output channels. */
+static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride,
+						       size_t rows, uint8_t *out, size_t out_stride, int16_t *at,
+						       const int mr)
+{
+	_Alignas(32) __m256i v[2][8];
+	pack_tile(p, in, in_stride, rows, at, mr);
+	int n0 = 0;
+	/* Unrolled over the 16 channels of a group: each channel slot gets its
+	 * own branches, whose outcomes repeat every tile and so predict well even
+	 * when row lengths are random. */
+	for (; n0 + 16 <= p->n; n0 += 16) {
+		SL_UNROLL
+		for (int i = 0; i < 8; i++) {
+			__m256i x[2];
+			channel_pair(p, n0 + 2 * i, n0 + 2 * i + 1, at, x, mr);
+			SL_UNROLL
+			for (int h = 0; h < (mr + 15) / 16; h++)
+				v[h][i] = x[h];
+		}
+		SL_UNROLL
+		for (int h = 0; h < (mr + 15) / 16; h++)
+			if ((size_t)(16 * h) < rows)
+				store_tile(v[h], 16, rows - (size_t)(16 * h), out + (size_t)(16 * h) * out_stride + n0,
+					   out_stride);
+	}
+	if (n0 < p->n) {
+		const int nc = p->n - n0;
+		for (int i = 0; i < 8; i++) {
+			__m256i x[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+			if (2 * i < nc)
+				channel_pair(p, n0 + 2 * i, SL_MIN(n0 + 2 * i + 1, p->n - 1), at, x, mr);
+			for (int h = 0; h < (mr + 15) / 16; h++)
+				v[h][i] = x[h];
+		}
+		for (int h = 0; h < (mr + 15) / 16; h++)
+			if ((size_t)(16 * h) < rows)
+				store_tile(v[h], nc, rows - (size_t)(16 * h), out + (size_t)(16 * h) * out_stride + n0,
+					   out_stride);
+	}
+}
+
+static void tile32(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
+		   size_t out_stride, int16_t *at)
+{
+	tile(p, in, in_stride, rows, out, out_stride, at, 32);
+}
+
+static void tile8(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
+		  size_t out_stride, int16_t *at)
+{
+	tile(p, in, in_stride, rows, out, out_stride, at, 8);
+}
+
+static void tile16(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
+		   size_t out_stride, int16_t *at)
+{
+	tile(p, in, in_stride, rows, out, out_stride, at, 16);
 }
 
 void sl_sparse_q8_avx2(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in, size_t in_stride,
 		       void *out, size_t out_stride, void *scratch)
 {
 	int16_t *at = sl_x86_align64(scratch);
-	_Alignas(32) uint8_t ct[16][16];
-	for (size_t m0 = m_begin; m0 < m_end; m0 += MR) {
-		const size_t rows = m_end - m0 < MR ? m_end - m0 : MR;
-		pack_tile(p, (const uint8_t *)in + m0 * in_stride, in_stride, rows, at);
-		uint8_t *o = (uint8_t *)out + m0 * out_stride;
-		for (int n0 = 0; n0 < p->n; n0 += 16) {
-			const int nc = p->n - n0 < 16 ? p->n - n0 : 16;
-			if (nc < 16)
-				memset(ct[nc], 0, (size_t)(16 - nc) * 16);
-			channels16(p, n0, nc, at, ct);
-			sl_x86_store_tile_u8((const uint8_t(*)[16])ct, nc, rows, o + n0, out_stride);
-		}
+	const uint8_t *a = in;
+	uint8_t *o = out;
+	/* 32-pixel tiles halve the per-channel work (row setup, requantization
+	 * constants, weight broadcasts) per output, but only while the tile
+	 * (256 bytes per block column) stays in L1. */
+	const bool wide = sl_sparse_q8_tile_bytes(p->kb) * 2 <= SL_SPARSE_WIDE_TILE;
+	size_t m0 = m_begin;
+	while (wide && m_end - m0 > 16) {
+		const size_t rows = SL_MIN(m_end - m0, (size_t)32);
+		tile32(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
+		m0 += rows;
 	}
+	while (m_end - m0 > 8) {
+		const size_t rows = SL_MIN(m_end - m0, (size_t)16);
+		tile16(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
+		m0 += rows;
+	}
+	/* Small layers (7x7 = 3 * 16 + 1 pixels) would waste most of a last 16-pixel tile. */
+	if (m0 < m_end)
+		tile8(p, a + m0 * in_stride, in_stride, m_end - m0, o + m0 * out_stride, out_stride, at);
 }

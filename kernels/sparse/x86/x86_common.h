@@ -8,7 +8,7 @@
 
 #include "kernels/sparse/sparse_internal.h"
 
-#define SL_X86_MR 16
+#define SL_X86_MR 32 /* largest tile */
 
 static inline void *sl_x86_align64(void *p)
 {
@@ -94,10 +94,11 @@ typedef struct {
 
 static const uint8_t sl_x86_zero16[16] __attribute__((aligned(16)));
 
-static inline void sl_x86_rows_init(sl_x86_rows *r, const uint8_t *in, size_t stride, size_t rows, int k)
+static inline void sl_x86_rows_init(sl_x86_rows *r, const uint8_t *in, size_t stride, size_t rows, int k,
+				    int mr)
 {
 	const int c = k & ~15;
-	for (size_t i = 0; i < SL_X86_MR; i++) {
+	for (size_t i = 0; i < (size_t)mr; i++) {
 		r->row[i] = i < rows ? in + i * stride : NULL;
 		if (c < k) {
 			memset(r->tail[i], 0, 16);

@@ -34,8 +34,8 @@ static inline double ref_px(const sl_image *img, int x, int y, int c)
 	return img->data[(size_t)y * img->stride + 3 * (size_t)x + c];
 }
 
-static inline void ref_bilinear(const sl_image *img, double rx, double ry, double rw, double rh, int cw, int ch,
-				int dx, int dy, uint8_t out[3])
+static inline void ref_bilinear(const sl_image *img, double rx, double ry, double rw, double rh, int cw,
+				int ch, int dx, int dy, uint8_t out[3])
 {
 	double fx = rx + (dx + 0.5) * rw / cw - 0.5, fy = ry + (dy + 0.5) * rh / ch - 0.5;
 	fx = fmin(fmax(fx, 0), img->width - 1);
@@ -51,8 +51,8 @@ static inline void ref_bilinear(const sl_image *img, double rx, double ry, doubl
 }
 
 /* Box average with fractional coverage at the edges. */
-static inline void ref_area(const sl_image *img, double rx, double ry, double rw, double rh, int cw, int ch, int dx,
-			    int dy, uint8_t out[3])
+static inline void ref_area(const sl_image *img, double rx, double ry, double rw, double rh, int cw, int ch,
+			    int dx, int dy, uint8_t out[3])
 {
 	double xa = rx + dx * rw / cw, xb = xa + rw / cw, ya = ry + dy * rh / ch, yb = ya + rh / ch;
 	double acc[3] = {0, 0, 0}, wsum = 0;

@@ -110,8 +110,8 @@ static void check_pattern(const sl_image *img, int w, int h, int bpp, bool grey)
 			} else {
 				pattern(x, y, want);
 			}
-			cr_assert_arr_eq(img->data + (size_t)y * img->stride + 3 * x, want, 3, "bpp %d at (%d,%d)",
-					 bpp, x, y);
+			cr_assert_arr_eq(img->data + (size_t)y * img->stride + 3 * x, want, 3,
+					 "bpp %d at (%d,%d)", bpp, x, y);
 		}
 }
 
@@ -121,12 +121,13 @@ Test(bmp, all_supported_variants)
 		int bpp;
 		bool top_down, bitfields, grey;
 		uint32_t hsize;
-	} v[] = {{24, false, false, false, 40}, {24, true, false, false, 40}, {32, false, false, false, 40},
-		 {32, true, true, false, 40},   {32, false, true, false, 124},  {8, false, false, false, 40},
-		 {8, true, false, true, 40},    {24, false, false, false, 108}};
+	} v[] = {{24, false, false, false, 40}, {24, true, false, false, 40},  {32, false, false, false, 40},
+		 {32, true, true, false, 40},	{32, false, true, false, 124}, {8, false, false, false, 40},
+		 {8, true, false, true, 40},	{24, false, false, false, 108}};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		for (int w = 1; w <= 7; w += 3) {
-			bytes b = make_bmp(w, 5, v[i].bpp, v[i].top_down, v[i].bitfields, v[i].grey, v[i].hsize);
+			bytes b =
+			    make_bmp(w, 5, v[i].bpp, v[i].top_down, v[i].bitfields, v[i].grey, v[i].hsize);
 			sl_image img;
 			cr_assert_eq(sl_image_load_mem(b.p, b.len, &img), 0, "variant %zu w %d", i, w);
 			check_pattern(&img, w, 5, v[i].bpp, v[i].grey);
@@ -217,8 +218,13 @@ Test(pnm, p6_p5_comments_and_wide_samples)
 	sl_image_free(&img);
 	free(b.p);
 
-	static const char *const bad[] = {"P6\n3 3\n", "P6\n0 3\n255\n", "P6\n3 3\n0\n", "P6\n3 3\n70000\n",
-					  "P6 99999999999 3 255\n", "P7\nWIDTH 1\n", "P3\n1 1\n255\n1 2 3\n"};
+	static const char *const bad[] = {"P6\n3 3\n",
+					  "P6\n0 3\n255\n",
+					  "P6\n3 3\n0\n",
+					  "P6\n3 3\n70000\n",
+					  "P6 99999999999 3 255\n",
+					  "P7\nWIDTH 1\n",
+					  "P3\n1 1\n255\n1 2 3\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r = sl_image_load_mem(bad[i], strlen(bad[i]), &img);
 		cr_assert(r == -EBADMSG || r == -ENOTSUP, "case %zu: %d", i, r);

@@ -57,8 +57,12 @@ Test(pixfmt, every_format_size_stride_and_matrix_matches_reference)
 					size_t size = sl_pixfmt_frame_size(fmt, w, h, stride);
 					cr_assert(size > 0);
 					uint8_t *data = random_bytes(size, (unsigned)(w * 31 + h + m));
-					sl_raw_frame f = {.fmt = fmt, .width = w, .height = h, .stride = stride,
-							  .data = data, .len = size,
+					sl_raw_frame f = {.fmt = fmt,
+							  .width = w,
+							  .height = h,
+							  .stride = stride,
+							  .data = data,
+							  .len = size,
 							  .yuv = {.full_range = m & 1, .bt709 = m & 2}};
 					size_t dst_stride = (size_t)w * 3 + 5;
 					uint8_t *dst = calloc(dst_stride, h);
@@ -68,12 +72,14 @@ Test(pixfmt, every_format_size_stride_and_matrix_matches_reference)
 							uint8_t ref[3];
 							ref_pixel(&f, stride, x, y, ref);
 							for (int c = 0; c < 3; c++)
-								cr_assert(abs(dst[(size_t)y * dst_stride + 3 * x + c] -
-									      ref[c]) <= 1,
-									  "%s %dx%d m%d (%d,%d) c%d: %d vs %d",
-									  sl_pixfmt_name(fmt), w, h, m, x, y, c,
-									  dst[(size_t)y * dst_stride + 3 * x + c],
-									  ref[c]);
+								cr_assert(
+								    abs(dst[(size_t)y * dst_stride + 3 * x +
+									    c] -
+									ref[c]) <= 1,
+								    "%s %dx%d m%d (%d,%d) c%d: %d vs %d",
+								    sl_pixfmt_name(fmt), w, h, m, x, y, c,
+								    dst[(size_t)y * dst_stride + 3 * x + c],
+								    ref[c]);
 						}
 					free(dst);
 					free(data);
@@ -88,7 +94,7 @@ Test(pixfmt, short_or_invalid_frames_are_refused)
 	f.len = 32;
 	cr_assert_eq(sl_pixfmt_to_rgb(&f, dst, 24), 0);
 	cr_assert_eq(sl_pixfmt_to_rgb(&f, dst, 23), -EINVAL); /* dst stride too small */
-	f.stride = 15;                                         /* stride below one row */
+	f.stride = 15;					      /* stride below one row */
 	cr_assert_eq(sl_pixfmt_to_rgb(&f, dst, 24), -EINVAL);
 	f = (sl_raw_frame){.fmt = SL_PIXFMT_NV12, .width = 4, .height = 4, .data = buf, .len = 23};
 	cr_assert_eq(sl_pixfmt_to_rgb(&f, dst, 12), -EINVAL); /* 16 + 8 */
@@ -121,8 +127,8 @@ Test(pixfmt, synthesised_frames_round_trip)
 		sl_raw_frame f = {.fmt = fmt, .width = w, .height = h, .data = raw, .len = size};
 		cr_assert_eq(sl_pixfmt_to_rgb(&f, back, w * 3), 0);
 		for (int i = 0; i < w * h * 3; i++)
-			cr_assert(abs(back[i] - rgb[i]) <= 3, "%s byte %d: %d vs %d", sl_pixfmt_name(fmt), i, back[i],
-				  rgb[i]);
+			cr_assert(abs(back[i] - rgb[i]) <= 3, "%s byte %d: %d vs %d", sl_pixfmt_name(fmt), i,
+				  back[i], rgb[i]);
 		free(raw);
 	}
 }

@@ -17,7 +17,8 @@ static void check_kernel(row_fn fn, ref_fn ref, const char *name)
 	for (size_t s = 0; s < 5; s++)
 		for (size_t o = 0; o < 5; o++)
 			for (size_t g = 0; g < 3; g++) {
-				sl_image img = ref_random_image(src_sizes[s][0], src_sizes[s][1], (unsigned)(s * 7 + o), 5);
+				sl_image img = ref_random_image(src_sizes[s][0], src_sizes[s][1],
+								(unsigned)(s * 7 + o), 5);
 				sl_region r = {regions[g][0] * img.width, regions[g][1] * img.height,
 					       regions[g][2] * img.width, regions[g][3] * img.height};
 				int cw = out_sizes[o][0], ch = out_sizes[o][1];
@@ -27,10 +28,11 @@ static void check_kernel(row_fn fn, ref_fn ref, const char *name)
 						uint8_t want[3];
 						ref(&img, r.x0, r.y0, r.w, r.h, cw, ch, dx, dy, want);
 						for (int c = 0; c < 3; c++)
-							cr_assert(abs(row[3 * dx + c] - want[c]) <= 1,
-								  "%s %dx%d->%dx%d region %zu (%d,%d)c%d: %d vs %d",
-								  name, img.width, img.height, cw, ch, g, dx, dy, c,
-								  row[3 * dx + c], want[c]);
+							cr_assert(
+							    abs(row[3 * dx + c] - want[c]) <= 1,
+							    "%s %dx%d->%dx%d region %zu (%d,%d)c%d: %d vs %d",
+							    name, img.width, img.height, cw, ch, g, dx, dy, c,
+							    row[3 * dx + c], want[c]);
 					}
 				}
 				free(img.data);
@@ -47,10 +49,40 @@ Test(resize, area_matches_reference)
 	check_kernel(sl_resize_area_row, ref_area, "area");
 }
 
+/* Boxes spanning several of the area kernel's 1024-column chunks, and boxes
+ * wider than a chunk, which take the direct path. */
+Test(resize, area_wide_sources)
+{
+	static const int outs[] = {1, 2, 7, 1500};
+	sl_image img = ref_random_image(3000, 3, 77, 0);
+	uint8_t row[1500 * 3];
+	for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++) {
+		sl_region r = {0.5, 0, 2999, 3};
+		int cw = outs[o];
+		for (int dy = 0; dy < 2; dy++) {
+			sl_resize_area_row(&img, &r, cw, 2, dy, row);
+			for (int dx = 0; dx < cw; dx++) {
+				uint8_t want[3];
+				ref_area(&img, r.x0, r.y0, r.w, r.h, cw, 2, dx, dy, want);
+				for (int c = 0; c < 3; c++)
+					cr_assert(abs(row[3 * dx + c] - want[c]) <= 1, "%d wide, (%d,%d)", cw,
+						  dx, dy);
+			}
+		}
+	}
+	free(img.data);
+}
+
 static sl_preprocess_spec u8_spec(int w, int h, sl_fit fit, sl_resize rs)
 {
-	return (sl_preprocess_spec){.width = w, .height = h, .fit = fit, .crop_fraction = 1.f, .resize = rs,
-				    .type = SL_PIXEL_U8, .float_scale = 1.f, .q_scale = 1.f};
+	return (sl_preprocess_spec){.width = w,
+				    .height = h,
+				    .fit = fit,
+				    .crop_fraction = 1.f,
+				    .resize = rs,
+				    .type = SL_PIXEL_U8,
+				    .float_scale = 1.f,
+				    .q_scale = 1.f};
 }
 
 Test(preprocess, same_size_stretch_is_exact_copy)
@@ -157,17 +189,23 @@ Test(preprocess, output_types_and_quantization)
 		float fs, fo, qs;
 		int zp;
 	} cases[] = {
-		{SL_PIXEL_U8, 1.f / 255, 0, 1.f / 255, 0},   /* identity */
-		{SL_PIXEL_U8, 1.f / 128, -1, 1.f / 128, 128}, /* MobileNet v1/v2 uint8 */
-		{SL_PIXEL_I8, 1, -128, 1, 0},                 /* pixel - 128 */
-		{SL_PIXEL_I8, 1.f / 255, 0, 0.5f / 255, -128}, /* saturates above 127 */
-		{SL_PIXEL_F32, 1.f / 127.5f, -1, 0, 0},
-		{SL_PIXEL_F32, 0, 0, 0, 0}, /* zeroed: raw 0..255 */
+	    {SL_PIXEL_U8, 1.f / 255, 0, 1.f / 255, 0},	   /* identity */
+	    {SL_PIXEL_U8, 1.f / 128, -1, 1.f / 128, 128},  /* MobileNet v1/v2 uint8 */
+	    {SL_PIXEL_I8, 1, -128, 1, 0},		   /* pixel - 128 */
+	    {SL_PIXEL_I8, 1.f / 255, 0, 0.5f / 255, -128}, /* saturates above 127 */
+	    {SL_PIXEL_F32, 1.f / 127.5f, -1, 0, 0},
+	    {SL_PIXEL_F32, 0, 0, 0, 0}, /* zeroed: raw 0..255 */
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		sl_preprocess_spec spec = {.width = W, .height = H, .fit = SL_FIT_STRETCH, .resize = SL_RESIZE_BILINEAR,
-					   .type = cases[k].t, .float_scale = cases[k].fs, .float_offset = cases[k].fo,
-					   .q_scale = cases[k].qs, .q_zero_point = cases[k].zp};
+		sl_preprocess_spec spec = {.width = W,
+					   .height = H,
+					   .fit = SL_FIT_STRETCH,
+					   .resize = SL_RESIZE_BILINEAR,
+					   .type = cases[k].t,
+					   .float_scale = cases[k].fs,
+					   .float_offset = cases[k].fo,
+					   .q_scale = cases[k].qs,
+					   .q_zero_point = cases[k].zp};
 		float out[24 * 20 * 3];
 		cr_assert_eq(sl_preprocess(&img, &spec, out, NULL), 0);
 		float fs = cases[k].fs == 0 && cases[k].fo == 0 ? 1 : cases[k].fs;
@@ -177,7 +215,8 @@ Test(preprocess, output_types_and_quantization)
 				ref_bilinear(&img, 0, 0, 50, 40, W, H, x, y, px);
 				for (int c = 0; c < 3; c++) {
 					size_t i = ((size_t)y * W + x) * 3 + c;
-					/* the reference pixel may differ by one level: accept either neighbour */
+					/* the reference pixel may differ by one level: accept either
+					 * neighbour */
 					bool ok = false;
 					for (int d = -1; d <= 1 && !ok; d++) {
 						int p = px[c] + d;
@@ -190,8 +229,9 @@ Test(preprocess, output_types_and_quantization)
 							long q = lround(real / cases[k].qs) + cases[k].zp;
 							long lo = cases[k].t == SL_PIXEL_U8 ? 0 : -128;
 							q = q < lo ? lo : q > lo + 255 ? lo + 255 : q;
-							long got = cases[k].t == SL_PIXEL_U8 ? ((uint8_t *)out)[i]
-											   : ((int8_t *)out)[i];
+							long got = cases[k].t == SL_PIXEL_U8
+								       ? ((uint8_t *)out)[i]
+								       : ((int8_t *)out)[i];
 							ok = got == q;
 						}
 					}
@@ -236,5 +276,6 @@ Test(preprocess, min_scale_for_dct_scaling)
 	cr_assert_float_eq(sl_preprocess_min_scale(640, 480, &spec), 224.0 / 640, 1e-9);
 	spec.fit = SL_FIT_STRETCH;
 	cr_assert_float_eq(sl_preprocess_min_scale(640, 480, &spec), 224.0 / 480, 1e-9);
-	cr_assert_float_eq(sl_preprocess_min_scale(100, 100, &spec), 1.0, 1e-9, "never upscale in the decoder");
+	cr_assert_float_eq(sl_preprocess_min_scale(100, 100, &spec), 1.0, 1e-9,
+			   "never upscale in the decoder");
 }

@@ -50,10 +50,11 @@ static sl_source_config config(const char *uri, events *e)
 	if (e)
 		*e = (events){.lock = PTHREAD_MUTEX_INITIALIZER};
 	return (sl_source_config){
-		.uri = uri,
-		.spec = {.width = 32, .height = 24, .fit = SL_FIT_CROP, .crop_fraction = 1.f, .type = SL_PIXEL_U8},
-		.on_state = e ? on_state : NULL,
-		.userdata = e,
+	    .uri = uri,
+	    .spec =
+		{.width = 32, .height = 24, .fit = SL_FIT_CROP, .crop_fraction = 1.f, .type = SL_PIXEL_U8},
+	    .on_state = e ? on_state : NULL,
+	    .userdata = e,
 	};
 }
 
@@ -151,8 +152,14 @@ Test(source, bad_uris_and_specs)
 	cr_assert_eq(sl_source_new(&cfg, &s), -EPROTONOSUPPORT);
 	cr_assert_eq(e.n, 1);
 	cr_assert_eq(e.st[0], SL_SOURCE_STOPPED);
-	static const char *const bad[] = {"testsrc:axb", "testsrc:64x", "testsrc:1x1", "testsrc:64x48@0",
-					  "testsrc?format=H264", "testsrc:64x48junk", "v4l2:", "v4l2:/dev/video0?fmt=x",
+	static const char *const bad[] = {"testsrc:axb",
+					  "testsrc:64x",
+					  "testsrc:1x1",
+					  "testsrc:64x48@0",
+					  "testsrc?format=H264",
+					  "testsrc:64x48junk",
+					  "v4l2:",
+					  "v4l2:/dev/video0?fmt=x",
 					  "file:"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cfg = config(bad[i], &e);

@@ -158,3 +158,22 @@ Test(classify, auto_softmax_looks_through_reshape)
 	cr_assert_not(sl_classifier_wants_softmax(m, 0, SL_SOFTMAX_NEVER));
 	sl_model_unref(m);
 }
+
+Test(classify, auto_softmax_survives_a_cyclic_graph)
+{
+	sl_model *m = sl_model_new();
+	sl_tensor t = {.dtype = SL_DTYPE_F32, .rank = 2, .dims = {1, 10}};
+	cr_assert_eq(sl_model_add_tensor(m, &t, NULL), 0);
+	cr_assert_eq(sl_model_add_tensor(m, &t, NULL), 1);
+	int32_t a = 0, b = 1;
+	sl_node n1 = {.op = SL_OP_RESHAPE, .n_inputs = 1, .n_outputs = 1, .inputs = &a, .outputs = &b};
+	sl_node n2 = {.op = SL_OP_RESHAPE, .n_inputs = 1, .n_outputs = 1, .inputs = &b, .outputs = &a};
+	cr_assert_geq(sl_model_add_node(m, &n1, NULL), 0);
+	cr_assert_geq(sl_model_add_node(m, &n2, NULL), 0);
+	m->n_outputs = 1;
+	m->outputs = malloc(sizeof(int32_t));
+	m->outputs[0] = 0;
+	cr_assert(sl_classifier_wants_softmax(m, 0, SL_SOFTMAX_AUTO));
+	cr_assert(sl_classifier_wants_softmax(m, 5, SL_SOFTMAX_AUTO), "bad output index: assume logits");
+	sl_model_unref(m);
+}

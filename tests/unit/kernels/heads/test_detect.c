@@ -98,9 +98,10 @@ Test(detect, threshold_clip_and_nan)
 {
 	reset();
 	sl_detector *det = make(SL_NMS_HARD);
-	set_box(0, 0, 0, 10, 10, 1e30f);   /* clipped to 100: sigmoid 1 */
-	set_box(100, 0, 0, 10, 10, NAN);   /* dropped */
-	set_box(200, 0, 0, 10, 10, -0.1f); /* 0.475 < 0.5 */
+	set_box(0, 0, 0, 10, 10, 1e30f);	 /* clipped to 100: sigmoid 1 */
+	set_box(100, 0, 0, 10, 10, NAN);	 /* dropped */
+	set_box(200, 0, 0, 10, 10, -0.1f);	 /* 0.475 < 0.5 */
+	set_box(300, INFINITY, 0, 10, 10, 5.0f); /* garbage box: dropped */
 	sl_detection out[4];
 	int n = sl_detector_run(det, boxes, scores, out, 4);
 	cr_assert_eq(n, 1);

@@ -294,16 +294,19 @@ def pool_cases(w, op):
 def mean_cases(w):
     setups = [([1, 5, 4, 3], [1, 2], True), ([1, 5, 4, 3], [1, 2], False), ([2, 3, 4], [2], False),
               ([2, 3, 4], [0, 2], True), ([1, 7, 7, 16], [2, 1], False), ([3, 6], [-1], False)]
-    for n, dt in enumerate(['F32', 'U8', 'I8'] * 4):
-        shape, axes, keep = setups[n % len(setups)]
-        g = Graph()
-        q = qparams(dt)
-        oq = q if n >= 6 and dt != 'F32' else qparams(dt)  # same params on the second round
-        x = act_tensor(g, dt, shape, q)
-        ax = g.add('I32', [len(axes)], data=np.array(axes, np.int32), const=True)
-        o = out_tensor(g, dt, [1], oq)
-        w.case(f'mean_{dt}_{n}', 'MEAN', 0, [int(keep)], g, [x, ax], o, fb.BuiltinOptions.ReducerOptions,
-               fb.ReducerOptionsT(keepDims=keep))
+    n = 0
+    for shape, axes, keep in setups:
+        for dt in ('F32', 'U8', 'I8'):
+            for same in ((False, True) if dt != 'F32' else (False,)):
+                g = Graph()
+                q = qparams(dt)
+                oq = q if same else qparams(dt)
+                x = act_tensor(g, dt, shape, q)
+                ax = g.add('I32', [len(axes)], data=np.array(axes, np.int32), const=True)
+                o = out_tensor(g, dt, [1], oq)
+                w.case(f'mean_{dt}_{n}', 'MEAN', 0, [int(keep)], g, [x, ax], o, fb.BuiltinOptions.ReducerOptions,
+                       fb.ReducerOptionsT(keepDims=keep))
+                n += 1
 
 
 def unary_cases(w, op):
@@ -406,6 +409,85 @@ def shape_cases(w):
            fb.ReshapeOptionsT(newShape=[4, 6]))
 
 
+def realistic_cases(w):
+    """MobileNet-like layer shapes and parameters (wider channels, 7x7 pools,
+    1001-way softmax) to cover longer accumulations than the random cases."""
+    def conv(name, op, dt, ishape, oc, k, stride, dm=1, act=3):
+        g = Graph()
+        iq, oq = qparams(dt), qparams(dt)
+        oq = (oq[0] * 8, oq[1])
+        x = act_tensor(g, dt, ishape, iq)
+        depthwise = op == 'DEPTHWISE_CONV_2D'
+        fshape = [1, k, k, oc] if depthwise else [oc, k, k, ishape[3]]
+        if dt == 'U8':
+            fs, fz, fd, axis = [0.01], [int(rng.integers(100, 156))], qdata('U8', fshape), 0
+        else:
+            fs = [float(np.float32(rng.uniform(0.002, 0.02))) for _ in range(oc)]
+            fz, fd, axis = [0] * oc, rng.integers(-127, 128, size=fshape).astype(np.int8), 3 if depthwise else 0
+        f = g.add(dt, fshape, q=(fs, fz, axis), data=fd, const=True)
+        bs = [np.float32(iq[0]) * np.float32(v) for v in fs]
+        b = g.add('I32', [oc], q=(bs, [0] * len(bs), 0), data=rng.integers(-5000, 5000, size=[oc]).astype(np.int32),
+                  const=True)
+        o = out_tensor(g, dt, [1], oq)
+        if depthwise:
+            opts = fb.DepthwiseConv2DOptionsT(padding=0, strideW=stride, strideH=stride, depthMultiplier=dm,
+                                              fusedActivationFunction=act)
+            ot = fb.BuiltinOptions.DepthwiseConv2DOptions
+        else:
+            opts = fb.Conv2DOptionsT(padding=0, strideW=stride, strideH=stride, fusedActivationFunction=act)
+            ot = fb.BuiltinOptions.Conv2DOptions
+        w.case(name, op, act, [stride, stride, 1, 1, 0, dm], g, [x, f, b], o, ot, opts)
+
+    conv('mnet_conv_i8', 'CONV_2D', 'I8', [1, 16, 16, 8], 16, 3, 2)
+    conv('mnet_conv_u8_first', 'CONV_2D', 'U8', [1, 15, 15, 3], 8, 3, 2)
+    conv('mnet_pw_i8', 'CONV_2D', 'I8', [1, 8, 8, 32], 24, 1, 1, act=0)
+    conv('mnet_dw_i8', 'DEPTHWISE_CONV_2D', 'I8', [1, 16, 16, 16], 16, 3, 1)
+    conv('mnet_dw_i8_s2', 'DEPTHWISE_CONV_2D', 'I8', [1, 16, 16, 16], 16, 3, 2)
+    conv('mnet_dw_u8_s2', 'DEPTHWISE_CONV_2D', 'U8', [1, 9, 9, 8], 8, 3, 2)
+    for dt in ('U8', 'I8'):
+        g = Graph()
+        q = qparams(dt)
+        x = act_tensor(g, dt, [1, 7, 7, 32], q)
+        o = out_tensor(g, dt, [1], q)
+        w.case(f'mnet_avgpool_{dt}', 'AVERAGE_POOL_2D', 0, [7, 7, 1, 1, 1], g, [x], o,
+               fb.BuiltinOptions.Pool2DOptions,
+               fb.Pool2DOptionsT(padding=1, strideW=1, strideH=1, filterWidth=7, filterHeight=7))
+        g = Graph()
+        x = act_tensor(g, dt, [1, 7, 7, 64], q)
+        ax = g.add('I32', [2], data=np.array([1, 2], np.int32), const=True)
+        o = out_tensor(g, dt, [1], qparams(dt))
+        w.case(f'mnet_mean_{dt}', 'MEAN', 0, [0], g, [x, ax], o, fb.BuiltinOptions.ReducerOptions,
+               fb.ReducerOptionsT(keepDims=False))
+        g = Graph()
+        x = act_tensor(g, dt, [1, 1001], (float(np.float32(0.1 + 0.05 * (dt == 'I8'))), q[1]))
+        o = out_tensor(g, dt, [1], (1.0 / 256, 0 if dt == 'U8' else -128))
+        w.case(f'mnet_softmax_{dt}', 'SOFTMAX', 0, [1.0], g, [x], o, fb.BuiltinOptions.SoftmaxOptions,
+               fb.SoftmaxOptionsT(beta=1.0))
+        g = Graph()
+        iq = qparams(dt)
+        x = act_tensor(g, dt, [1, 64], iq)
+        f = g.add('U8' if dt == 'U8' else 'I8', [100, 64], q=([0.01], [128 if dt == 'U8' else 0], 0),
+                  data=qdata('U8', [100, 64]) if dt == 'U8' else rng.integers(-127, 128, size=[100, 64]).astype(np.int8),
+                  const=True)
+        b = g.add('I32', [100], q=([np.float32(iq[0]) * np.float32(0.01)], [0], 0),
+                  data=rng.integers(-3000, 3000, size=[100]).astype(np.int32), const=True)
+        o = out_tensor(g, dt, [1], (iq[0] * 4, iq[1]))
+        w.case(f'mnet_fc_{dt}', 'FULLY_CONNECTED', 0, [0], g, [x, f, b], o, fb.BuiltinOptions.FullyConnectedOptions,
+               fb.FullyConnectedOptionsT())
+        # hard-swish with a right-shifting reluish multiplier (small input scale)
+        g = Graph()
+        lo, hi = QRANGE[dt]
+        x = g.add(dt, [1, 256], q=([0.005], [0 if dt == 'I8' else 128], 0),
+                  data=np.arange(lo, hi + 1).astype(DT[dt][0]).reshape(1, 256))
+        o = out_tensor(g, dt, [1], (0.004, -10 if dt == 'I8' else 60))
+        w.case(f'hard_swish_{dt}_small_scale', 'HARD_SWISH', 0, [], g, [x], o, 0, None)
+    g = Graph()
+    ins = [act_tensor(g, 'U8', [1, 4, 4, c], qparams('U8')) for c in (3, 5, 2, 4)]
+    o = out_tensor(g, 'U8', [1], qparams('U8'))
+    w.case('concat_U8_four_scales', 'CONCATENATION', 0, [3], g, ins, o, fb.BuiltinOptions.ConcatenationOptions,
+           fb.ConcatenationOptionsT(axis=3))
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else 'tflite_ref_vectors.txt'
     with open(path, 'w') as f:
@@ -424,6 +506,7 @@ def main():
         softmax_cases(w)
         convert_cases(w)
         shape_cases(w)
+        realistic_cases(w)
     print(f'{w.n} cases written to {path}')
 
 

@@ -47,16 +47,17 @@ static inline int32_t tu_ld(const void *p, size_t i, sl_dtype t)
 }
 
 /* Compares with a tolerance relative to the magnitude of the expectation. */
-#define tu_assert_floats(got, want, n, tol)                                                              \
-	do {                                                                                             \
-		for (size_t i_ = 0; i_ < (size_t)(n); i_++)                                              \
-			cr_assert(fabsf((got)[i_] - (want)[i_]) <= (tol) * (1.0f + fabsf((want)[i_])),      \
-				  "element %zu: got %g, want %g", i_, (double)(got)[i_], (double)(want)[i_]); \
+#define tu_assert_floats(got, want, n, tol)                                                                  \
+	do {                                                                                                 \
+		for (size_t i_ = 0; i_ < (size_t)(n); i_++)                                                  \
+			cr_assert(fabsf((got)[i_] - (want)[i_]) <= (tol) * (1.0f + fabsf((want)[i_])),       \
+				  "element %zu: got %g, want %g", i_, (double)(got)[i_],                     \
+				  (double)(want)[i_]);                                                       \
 	} while (0)
 
-#define tu_assert_ints(got, want, n)                                                                     \
-	do {                                                                                             \
-		for (size_t i_ = 0; i_ < (size_t)(n); i_++)                                              \
+#define tu_assert_ints(got, want, n)                                                                         \
+	do {                                                                                                 \
+		for (size_t i_ = 0; i_ < (size_t)(n); i_++)                                                  \
 			cr_assert_eq((int)(got)[i_], (int)(want)[i_], "element %zu: got %d, want %d", i_,    \
 				     (int)(got)[i_], (int)(want)[i_]);                                       \
 	} while (0)

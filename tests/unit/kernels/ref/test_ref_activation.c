@@ -58,7 +58,8 @@ Test(ref_activation, relu_q8_requantizes)
 	/* RELU: in scale .5 zp 10 -> out scale .25 zp 0 */
 	const uint8_t in[4] = {14, 6, 10, 255};
 	uint8_t out[4];
-	sl_ref_relu_q8_args a = {.type = SL_DTYPE_U8, .input = in, .output = out, .n = 4, .in_zp = 10, .out_zp = 0};
+	sl_ref_relu_q8_args a = {
+	    .type = SL_DTYPE_U8, .input = in, .output = out, .n = 4, .in_zp = 10, .out_zp = 0};
 	sl_ref_relu_q8_params(0.5f, 0.25f, 0, INFINITY, &a);
 	sl_ref_relu_q8(&a);
 	const uint8_t want[4] = {8, 0, 0, 255};
@@ -66,8 +67,8 @@ Test(ref_activation, relu_q8_requantizes)
 	/* RELU6, int8, in scale .1 zp -20 -> out scale .05 zp -128 */
 	const int8_t sin[4] = {-30, 0, 30, 60}; /* -1, 2, 5, 8 */
 	int8_t sout[4];
-	sl_ref_relu_q8_args b = {.type = SL_DTYPE_I8, .input = sin, .output = sout, .n = 4, .in_zp = -20,
-				 .out_zp = -128};
+	sl_ref_relu_q8_args b = {
+	    .type = SL_DTYPE_I8, .input = sin, .output = sout, .n = 4, .in_zp = -20, .out_zp = -128};
 	sl_ref_relu_q8_params(0.1f, 0.05f, 0, 6, &b);
 	cr_assert_eq(b.act_min, -128);
 	cr_assert_eq(b.act_max, -8);
@@ -90,7 +91,8 @@ static void hard_swish_sweep(sl_dtype t, float is, int32_t iz, float os, int32_t
 	uint8_t in[256], out[256];
 	for (int i = 0; i < 256; i++)
 		in[i] = (uint8_t)i;
-	sl_ref_hard_swish_q8_args a = {.type = t, .input = in, .output = out, .n = 256, .in_zp = iz, .out_zp = oz};
+	sl_ref_hard_swish_q8_args a = {
+	    .type = t, .input = in, .output = out, .n = 256, .in_zp = iz, .out_zp = oz};
 	cr_assert_eq(sl_ref_hard_swish_q8_params(is, os, &a), 0);
 	sl_ref_hard_swish_q8(&a);
 	for (int i = 0; i < 256; i++) {
@@ -99,8 +101,8 @@ static void hard_swish_sweep(sl_dtype t, float is, int32_t iz, float os, int32_t
 		sl_ref_hard_swish_f32(&x, &y, 1);
 		const float want = fminf(fmaxf(roundf(y / os) + (float)oz, (float)sl_ref_q8_min(t)),
 					 (float)sl_ref_q8_max(t));
-		cr_assert_leq(fabsf((float)tu_ld(out, (size_t)i, t) - want), 1.0f, "x=%g: %d vs %g", (double)x,
-			      tu_ld(out, (size_t)i, t), (double)want);
+		cr_assert_leq(fabsf((float)tu_ld(out, (size_t)i, t) - want), 1.0f, "x=%g: %d vs %g",
+			      (double)x, tu_ld(out, (size_t)i, t), (double)want);
 	}
 }
 
@@ -170,8 +172,12 @@ Test(ref_activation, softmax_f32)
 Test(ref_activation, softmax_q8_uniform_and_peaked)
 {
 	uint8_t uin[4] = {7, 7, 7, 7}, uout[4];
-	sl_ref_softmax_q8_args a = {.in_type = SL_DTYPE_U8, .out_type = SL_DTYPE_U8, .input = uin, .output = uout,
-				    .outer = 1, .depth = 4};
+	sl_ref_softmax_q8_args a = {.in_type = SL_DTYPE_U8,
+				    .out_type = SL_DTYPE_U8,
+				    .input = uin,
+				    .output = uout,
+				    .outer = 1,
+				    .depth = 4};
 	sl_ref_softmax_q8_params(1.0f, 0.1f, &a);
 	sl_ref_softmax_q8(&a);
 	for (int i = 0; i < 4; i++)
@@ -204,8 +210,8 @@ static void softmax_sweep(sl_dtype it, sl_dtype ot, float scale, float beta, uin
 	uint8_t in[OUTER * DEPTH], out[OUTER * DEPTH];
 	float fin[DEPTH], fout[DEPTH];
 	tu_fill_q8(&r, in, sizeof(in), it);
-	sl_ref_softmax_q8_args a = {.in_type = it, .out_type = ot, .input = in, .output = out, .outer = OUTER,
-				    .depth = DEPTH};
+	sl_ref_softmax_q8_args a = {
+	    .in_type = it, .out_type = ot, .input = in, .output = out, .outer = OUTER, .depth = DEPTH};
 	sl_ref_softmax_q8_params(beta, scale, &a);
 	sl_ref_softmax_q8(&a);
 	const int32_t omin = sl_ref_q8_min(ot);
@@ -214,7 +220,8 @@ static void softmax_sweep(sl_dtype it, sl_dtype ot, float scale, float beta, uin
 			fin[c] = scale * (float)tu_ld(in, (size_t)(o * DEPTH + c), it);
 		sl_ref_softmax_f32(fin, fout, 1, DEPTH, beta);
 		for (int c = 0; c < DEPTH; c++) {
-			const float want = fminf(roundf(fout[c] * 256) + (float)omin, (float)sl_ref_q8_max(ot));
+			const float want =
+			    fminf(roundf(fout[c] * 256) + (float)omin, (float)sl_ref_q8_max(ot));
 			const int got = tu_ld(out, (size_t)(o * DEPTH + c), ot);
 			cr_assert_leq(fabsf((float)got - want), 1.0f, "row %d col %d: %d vs %g", o, c, got,
 				      (double)want);

@@ -29,8 +29,13 @@ Test(ref_conv, f32_valid_with_bias)
 {
 	const float in[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, filt[4] = {1, 2, 3, 4}, bias[1] = {1};
 	float out[4];
-	sl_ref_conv_f32_args a = {.g = geom(3, 3, 1, 2, 2, 1, 2, 2), .input = in, .filter = filt, .bias = bias,
-				  .output = out, .act_min = -FLT_MAX, .act_max = FLT_MAX};
+	sl_ref_conv_f32_args a = {.g = geom(3, 3, 1, 2, 2, 1, 2, 2),
+				  .input = in,
+				  .filter = filt,
+				  .bias = bias,
+				  .output = out,
+				  .act_min = -FLT_MAX,
+				  .act_max = FLT_MAX};
 	sl_ref_conv2d_f32(&a);
 	const float want[4] = {38, 48, 68, 78};
 	tu_assert_floats(out, want, 4, 0.0f);
@@ -42,8 +47,12 @@ Test(ref_conv, f32_same_padding_bottom_right)
 	 * sees only the top-left filter tap. */
 	const float in[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, filt[4] = {1, 2, 3, 4};
 	float out[9];
-	sl_ref_conv_f32_args a = {.g = geom(3, 3, 1, 3, 3, 1, 2, 2), .input = in, .filter = filt, .output = out,
-				  .act_min = -FLT_MAX, .act_max = FLT_MAX};
+	sl_ref_conv_f32_args a = {.g = geom(3, 3, 1, 3, 3, 1, 2, 2),
+				  .input = in,
+				  .filter = filt,
+				  .output = out,
+				  .act_min = -FLT_MAX,
+				  .act_max = FLT_MAX};
 	sl_ref_conv2d_f32(&a);
 	const float want[9] = {37, 47, 3 * 1 + 6 * 3, 67, 77, 6 + 9 * 3, 7 + 8 * 2, 8 + 9 * 2, 9};
 	tu_assert_floats(out, want, 9, 0.0f);
@@ -60,8 +69,8 @@ Test(ref_conv, f32_top_left_padding_and_stride)
 	sl_ref_conv_geom g = geom(3, 3, 1, 2, 2, 1, 3, 3);
 	g.stride_h = g.stride_w = 2;
 	g.pad_top = g.pad_left = 1;
-	sl_ref_conv_f32_args a = {.g = g, .input = in, .filter = filt, .output = out, .act_min = -FLT_MAX,
-				  .act_max = FLT_MAX};
+	sl_ref_conv_f32_args a = {
+	    .g = g, .input = in, .filter = filt, .output = out, .act_min = -FLT_MAX, .act_max = FLT_MAX};
 	sl_ref_conv2d_f32(&a);
 	const float want[4] = {1 + 2 + 4 + 5, 2 + 3 + 5 + 6, 4 + 5 + 7 + 8, 5 + 6 + 8 + 9};
 	tu_assert_floats(out, want, 4, 0.0f);
@@ -74,8 +83,8 @@ Test(ref_conv, f32_dilation)
 		in[i] = (float)i;
 	sl_ref_conv_geom g = geom(5, 5, 1, 3, 3, 1, 2, 2);
 	g.dilation_h = g.dilation_w = 2;
-	sl_ref_conv_f32_args a = {.g = g, .input = in, .filter = filt, .output = out, .act_min = -FLT_MAX,
-				  .act_max = FLT_MAX};
+	sl_ref_conv_f32_args a = {
+	    .g = g, .input = in, .filter = filt, .output = out, .act_min = -FLT_MAX, .act_max = FLT_MAX};
 	sl_ref_conv2d_f32(&a);
 	/* out(y,x) = in(y,x) + in(y,x+2) + in(y+2,x) + in(y+2,x+2) = 4*(5y+x) + 24 */
 	for (int y = 0; y < 3; y++)
@@ -90,8 +99,13 @@ Test(ref_conv, f32_channels_and_relu6)
 	const float bias[3] = {-3, 0, 0};
 	float out[3], lo, hi;
 	sl_ref_act_range_f32(SL_ACT_RELU6, &lo, &hi);
-	sl_ref_conv_f32_args a = {.g = geom(1, 1, 2, 1, 1, 3, 1, 1), .input = in, .filter = filt, .bias = bias,
-				  .output = out, .act_min = lo, .act_max = hi};
+	sl_ref_conv_f32_args a = {.g = geom(1, 1, 2, 1, 1, 3, 1, 1),
+				  .input = in,
+				  .filter = filt,
+				  .bias = bias,
+				  .output = out,
+				  .act_min = lo,
+				  .act_max = hi};
 	sl_ref_conv2d_f32(&a);
 	const float want[3] = {0, 2, 6};
 	tu_assert_floats(out, want, 3, 0.0f);
@@ -104,16 +118,16 @@ Test(ref_conv, f32_grouped)
 	float out[2];
 	sl_ref_conv_geom g = geom(1, 1, 2, 1, 1, 2, 1, 1);
 	g.groups = 2;
-	sl_ref_conv_f32_args a = {.g = g, .input = in, .filter = filt, .output = out, .act_min = -FLT_MAX,
-				  .act_max = FLT_MAX};
+	sl_ref_conv_f32_args a = {
+	    .g = g, .input = in, .filter = filt, .output = out, .act_min = -FLT_MAX, .act_max = FLT_MAX};
 	sl_ref_conv2d_f32(&a);
 	const float want[2] = {6, 50};
 	tu_assert_floats(out, want, 2, 0.0f);
 }
 
 static void conv_q8_1x1(sl_dtype t, const void *in, const void *filt, int ic, int oc, const int32_t *bias,
-			bool per_channel, const int32_t *fzp, const int32_t *mult, const int *shift, int32_t in_zp,
-			int32_t out_zp, sl_act act, float out_scale, void *out)
+			bool per_channel, const int32_t *fzp, const int32_t *mult, const int *shift,
+			int32_t in_zp, int32_t out_zp, sl_act act, float out_scale, void *out)
 {
 	sl_ref_conv_q8_args a = {.g = geom(1, 1, ic, 1, 1, oc, 1, 1),
 				 .in_type = t,
@@ -166,21 +180,21 @@ Test(ref_conv, u8_rounding_half_away_from_zero)
 		int32_t out_zp;
 		uint8_t want;
 	} cases[] = {
-	    {20, 0, 100, 103},  /* 2.5 -> 3 */
-	    {0, -20, 100, 97},  /* -2.5 -> -3 */
-	    {12, 0, 100, 102},  /* 1.5 -> 2 */
-	    {0, -12, 100, 98},  /* -1.5 -> -2 */
-	    {11, 0, 100, 102},  /* 1.375 -> 5.5/4 -> 6/4 -> 2 */
-	    {0, -11, 100, 99},  /* -1.375 -> -5/4 -> -1 */
-	    {10, 0, 100, 101},  /* 1.25 -> 1 */
-	    {0, -10, 100, 99},  /* -1.25 -> -1 */
-	    {0, -900, 100, 0},  /* clamps low */
+	    {20, 0, 100, 103},	   /* 2.5 -> 3 */
+	    {0, -20, 100, 97},	   /* -2.5 -> -3 */
+	    {12, 0, 100, 102},	   /* 1.5 -> 2 */
+	    {0, -12, 100, 98},	   /* -1.5 -> -2 */
+	    {11, 0, 100, 102},	   /* 1.375 -> 5.5/4 -> 6/4 -> 2 */
+	    {0, -11, 100, 99},	   /* -1.375 -> -5/4 -> -1 */
+	    {10, 0, 100, 101},	   /* 1.25 -> 1 */
+	    {0, -10, 100, 99},	   /* -1.25 -> -1 */
+	    {0, -900, 100, 0},	   /* clamps low */
 	    {255, 2000, 100, 255}, /* clamps high */
 	};
 	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
 		uint8_t out[1];
-		conv_q8_1x1(SL_DTYPE_U8, &cases[i].in, filt, 1, 1, &cases[i].bias, false, &fzp, &mult, &shift, 0,
-			    cases[i].out_zp, SL_ACT_NONE, 1.0f, out);
+		conv_q8_1x1(SL_DTYPE_U8, &cases[i].in, filt, 1, 1, &cases[i].bias, false, &fzp, &mult, &shift,
+			    0, cases[i].out_zp, SL_ACT_NONE, 1.0f, out);
 		cr_assert_eq(out[0], cases[i].want, "case %zu: got %d want %d", i, out[0], cases[i].want);
 	}
 }
@@ -197,11 +211,13 @@ Test(ref_conv, i8_per_channel_hand)
 	int shift[2];
 	int8_t out[2];
 	sl_ref_conv_q8_multipliers(0.5f, fs, 2, 0.05f, mult, shift);
-	conv_q8_1x1(SL_DTYPE_I8, in, filt, 2, 2, bias, true, fzp, mult, shift, -1, 5, SL_ACT_NONE, 0.05f, out);
+	conv_q8_1x1(SL_DTYPE_I8, in, filt, 2, 2, bias, true, fzp, mult, shift, -1, 5, SL_ACT_NONE, 0.05f,
+		    out);
 	cr_assert_eq(out[0], -35);
 	cr_assert_eq(out[1], -75);
 	/* fused RELU clamps at the zero point */
-	conv_q8_1x1(SL_DTYPE_I8, in, filt, 2, 2, bias, true, fzp, mult, shift, -1, 5, SL_ACT_RELU, 0.05f, out);
+	conv_q8_1x1(SL_DTYPE_I8, in, filt, 2, 2, bias, true, fzp, mult, shift, -1, 5, SL_ACT_RELU, 0.05f,
+		    out);
 	cr_assert_eq(out[0], 5);
 	cr_assert_eq(out[1], 5);
 }
@@ -248,8 +264,13 @@ Test(ref_conv, f32_depthwise_multiplier_2)
 	float out[4];
 	sl_ref_conv_geom g = geom(2, 2, 2, 1, 1, 4, 2, 2);
 	g.depth_multiplier = 2;
-	sl_ref_conv_f32_args a = {.g = g, .input = in, .filter = filt, .bias = bias, .output = out,
-				  .act_min = -FLT_MAX, .act_max = FLT_MAX};
+	sl_ref_conv_f32_args a = {.g = g,
+				  .input = in,
+				  .filter = filt,
+				  .bias = bias,
+				  .output = out,
+				  .act_min = -FLT_MAX,
+				  .act_max = FLT_MAX};
 	sl_ref_dwconv2d_f32(&a);
 	const float want[4] = {10, 1, 8, 100 + 5 - 6 + 7 - 8};
 	tu_assert_floats(out, want, 4, 0.0f);
@@ -264,8 +285,8 @@ Test(ref_conv, f32_depthwise_same_border)
 		filt[i] = 1;
 	sl_ref_conv_geom g = geom(2, 2, 1, 2, 2, 1, 3, 3);
 	g.pad_top = g.pad_left = 1;
-	sl_ref_conv_f32_args a = {.g = g, .input = in, .filter = filt, .output = out, .act_min = -FLT_MAX,
-				  .act_max = FLT_MAX};
+	sl_ref_conv_f32_args a = {
+	    .g = g, .input = in, .filter = filt, .output = out, .act_min = -FLT_MAX, .act_max = FLT_MAX};
 	sl_ref_dwconv2d_f32(&a);
 	const float want[4] = {10, 10, 10, 10};
 	tu_assert_floats(out, want, 4, 0.0f);
@@ -274,7 +295,7 @@ Test(ref_conv, f32_depthwise_same_border)
 Test(ref_conv, u8_depthwise_hand)
 {
 	/* one 1x1 depthwise tap per channel, multiplier 2, per-tensor uint8 */
-	const uint8_t in[2] = {140, 120};        /* zp 128 scale 1: 12, -8 */
+	const uint8_t in[2] = {140, 120};	      /* zp 128 scale 1: 12, -8 */
 	const uint8_t filt[4] = {130, 126, 129, 127}; /* zp 128 scale .5: 1, -1, .5, -.5 */
 	const float fs = 0.5f;
 	int32_t mult, fzp = 128;
@@ -307,8 +328,15 @@ Test(ref_conv, f32_fully_connected)
 {
 	const float in[6] = {1, 2, 3, -1, -2, -3}, w[6] = {1, 0, 1, 0, 1, 0}, bias[2] = {0.5f, -1};
 	float out[4];
-	sl_ref_fc_f32_args a = {.batch = 2, .depth = 3, .out_c = 2, .input = in, .weights = w, .bias = bias,
-				.output = out, .act_min = -FLT_MAX, .act_max = FLT_MAX};
+	sl_ref_fc_f32_args a = {.batch = 2,
+				.depth = 3,
+				.out_c = 2,
+				.input = in,
+				.weights = w,
+				.bias = bias,
+				.output = out,
+				.act_min = -FLT_MAX,
+				.act_max = FLT_MAX};
 	sl_ref_fc_f32(&a);
 	const float want[4] = {4.5f, 1, -3.5f, -3};
 	tu_assert_floats(out, want, 4, 0.0f);
@@ -329,10 +357,23 @@ Test(ref_conv, u8_fully_connected_hand)
 	int shift;
 	uint8_t out[1];
 	sl_ref_conv_q8_multipliers(1.0f, &fs, 1, 2.0f, &mult, &shift);
-	sl_ref_fc_q8_args a = {.batch = 1, .depth = 2, .out_c = 1, .in_type = SL_DTYPE_U8,
-			       .filter_type = SL_DTYPE_U8, .out_type = SL_DTYPE_U8, .input = in, .weights = w,
-			       .bias = bias, .output = out, .in_zp = 10, .out_zp = 0, .filter_zp = &fzp,
-			       .mult = &mult, .shift = &shift, .act_min = 0, .act_max = 255};
+	sl_ref_fc_q8_args a = {.batch = 1,
+			       .depth = 2,
+			       .out_c = 1,
+			       .in_type = SL_DTYPE_U8,
+			       .filter_type = SL_DTYPE_U8,
+			       .out_type = SL_DTYPE_U8,
+			       .input = in,
+			       .weights = w,
+			       .bias = bias,
+			       .output = out,
+			       .in_zp = 10,
+			       .out_zp = 0,
+			       .filter_zp = &fzp,
+			       .mult = &mult,
+			       .shift = &shift,
+			       .act_min = 0,
+			       .act_max = 255};
 	sl_ref_fc_q8(&a);
 	cr_assert_eq(out[0], 7);
 }
@@ -398,18 +439,46 @@ static void run_consistency(const sweep_case *sc, uint64_t seed)
 	}
 	sl_ref_conv_q8_multipliers(in_scale, fscale, nq, out_scale, mult, shift);
 
-	sl_ref_conv_geom g = {.batch = 1, .in_h = sc->ih, .in_w = sc->iw, .in_c = sc->ic, .out_h = oh,
-			      .out_w = ow, .out_c = sc->oc, .filter_h = sc->fh, .filter_w = sc->fw,
-			      .stride_h = sc->stride, .stride_w = sc->stride, .dilation_h = sc->dil,
-			      .dilation_w = sc->dil, .pad_top = sc->pad, .pad_left = sc->pad, .groups = 1,
+	sl_ref_conv_geom g = {.batch = 1,
+			      .in_h = sc->ih,
+			      .in_w = sc->iw,
+			      .in_c = sc->ic,
+			      .out_h = oh,
+			      .out_w = ow,
+			      .out_c = sc->oc,
+			      .filter_h = sc->fh,
+			      .filter_w = sc->fw,
+			      .stride_h = sc->stride,
+			      .stride_w = sc->stride,
+			      .dilation_h = sc->dil,
+			      .dilation_w = sc->dil,
+			      .pad_top = sc->pad,
+			      .pad_left = sc->pad,
+			      .groups = 1,
 			      .depth_multiplier = dm};
-	sl_ref_conv_q8_args qa = {.g = g, .in_type = sc->t, .filter_type = sc->t, .out_type = sc->t,
-				  .input = in, .filter = filt, .bias = bias, .output = out, .in_zp = in_zp,
-				  .out_zp = out_zp, .per_channel = sc->per_channel, .filter_zp = fzp,
-				  .mult = mult, .shift = shift, .act_min = sl_ref_q8_min(sc->t),
+	sl_ref_conv_q8_args qa = {.g = g,
+				  .in_type = sc->t,
+				  .filter_type = sc->t,
+				  .out_type = sc->t,
+				  .input = in,
+				  .filter = filt,
+				  .bias = bias,
+				  .output = out,
+				  .in_zp = in_zp,
+				  .out_zp = out_zp,
+				  .per_channel = sc->per_channel,
+				  .filter_zp = fzp,
+				  .mult = mult,
+				  .shift = shift,
+				  .act_min = sl_ref_q8_min(sc->t),
 				  .act_max = sl_ref_q8_max(sc->t)};
-	sl_ref_conv_f32_args fa = {.g = g, .input = fin, .filter = ffilt, .bias = fbias, .output = fout,
-				   .act_min = -FLT_MAX, .act_max = FLT_MAX};
+	sl_ref_conv_f32_args fa = {.g = g,
+				   .input = fin,
+				   .filter = ffilt,
+				   .bias = fbias,
+				   .output = fout,
+				   .act_min = -FLT_MAX,
+				   .act_max = FLT_MAX};
 	if (sc->dw) {
 		sl_ref_dwconv2d_q8(&qa);
 		sl_ref_dwconv2d_f32(&fa);
@@ -469,11 +538,21 @@ Test(ref_conv, mixed_signedness_equals_shifted_values)
 	for (int i = 0; i < 27; i++)
 		in_s[i] = (int8_t)(in_u[i] - 128);
 	sl_ref_conv_q8_multipliers(0.05f, fs, 2, 0.1f, mult, shift);
-	sl_ref_conv_q8_args a = {.g = geom(3, 3, 3, 1, 1, 2, 3, 3), .in_type = SL_DTYPE_U8,
-				 .filter_type = SL_DTYPE_I8, .out_type = SL_DTYPE_U8, .input = in_u,
-				 .filter = filt, .output = out_u, .in_zp = 130, .out_zp = 128,
-				 .per_channel = true, .filter_zp = fzp, .mult = mult, .shift = shift,
-				 .act_min = 0, .act_max = 255};
+	sl_ref_conv_q8_args a = {.g = geom(3, 3, 3, 1, 1, 2, 3, 3),
+				 .in_type = SL_DTYPE_U8,
+				 .filter_type = SL_DTYPE_I8,
+				 .out_type = SL_DTYPE_U8,
+				 .input = in_u,
+				 .filter = filt,
+				 .output = out_u,
+				 .in_zp = 130,
+				 .out_zp = 128,
+				 .per_channel = true,
+				 .filter_zp = fzp,
+				 .mult = mult,
+				 .shift = shift,
+				 .act_min = 0,
+				 .act_max = 255};
 	sl_ref_conv2d_q8(&a);
 	a.in_type = SL_DTYPE_I8;
 	a.out_type = SL_DTYPE_I8;

@@ -25,16 +25,26 @@ Test(ref_convert, requantize_int8_uint8_flip)
 	/* equal scales, zero points 128 apart: x + 128 */
 	const int8_t in[4] = {-128, -1, 0, 127};
 	uint8_t out[4];
-	sl_ref_requantize_args a = {.in_type = SL_DTYPE_I8, .out_type = SL_DTYPE_U8, .input = in, .output = out,
-				    .n = 4, .in_zp = -128, .out_zp = 0};
+	sl_ref_requantize_args a = {.in_type = SL_DTYPE_I8,
+				    .out_type = SL_DTYPE_U8,
+				    .input = in,
+				    .output = out,
+				    .n = 4,
+				    .in_zp = -128,
+				    .out_zp = 0};
 	sl_ref_requantize_params(0.25f, 0.25f, &a);
 	sl_ref_requantize(&a);
 	const uint8_t want[4] = {0, 127, 128, 255};
 	tu_assert_ints(out, want, 4);
 	/* and back */
 	int8_t back[4];
-	sl_ref_requantize_args b = {.in_type = SL_DTYPE_U8, .out_type = SL_DTYPE_I8, .input = out, .output = back,
-				    .n = 4, .in_zp = 0, .out_zp = -128};
+	sl_ref_requantize_args b = {.in_type = SL_DTYPE_U8,
+				    .out_type = SL_DTYPE_I8,
+				    .input = out,
+				    .output = back,
+				    .n = 4,
+				    .in_zp = 0,
+				    .out_zp = -128};
 	sl_ref_requantize_params(0.25f, 0.25f, &b);
 	sl_ref_requantize(&b);
 	tu_assert_ints(back, in, 4);
@@ -48,8 +58,13 @@ Test(ref_convert, requantize_scale_change)
 	 * 255 - 128 = 127 -> 63.5 -> 64 */
 	const uint8_t in[4] = {133, 123, 255, 0};
 	int8_t out[4];
-	sl_ref_requantize_args a = {.in_type = SL_DTYPE_U8, .out_type = SL_DTYPE_I8, .input = in, .output = out,
-				    .n = 4, .in_zp = 128, .out_zp = 0};
+	sl_ref_requantize_args a = {.in_type = SL_DTYPE_U8,
+				    .out_type = SL_DTYPE_I8,
+				    .input = in,
+				    .output = out,
+				    .n = 4,
+				    .in_zp = 128,
+				    .out_zp = 0};
 	sl_ref_requantize_params(1.0f, 2.0f, &a);
 	sl_ref_requantize(&a);
 	const int8_t want[4] = {3, -2, 64, -64};
@@ -57,8 +72,13 @@ Test(ref_convert, requantize_scale_change)
 	/* int8 -> int8 with saturation: scale .1 -> .01 */
 	const int8_t sin[3] = {20, -20, 1};
 	int8_t sout[3];
-	sl_ref_requantize_args s = {.in_type = SL_DTYPE_I8, .out_type = SL_DTYPE_I8, .input = sin, .output = sout,
-				    .n = 3, .in_zp = 0, .out_zp = 5};
+	sl_ref_requantize_args s = {.in_type = SL_DTYPE_I8,
+				    .out_type = SL_DTYPE_I8,
+				    .input = sin,
+				    .output = sout,
+				    .n = 3,
+				    .in_zp = 0,
+				    .out_zp = 5};
 	sl_ref_requantize_params(0.1f, 0.01f, &s);
 	sl_ref_requantize(&s);
 	const int8_t swant[3] = {127, -128, 15};
@@ -71,8 +91,14 @@ Test(ref_convert, dequantize_per_tensor_and_per_channel)
 	float out[6];
 	const float s1 = 0.5f;
 	const int32_t z1 = 128;
-	sl_ref_dequantize_args a = {.type = SL_DTYPE_U8, .input = u, .output = out, .outer = 1, .inner = 3,
-				    .n_ch = 1, .scale = &s1, .zp = &z1};
+	sl_ref_dequantize_args a = {.type = SL_DTYPE_U8,
+				    .input = u,
+				    .output = out,
+				    .outer = 1,
+				    .inner = 3,
+				    .n_ch = 1,
+				    .scale = &s1,
+				    .zp = &z1};
 	sl_ref_dequantize_q8(&a);
 	const float want[3] = {1, 0, -64};
 	tu_assert_floats(out, want, 3, 0.0f);
@@ -81,8 +107,14 @@ Test(ref_convert, dequantize_per_tensor_and_per_channel)
 	const int8_t s[6] = {1, 2, 3, -1, -2, -3};
 	const float sc[3] = {1, 0.5f, 0.25f};
 	const int32_t zp[3] = {0, 0, 1};
-	sl_ref_dequantize_args b = {.type = SL_DTYPE_I8, .input = s, .output = out, .outer = 2, .inner = 1,
-				    .n_ch = 3, .scale = sc, .zp = zp};
+	sl_ref_dequantize_args b = {.type = SL_DTYPE_I8,
+				    .input = s,
+				    .output = out,
+				    .outer = 2,
+				    .inner = 1,
+				    .n_ch = 3,
+				    .scale = sc,
+				    .zp = zp};
 	sl_ref_dequantize_q8(&b);
 	const float wantc[6] = {1, 1, 0.5f, -1, -1, -1};
 	tu_assert_floats(out, wantc, 6, 0.0f);
@@ -115,8 +147,14 @@ Test(ref_convert, quantize_dequantize_round_trip)
 		const int8_t v = (int8_t)q;
 		float f;
 		int8_t back;
-		sl_ref_dequantize_args a = {.type = SL_DTYPE_I8, .input = &v, .output = &f, .outer = 1, .inner = 1,
-					    .n_ch = 1, .scale = &s, .zp = &zp};
+		sl_ref_dequantize_args a = {.type = SL_DTYPE_I8,
+					    .input = &v,
+					    .output = &f,
+					    .outer = 1,
+					    .inner = 1,
+					    .n_ch = 1,
+					    .scale = &s,
+					    .zp = &zp};
 		sl_ref_dequantize_q8(&a);
 		sl_ref_quantize_f32(&f, &back, 1, SL_DTYPE_I8, s, zp);
 		cr_assert_eq(back, v);

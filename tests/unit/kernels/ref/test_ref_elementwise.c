@@ -30,8 +30,8 @@ Test(ref_elementwise, add_f32_broadcast_rows_and_columns)
 	const float a[6] = {1, 2, 3, 4, 5, 6}, row[3] = {10, 20, 30}, col[2] = {100, 200};
 	const int32_t ad[2] = {2, 3}, rd[1] = {3}, cd[2] = {2, 1};
 	float out[6];
-	sl_ref_binary_f32_args x = {.bc = bcast(ad, 2, rd, 1), .a = a, .b = row, .out = out, .act_min = -FLT_MAX,
-				    .act_max = FLT_MAX};
+	sl_ref_binary_f32_args x = {
+	    .bc = bcast(ad, 2, rd, 1), .a = a, .b = row, .out = out, .act_min = -FLT_MAX, .act_max = FLT_MAX};
 	sl_ref_add_f32(&x);
 	const float want_row[6] = {11, 22, 33, 14, 25, 36};
 	tu_assert_floats(out, want_row, 6, 0.0f);
@@ -50,8 +50,8 @@ Test(ref_elementwise, add_f32_both_sides_broadcast_4d)
 	const float a[6] = {1, 2, 3, 4, 5, 6}, b[2] = {10, 20};
 	const int32_t ad[3] = {2, 1, 3}, bd[3] = {1, 2, 1};
 	float out[12];
-	sl_ref_binary_f32_args x = {.bc = bcast(ad, 3, bd, 3), .a = a, .b = b, .out = out, .act_min = -FLT_MAX,
-				    .act_max = FLT_MAX};
+	sl_ref_binary_f32_args x = {
+	    .bc = bcast(ad, 3, bd, 3), .a = a, .b = b, .out = out, .act_min = -FLT_MAX, .act_max = FLT_MAX};
 	sl_ref_add_f32(&x);
 	const float want[12] = {11, 12, 13, 21, 22, 23, 14, 15, 16, 24, 25, 26};
 	tu_assert_floats(out, want, 12, 0.0f);
@@ -73,8 +73,14 @@ static void add_u8(const uint8_t *a, const uint8_t *b, uint8_t *out, int n, floa
 		   int32_t bz, float os, int32_t oz, sl_act act)
 {
 	const int32_t d[1] = {n};
-	sl_ref_add_q8_args x = {.bc = bcast(d, 1, d, 1), .type = SL_DTYPE_U8, .a = a, .b = b, .out = out,
-				.a_zp = az, .b_zp = bz, .out_zp = oz};
+	sl_ref_add_q8_args x = {.bc = bcast(d, 1, d, 1),
+				.type = SL_DTYPE_U8,
+				.a = a,
+				.b = b,
+				.out = out,
+				.a_zp = az,
+				.b_zp = bz,
+				.out_zp = oz};
 	sl_ref_add_q8_params(as, bs, os, &x);
 	sl_ref_act_range_q8(act, SL_DTYPE_U8, os, oz, &x.act_min, &x.act_max);
 	sl_ref_add_q8(&x);
@@ -112,8 +118,14 @@ Test(ref_elementwise, add_i8_different_scales_relu6)
 	const int8_t a[3] = {10, 50, -50}, b[3] = {10, 10, 0};
 	int8_t out[3];
 	const int32_t d[1] = {3};
-	sl_ref_add_q8_args x = {.bc = bcast(d, 1, d, 1), .type = SL_DTYPE_I8, .a = a, .b = b, .out = out,
-				.a_zp = 0, .b_zp = 0, .out_zp = -10};
+	sl_ref_add_q8_args x = {.bc = bcast(d, 1, d, 1),
+				.type = SL_DTYPE_I8,
+				.a = a,
+				.b = b,
+				.out = out,
+				.a_zp = 0,
+				.b_zp = 0,
+				.out_zp = -10};
 	sl_ref_add_q8_params(0.1f, 0.3f, 0.2f, &x);
 	sl_ref_act_range_q8(SL_ACT_RELU6, SL_DTYPE_I8, 0.2f, -10, &x.act_min, &x.act_max);
 	cr_assert_eq(x.act_min, -10);
@@ -132,14 +144,23 @@ Test(ref_elementwise, add_q8_broadcast_matches_float)
 	tu_fill_q8(&r, b, 5, SL_DTYPE_I8);
 	const float as = 0.07f, bs = 0.02f, os = 0.09f;
 	const int32_t az = 3, bz = -7, oz = 2;
-	sl_ref_add_q8_args x = {.bc = bcast(ad, 4, bd, 4), .type = SL_DTYPE_I8, .a = a, .b = b, .out = out,
-				.a_zp = az, .b_zp = bz, .out_zp = oz, .act_min = -128, .act_max = 127};
+	sl_ref_add_q8_args x = {.bc = bcast(ad, 4, bd, 4),
+				.type = SL_DTYPE_I8,
+				.a = a,
+				.b = b,
+				.out = out,
+				.a_zp = az,
+				.b_zp = bz,
+				.out_zp = oz,
+				.act_min = -128,
+				.act_max = 127};
 	sl_ref_add_q8_params(as, bs, os, &x);
 	sl_ref_add_q8(&x);
 	for (int i = 0; i < 60; i++) {
 		const float real = as * (float)(a[i] - az) + bs * (float)(b[i % 5] - bz);
 		const float want = fminf(fmaxf(roundf(real / os) + (float)oz, -128), 127);
-		cr_assert_leq(fabsf((float)out[i] - want), 1.0f, "element %d: %d vs %g", i, out[i], (double)want);
+		cr_assert_leq(fabsf((float)out[i] - want), 1.0f, "element %d: %d vs %g", i, out[i],
+			      (double)want);
 	}
 }
 
@@ -149,8 +170,16 @@ Test(ref_elementwise, mul_i8_hand_and_broadcast)
 	const int8_t a[2] = {5, -3}, b[1] = {6};
 	int8_t out[2];
 	const int32_t ad[1] = {2};
-	sl_ref_mul_q8_args x = {.bc = bcast(ad, 1, NULL, 0), .type = SL_DTYPE_I8, .a = a, .b = b, .out = out,
-				.a_zp = 1, .b_zp = -2, .out_zp = 3, .act_min = -128, .act_max = 127};
+	sl_ref_mul_q8_args x = {.bc = bcast(ad, 1, NULL, 0),
+				.type = SL_DTYPE_I8,
+				.a = a,
+				.b = b,
+				.out = out,
+				.a_zp = 1,
+				.b_zp = -2,
+				.out_zp = 3,
+				.act_min = -128,
+				.act_max = 127};
 	sl_ref_mul_q8_params(0.5f, 0.25f, 0.125f, &x);
 	sl_ref_mul_q8(&x);
 	cr_assert_eq(out[0], 35);
@@ -165,8 +194,16 @@ Test(ref_elementwise, mul_u8_matches_float)
 	tu_fill_q8(&r, b, 64, SL_DTYPE_U8);
 	const int32_t d[1] = {64};
 	const float as = 0.02f, bs = 0.03f, os = 0.1f;
-	sl_ref_mul_q8_args x = {.bc = bcast(d, 1, d, 1), .type = SL_DTYPE_U8, .a = a, .b = b, .out = out,
-				.a_zp = 128, .b_zp = 120, .out_zp = 128, .act_min = 0, .act_max = 255};
+	sl_ref_mul_q8_args x = {.bc = bcast(d, 1, d, 1),
+				.type = SL_DTYPE_U8,
+				.a = a,
+				.b = b,
+				.out = out,
+				.a_zp = 128,
+				.b_zp = 120,
+				.out_zp = 128,
+				.act_min = 0,
+				.act_max = 255};
 	sl_ref_mul_q8_params(as, bs, os, &x);
 	sl_ref_mul_q8(&x);
 	for (int i = 0; i < 64; i++) {

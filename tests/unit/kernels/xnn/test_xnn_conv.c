@@ -27,21 +27,21 @@ typedef struct {
 } conv_case;
 
 static const conv_case conv_cases[] = {
-	{1, 8, 8, 3, 3, 3, 8, 1, 1, SL_PADDING_SAME, false, SL_ACT_NONE},
-	{1, 9, 9, 4, 3, 3, 16, 2, 1, SL_PADDING_SAME, false, SL_ACT_RELU6},
-	{1, 7, 7, 5, 3, 3, 3, 2, 1, SL_PADDING_VALID, false, SL_ACT_NONE},
-	{1, 5, 5, 16, 1, 1, 24, 1, 1, SL_PADDING_VALID, false, SL_ACT_RELU},
-	{2, 6, 6, 8, 3, 3, 8, 1, 1, SL_PADDING_SAME, false, SL_ACT_RELU6},
-	{1, 10, 10, 3, 5, 5, 4, 2, 1, SL_PADDING_SAME, false, SL_ACT_NONE},
-	{1, 10, 11, 6, 3, 3, 5, 1, 2, SL_PADDING_SAME, false, SL_ACT_NONE},
-	{1, 1, 1, 40, 1, 1, 7, 1, 1, SL_PADDING_VALID, false, SL_ACT_NONE},
-	{1, 8, 8, 8, 3, 3, 8, 1, 1, SL_PADDING_SAME, true, SL_ACT_NONE},
-	{1, 9, 9, 8, 3, 3, 8, 2, 1, SL_PADDING_SAME, true, SL_ACT_RELU6},
-	{1, 8, 8, 4, 3, 3, 8, 1, 1, SL_PADDING_VALID, true, SL_ACT_NONE},
-	{1, 7, 7, 3, 5, 5, 9, 2, 1, SL_PADDING_SAME, true, SL_ACT_NONE},
-	{1, 12, 12, 16, 3, 3, 16, 2, 1, SL_PADDING_SAME, true, SL_ACT_RELU},
-	{2, 6, 5, 5, 3, 3, 10, 1, 2, SL_PADDING_SAME, true, SL_ACT_NONE},
-	{1, 4, 4, 1, 3, 3, 4, 1, 1, SL_PADDING_SAME, true, SL_ACT_NONE},
+    {1, 8, 8, 3, 3, 3, 8, 1, 1, SL_PADDING_SAME, false, SL_ACT_NONE},
+    {1, 9, 9, 4, 3, 3, 16, 2, 1, SL_PADDING_SAME, false, SL_ACT_RELU6},
+    {1, 7, 7, 5, 3, 3, 3, 2, 1, SL_PADDING_VALID, false, SL_ACT_NONE},
+    {1, 5, 5, 16, 1, 1, 24, 1, 1, SL_PADDING_VALID, false, SL_ACT_RELU},
+    {2, 6, 6, 8, 3, 3, 8, 1, 1, SL_PADDING_SAME, false, SL_ACT_RELU6},
+    {1, 10, 10, 3, 5, 5, 4, 2, 1, SL_PADDING_SAME, false, SL_ACT_NONE},
+    {1, 10, 11, 6, 3, 3, 5, 1, 2, SL_PADDING_SAME, false, SL_ACT_NONE},
+    {1, 1, 1, 40, 1, 1, 7, 1, 1, SL_PADDING_VALID, false, SL_ACT_NONE},
+    {1, 8, 8, 8, 3, 3, 8, 1, 1, SL_PADDING_SAME, true, SL_ACT_NONE},
+    {1, 9, 9, 8, 3, 3, 8, 2, 1, SL_PADDING_SAME, true, SL_ACT_RELU6},
+    {1, 8, 8, 4, 3, 3, 8, 1, 1, SL_PADDING_VALID, true, SL_ACT_NONE},
+    {1, 7, 7, 3, 5, 5, 9, 2, 1, SL_PADDING_SAME, true, SL_ACT_NONE},
+    {1, 12, 12, 16, 3, 3, 16, 2, 1, SL_PADDING_SAME, true, SL_ACT_RELU},
+    {2, 6, 5, 5, 3, 3, 10, 1, 2, SL_PADDING_SAME, true, SL_ACT_NONE},
+    {1, 4, 4, 1, 3, 3, 4, 1, 1, SL_PADDING_SAME, true, SL_ACT_NONE},
 };
 
 typedef struct {
@@ -104,8 +104,8 @@ static void build_conv(xt_graph *g, const conv_case *c, qmode q, bool bias, int3
 	int b = -1;
 	if (bias) {
 		const double spread = q == Q_F32 ? 1.0 : sqrt((double)k) * 74.0 * 74.0;
-		b = xt_const(g, q == Q_F32 ? SL_DTYPE_F32 : SL_DTYPE_I32, 1, b_dims, -spread, spread, 0, NULL, NULL,
-			     0);
+		b = xt_const(g, q == Q_F32 ? SL_DTYPE_F32 : SL_DTYPE_I32, 1, b_dims, -spread, spread, 0, NULL,
+			     NULL, 0);
 	}
 	const int y = xt_act(g, dt, 0, NULL, out_scale, out_zp);
 	sl_node n = {.op = c->dw ? SL_OP_DEPTHWISE_CONV_2D : SL_OP_CONV_2D, .act = c->act};
@@ -128,13 +128,14 @@ static void check_agrees(xt_graph *g, const char *label, qmode q)
 		xt_compare(g, threads, 2, &r);
 		cr_assert_eq(r.impl, SL_IMPL_XNNPACK, "%s: not run by XNNPACK (%s)", label, r.why);
 		if (q == Q_F32) {
-			cr_expect_eq(r.n_diff, 0, "%s threads %d: %lld of %lld beyond 1e-4 (max %g)", label, threads,
-				     (long long)r.n_diff, (long long)r.n, r.max_diff);
+			cr_expect_eq(r.n_diff, 0, "%s threads %d: %lld of %lld beyond 1e-4 (max %g)", label,
+				     threads, (long long)r.n_diff, (long long)r.n, r.max_diff);
 		} else {
-			cr_expect_leq(r.max_diff, 1.0, "%s threads %d: off by %g steps", label, threads, r.max_diff);
+			cr_expect_leq(r.max_diff, 1.0, "%s threads %d: off by %g steps", label, threads,
+				      r.max_diff);
 			if (threads == 1 && r.n_diff)
-				cr_log_info("%s: %lld of %lld elements one step apart", label, (long long)r.n_diff,
-					    (long long)r.n);
+				cr_log_info("%s: %lld of %lld elements one step apart", label,
+					    (long long)r.n_diff, (long long)r.n);
 		}
 	}
 }
@@ -155,8 +156,8 @@ ParameterizedTest(conv_param *p, xnn_conv, agrees_with_reference)
 	const conv_case *c = &p->c;
 	char label[160];
 	snprintf(label, sizeof(label), "%s %s %dx%dx%dx%d k%dx%d oc%d s%d d%d %s act%d", qmode_name[p->q],
-		 c->dw ? "dwconv" : "conv", c->n, c->h, c->w, c->c, c->kh, c->kw, c->oc, c->stride, c->dilation,
-		 c->pad == SL_PADDING_SAME ? "SAME" : "VALID", (int)c->act);
+		 c->dw ? "dwconv" : "conv", c->n, c->h, c->w, c->c, c->kh, c->kw, c->oc, c->stride,
+		 c->dilation, c->pad == SL_PADDING_SAME ? "SAME" : "VALID", (int)c->act);
 	xt_graph g;
 	xt_init(&g, 1000 + (uint64_t)p->q);
 	build_conv(&g, c, p->q, true, 0);
@@ -222,7 +223,8 @@ static void build_fc(xt_graph *g, const fc_param *p)
 		scales[0] = w_scale, zps[0] = 0, qn = 1, wlo = -127, whi = 127;
 		break;
 	case Q_QC8:
-		dt = SL_DTYPE_I8, in_scale = 0.05f, in_zp = 1, out_zp = -20, qn = p->out, wlo = -127, whi = 127;
+		dt = SL_DTYPE_I8, in_scale = 0.05f, in_zp = 1, out_zp = -20, qn = p->out, wlo = -127,
+		whi = 127;
 		for (int i = 0; i < qn; i++) {
 			scales[i] = (float)xt_uniform(g, 0.001, 0.01);
 			zps[i] = 0;
@@ -235,8 +237,8 @@ static void build_fc(xt_graph *g, const fc_param *p)
 	const int x = xt_act(g, dt, p->rank, d, in_scale, in_zp);
 	const int w = xt_const(g, dt, 2, w_dims, wlo, whi, qn, scales, zps, 0);
 	const double spread = p->q == Q_F32 ? 1.0 : sqrt((double)in) * 74.0 * 74.0;
-	const int b = xt_const(g, p->q == Q_F32 ? SL_DTYPE_F32 : SL_DTYPE_I32, 1, b_dims, -spread, spread, 0, NULL,
-			       NULL, 0);
+	const int b = xt_const(g, p->q == Q_F32 ? SL_DTYPE_F32 : SL_DTYPE_I32, 1, b_dims, -spread, spread, 0,
+			       NULL, NULL, 0);
 	const int y = xt_act(g, dt, 0, NULL, out_scale, out_zp);
 	sl_node n = {.op = SL_OP_FULLY_CONNECTED, .act = p->act};
 	const int32_t ins[3] = {x, w, b};
@@ -248,10 +250,10 @@ static void build_fc(xt_graph *g, const fc_param *p)
 ParameterizedTestParameters(xnn_fc, agrees_with_reference)
 {
 	static const fc_param shapes[] = {
-		{2, {1, 64}, 10, SL_ACT_NONE, Q_F32},
-		{2, {3, 17}, 5, SL_ACT_RELU, Q_F32},
-		{4, {1, 1, 1, 128}, 33, SL_ACT_NONE, Q_F32},
-		{2, {4, 100}, 64, SL_ACT_RELU6, Q_F32},
+	    {2, {1, 64}, 10, SL_ACT_NONE, Q_F32},
+	    {2, {3, 17}, 5, SL_ACT_RELU, Q_F32},
+	    {4, {1, 1, 1, 128}, 33, SL_ACT_NONE, Q_F32},
+	    {2, {4, 100}, 64, SL_ACT_RELU6, Q_F32},
 	};
 	static fc_param params[4 * 4];
 	size_t n = 0;

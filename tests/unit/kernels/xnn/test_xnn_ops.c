@@ -6,9 +6,9 @@
  * number of differing elements logged), or is declined with a reason in
  * step->why and runs on the reference op. */
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <criterion/logging.h>
 #include <criterion/parameterized.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +25,14 @@ static void expect_xnn(xt_graph *g, const char *label)
 		xt_compare(g, threads, 3, &r);
 		cr_assert_eq(r.impl, SL_IMPL_XNNPACK, "%s: not run by XNNPACK (%s)", label, r.why);
 		if (out == SL_DTYPE_F32) {
-			cr_expect_eq(r.n_diff, 0, "%s threads %d: %lld of %lld beyond 1e-4 (max %g)", label, threads,
-				     (long long)r.n_diff, (long long)r.n, r.max_diff);
+			cr_expect_eq(r.n_diff, 0, "%s threads %d: %lld of %lld beyond 1e-4 (max %g)", label,
+				     threads, (long long)r.n_diff, (long long)r.n, r.max_diff);
 		} else {
-			cr_expect_leq(r.max_diff, 1.0, "%s threads %d: off by %g steps", label, threads, r.max_diff);
+			cr_expect_leq(r.max_diff, 1.0, "%s threads %d: off by %g steps", label, threads,
+				      r.max_diff);
 			if (threads == 1 && r.n_diff)
-				cr_log_info("%s: %lld of %lld elements one step apart", label, (long long)r.n_diff,
-					    (long long)r.n);
+				cr_log_info("%s: %lld of %lld elements one step apart", label,
+					    (long long)r.n_diff, (long long)r.n);
 		}
 	}
 }
@@ -63,9 +64,18 @@ typedef struct {
 } qp;
 
 /* Brace initializers, usable in static tables; cast them with (qp) in code. */
-#define F32       {SL_DTYPE_F32, 0.0f, 0}
-#define QS8(s, z) {SL_DTYPE_I8, (s), (z)}
-#define QU8(s, z) {SL_DTYPE_U8, (s), (z)}
+#define F32                                                                                                  \
+	{                                                                                                    \
+		SL_DTYPE_F32, 0.0f, 0                                                                        \
+	}
+#define QS8(s, z)                                                                                            \
+	{                                                                                                    \
+		SL_DTYPE_I8, (s), (z)                                                                        \
+	}
+#define QU8(s, z)                                                                                            \
+	{                                                                                                    \
+		SL_DTYPE_U8, (s), (z)                                                                        \
+	}
 
 static int tensor(xt_graph *g, qp q, int rank, const int32_t *dims)
 {
@@ -73,8 +83,8 @@ static int tensor(xt_graph *g, qp q, int rank, const int32_t *dims)
 }
 
 /* One node reading graph input x (and optional extra inputs), output inferred. */
-static void single(xt_graph *g, const sl_node *tmpl, qp in, qp out, int rank, const int32_t *dims, int n_extra,
-		   const int32_t *extra)
+static void single(xt_graph *g, const sl_node *tmpl, qp in, qp out, int rank, const int32_t *dims,
+		   int n_extra, const int32_t *extra)
 {
 	const int x = tensor(g, in, rank, dims);
 	const int y = tensor(g, out, 0, NULL);
@@ -100,12 +110,12 @@ typedef struct {
 ParameterizedTestParameters(xnn_ops, binary)
 {
 	static const binary_param shapes[] = {
-		{SL_OP_ADD, 4, 4, {1, 8, 8, 16}, {1, 8, 8, 16}, SL_ACT_NONE, false, 0},
-		{SL_OP_ADD, 4, 4, {1, 8, 8, 16}, {1, 1, 1, 16}, SL_ACT_RELU, false, 0},
-		{SL_OP_ADD, 4, 1, {2, 3, 4, 5}, {5}, SL_ACT_NONE, true, 0},
-		{SL_OP_MUL, 4, 4, {1, 8, 8, 16}, {1, 8, 8, 16}, SL_ACT_NONE, false, 0},
-		{SL_OP_MUL, 4, 4, {2, 3, 1, 5}, {1, 1, 4, 1}, SL_ACT_RELU6, false, 0},
-		{SL_OP_MUL, 4, 4, {1, 6, 6, 8}, {1, 1, 1, 8}, SL_ACT_NONE, true, 0},
+	    {SL_OP_ADD, 4, 4, {1, 8, 8, 16}, {1, 8, 8, 16}, SL_ACT_NONE, false, 0},
+	    {SL_OP_ADD, 4, 4, {1, 8, 8, 16}, {1, 1, 1, 16}, SL_ACT_RELU, false, 0},
+	    {SL_OP_ADD, 4, 1, {2, 3, 4, 5}, {5}, SL_ACT_NONE, true, 0},
+	    {SL_OP_MUL, 4, 4, {1, 8, 8, 16}, {1, 8, 8, 16}, SL_ACT_NONE, false, 0},
+	    {SL_OP_MUL, 4, 4, {2, 3, 1, 5}, {1, 1, 4, 1}, SL_ACT_RELU6, false, 0},
+	    {SL_OP_MUL, 4, 4, {1, 6, 6, 8}, {1, 1, 1, 8}, SL_ACT_NONE, true, 0},
 	};
 	static binary_param params[6 * 3];
 	const sl_dtype dts[3] = {SL_DTYPE_F32, SL_DTYPE_U8, SL_DTYPE_I8};
@@ -125,9 +135,11 @@ ParameterizedTest(binary_param *p, xnn_ops, binary)
 	const bool add = p->op == SL_OP_ADD;
 	qp qa = (qp)F32, qb = (qp)F32, qo = (qp)F32;
 	if (p->dt == SL_DTYPE_U8) {
-		qa = (qp)QU8(0.05f, 130), qb = (qp)QU8(0.03f, 120), qo = add ? (qp)QU8(0.08f, 128) : (qp)QU8(0.12f, 128);
+		qa = (qp)QU8(0.05f, 130), qb = (qp)QU8(0.03f, 120),
+		qo = add ? (qp)QU8(0.08f, 128) : (qp)QU8(0.12f, 128);
 	} else if (p->dt == SL_DTYPE_I8) {
-		qa = (qp)QS8(0.05f, 10), qb = (qp)QS8(0.03f, -3), qo = add ? (qp)QS8(0.08f, 0) : (qp)QS8(0.12f, -1);
+		qa = (qp)QS8(0.05f, 10), qb = (qp)QS8(0.03f, -3),
+		qo = add ? (qp)QS8(0.08f, 0) : (qp)QS8(0.12f, -1);
 	}
 	const int a = tensor(&g, qa, p->ra, p->da);
 	int b;
@@ -145,8 +157,8 @@ ParameterizedTest(binary_param *p, xnn_ops, binary)
 	const int32_t gin[2] = {a, b};
 	xt_finish(&g, p->b_const ? 1 : 2, gin, y);
 	char label[96];
-	snprintf(label, sizeof(label), "%s %s rank %d/%d%s act%d", sl_op_name(p->op), sl_dtype_name(p->dt), p->ra,
-		 p->rb, p->b_const ? " const" : "", (int)p->act);
+	snprintf(label, sizeof(label), "%s %s rank %d/%d%s act%d", sl_op_name(p->op), sl_dtype_name(p->dt),
+		 p->ra, p->rb, p->b_const ? " const" : "", (int)p->act);
 	expect_xnn(&g, label);
 	xt_fini(&g);
 }
@@ -168,22 +180,36 @@ typedef struct {
 ParameterizedTestParameters(xnn_ops, pool)
 {
 	static const pool_param params[] = {
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_F32, {1, 8, 8, 16}, 2, 2, SL_PADDING_VALID, SL_ACT_NONE, ""},
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_F32, {1, 7, 7, 8}, 3, 1, SL_PADDING_SAME, SL_ACT_NONE, ""},
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_F32, {2, 9, 9, 5}, 3, 2, SL_PADDING_SAME, SL_ACT_RELU6, ""},
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_F32, {1, 5, 5, 24}, 5, 1, SL_PADDING_VALID, SL_ACT_NONE, ""},
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_U8, {1, 8, 8, 16}, 2, 2, SL_PADDING_VALID, SL_ACT_NONE, ""},
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_U8, {1, 9, 9, 7}, 3, 2, SL_PADDING_VALID, SL_ACT_RELU, ""},
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_U8, {1, 7, 7, 8}, 3, 1, SL_PADDING_SAME, SL_ACT_NONE, "counts padding"},
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_U8, {1, 7, 7, 32}, 7, 1, SL_PADDING_VALID, SL_ACT_NONE, ""},
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_I8, {1, 8, 8, 16}, 2, 2, SL_PADDING_VALID, SL_ACT_NONE, "qs8 average pooling missing"},
-		{SL_OP_AVERAGE_POOL_2D, SL_DTYPE_I8, {1, 7, 7, 32}, 7, 2, SL_PADDING_VALID, SL_ACT_NONE, ""},
-		{SL_OP_MAX_POOL_2D, SL_DTYPE_F32, {1, 9, 9, 8}, 3, 2, SL_PADDING_SAME, SL_ACT_NONE, ""},
-		{SL_OP_MAX_POOL_2D, SL_DTYPE_F32, {2, 8, 8, 3}, 2, 2, SL_PADDING_VALID, SL_ACT_RELU, ""},
-		{SL_OP_MAX_POOL_2D, SL_DTYPE_U8, {1, 9, 9, 8}, 3, 2, SL_PADDING_SAME, SL_ACT_NONE, ""},
-		{SL_OP_MAX_POOL_2D, SL_DTYPE_U8, {1, 8, 8, 16}, 2, 2, SL_PADDING_VALID, SL_ACT_RELU6, ""},
-		{SL_OP_MAX_POOL_2D, SL_DTYPE_I8, {1, 8, 8, 16}, 2, 2, SL_PADDING_VALID, SL_ACT_NONE, ""},
-		{SL_OP_MAX_POOL_2D, SL_DTYPE_I8, {1, 7, 7, 5}, 3, 1, SL_PADDING_SAME, SL_ACT_RELU, ""},
+	    {SL_OP_AVERAGE_POOL_2D, SL_DTYPE_F32, {1, 8, 8, 16}, 2, 2, SL_PADDING_VALID, SL_ACT_NONE, ""},
+	    {SL_OP_AVERAGE_POOL_2D, SL_DTYPE_F32, {1, 7, 7, 8}, 3, 1, SL_PADDING_SAME, SL_ACT_NONE, ""},
+	    {SL_OP_AVERAGE_POOL_2D, SL_DTYPE_F32, {2, 9, 9, 5}, 3, 2, SL_PADDING_SAME, SL_ACT_RELU6, ""},
+	    {SL_OP_AVERAGE_POOL_2D, SL_DTYPE_F32, {1, 5, 5, 24}, 5, 1, SL_PADDING_VALID, SL_ACT_NONE, ""},
+	    {SL_OP_AVERAGE_POOL_2D, SL_DTYPE_U8, {1, 8, 8, 16}, 2, 2, SL_PADDING_VALID, SL_ACT_NONE, ""},
+	    {SL_OP_AVERAGE_POOL_2D, SL_DTYPE_U8, {1, 9, 9, 7}, 3, 2, SL_PADDING_VALID, SL_ACT_RELU, ""},
+	    {SL_OP_AVERAGE_POOL_2D,
+	     SL_DTYPE_U8,
+	     {1, 7, 7, 8},
+	     3,
+	     1,
+	     SL_PADDING_SAME,
+	     SL_ACT_NONE,
+	     "counts padding"},
+	    {SL_OP_AVERAGE_POOL_2D, SL_DTYPE_U8, {1, 7, 7, 32}, 7, 1, SL_PADDING_VALID, SL_ACT_NONE, ""},
+	    {SL_OP_AVERAGE_POOL_2D,
+	     SL_DTYPE_I8,
+	     {1, 8, 8, 16},
+	     2,
+	     2,
+	     SL_PADDING_VALID,
+	     SL_ACT_NONE,
+	     "qs8 average pooling missing"},
+	    {SL_OP_AVERAGE_POOL_2D, SL_DTYPE_I8, {1, 7, 7, 32}, 7, 2, SL_PADDING_VALID, SL_ACT_NONE, ""},
+	    {SL_OP_MAX_POOL_2D, SL_DTYPE_F32, {1, 9, 9, 8}, 3, 2, SL_PADDING_SAME, SL_ACT_NONE, ""},
+	    {SL_OP_MAX_POOL_2D, SL_DTYPE_F32, {2, 8, 8, 3}, 2, 2, SL_PADDING_VALID, SL_ACT_RELU, ""},
+	    {SL_OP_MAX_POOL_2D, SL_DTYPE_U8, {1, 9, 9, 8}, 3, 2, SL_PADDING_SAME, SL_ACT_NONE, ""},
+	    {SL_OP_MAX_POOL_2D, SL_DTYPE_U8, {1, 8, 8, 16}, 2, 2, SL_PADDING_VALID, SL_ACT_RELU6, ""},
+	    {SL_OP_MAX_POOL_2D, SL_DTYPE_I8, {1, 8, 8, 16}, 2, 2, SL_PADDING_VALID, SL_ACT_NONE, ""},
+	    {SL_OP_MAX_POOL_2D, SL_DTYPE_I8, {1, 7, 7, 5}, 3, 1, SL_PADDING_SAME, SL_ACT_RELU, ""},
 	};
 	return cr_make_param_array(pool_param, params, sizeof(params) / sizeof(params[0]));
 }
@@ -192,14 +218,16 @@ ParameterizedTest(pool_param *p, xnn_ops, pool)
 {
 	xt_graph g;
 	xt_init(&g, 41);
-	const qp q = p->dt == SL_DTYPE_F32 ? (qp)F32 : (p->dt == SL_DTYPE_U8 ? (qp)QU8(0.04f, 100) : (qp)QS8(0.04f, -20));
+	const qp q = p->dt == SL_DTYPE_F32
+			 ? (qp)F32
+			 : (p->dt == SL_DTYPE_U8 ? (qp)QU8(0.04f, 100) : (qp)QS8(0.04f, -20));
 	sl_node n = {.op = p->op, .act = p->act};
-	n.p.pool = (sl_pool_params){.filter_h = p->f, .filter_w = p->f, .stride_h = p->s, .stride_w = p->s,
-				    .padding = p->pad};
+	n.p.pool = (sl_pool_params){
+	    .filter_h = p->f, .filter_w = p->f, .stride_h = p->s, .stride_w = p->s, .padding = p->pad};
 	single(&g, &n, q, q, 4, p->dims, 0, NULL);
 	char label[96];
-	snprintf(label, sizeof(label), "%s %s %dx%d/%d %s act%d", sl_op_name(p->op), sl_dtype_name(p->dt), p->f,
-		 p->f, p->s, p->pad == SL_PADDING_SAME ? "SAME" : "VALID", (int)p->act);
+	snprintf(label, sizeof(label), "%s %s %dx%d/%d %s act%d", sl_op_name(p->op), sl_dtype_name(p->dt),
+		 p->f, p->f, p->s, p->pad == SL_PADDING_SAME ? "SAME" : "VALID", (int)p->act);
 	if (!p->why[0])
 		expect_xnn(&g, label);
 	else
@@ -214,22 +242,22 @@ typedef struct {
 	int32_t dims[4];
 	bool keep_dims;
 	float in_scale, out_scale; /* out_scale 0: same as the input */
-	char why[48];              /* as in pool_param */
+	char why[48];		   /* as in pool_param */
 } mean_param;
 
 ParameterizedTestParameters(xnn_ops, mean)
 {
 	static const mean_param params[] = {
-		{SL_DTYPE_F32, {1, 7, 7, 32}, true, 0, 0, ""},
-		{SL_DTYPE_F32, {2, 5, 3, 10}, false, 0, 0, ""},
-		{SL_DTYPE_U8, {1, 7, 7, 32}, true, 0.05f, 0, ""},
-		{SL_DTYPE_U8, {2, 5, 3, 10}, true, 0.05f, 0.02f, ""},
-		{SL_DTYPE_U8, {1, 7, 7, 32}, true, 0.05f, 0.03f, "zero-point truncation"},
-		{SL_DTYPE_U8, {1, 7, 7, 32}, false, 0.05f, 0, "keep_dims=false"},
-		{SL_DTYPE_I8, {1, 7, 7, 32}, true, 0.05f, 0, ""},
-		{SL_DTYPE_I8, {2, 5, 3, 10}, true, 0.05f, 0.03f, ""},
-		{SL_DTYPE_I8, {1, 7, 7, 32}, false, 0.05f, 0.02f, "keep_dims=false"},
-		{SL_DTYPE_I8, {2, 5, 3, 10}, false, 0.05f, 0, "keep_dims=false"},
+	    {SL_DTYPE_F32, {1, 7, 7, 32}, true, 0, 0, ""},
+	    {SL_DTYPE_F32, {2, 5, 3, 10}, false, 0, 0, ""},
+	    {SL_DTYPE_U8, {1, 7, 7, 32}, true, 0.05f, 0, ""},
+	    {SL_DTYPE_U8, {2, 5, 3, 10}, true, 0.05f, 0.02f, ""},
+	    {SL_DTYPE_U8, {1, 7, 7, 32}, true, 0.05f, 0.03f, "zero-point truncation"},
+	    {SL_DTYPE_U8, {1, 7, 7, 32}, false, 0.05f, 0, "keep_dims=false"},
+	    {SL_DTYPE_I8, {1, 7, 7, 32}, true, 0.05f, 0, ""},
+	    {SL_DTYPE_I8, {2, 5, 3, 10}, true, 0.05f, 0.03f, ""},
+	    {SL_DTYPE_I8, {1, 7, 7, 32}, false, 0.05f, 0.02f, "keep_dims=false"},
+	    {SL_DTYPE_I8, {2, 5, 3, 10}, false, 0.05f, 0, "keep_dims=false"},
 	};
 	return cr_make_param_array(mean_param, params, sizeof(params) / sizeof(params[0]));
 }
@@ -272,25 +300,25 @@ typedef struct {
 ParameterizedTestParameters(xnn_ops, unary)
 {
 	static const unary_param params[] = {
-		{SL_OP_SOFTMAX, F32, F32, 2, {1, 10}, 1.0f, ""},
-		{SL_OP_SOFTMAX, F32, F32, 2, {2, 1001}, 1.0f, ""},
-		{SL_OP_SOFTMAX, F32, F32, 2, {1, 10}, 0.5f, "beta"},
-		{SL_OP_SOFTMAX, QU8(0.1f, 128), QU8(1.0f / 256, 0), 2, {1, 1001}, 1.0f, ""},
-		{SL_OP_SOFTMAX, QU8(0.05f, 120), QU8(1.0f / 256, 0), 2, {3, 10}, 0.5f, ""},
-		{SL_OP_SOFTMAX, QS8(0.1f, 0), QS8(1.0f / 256, -128), 2, {1, 1001}, 1.0f, "qs8 softmax missing"},
-		{SL_OP_HARD_SWISH, F32, F32, 4, {1, 5, 5, 16}, 0, ""},
-		{SL_OP_HARD_SWISH, QS8(0.05f, 0), QS8(0.04f, -30), 4, {1, 5, 5, 16}, 0, "qs8 hardswish missing"},
-		{SL_OP_HARD_SWISH, QU8(0.05f, 128), QU8(0.04f, 30), 4, {1, 5, 5, 16}, 0, "qu8 hardswish missing"},
-		{SL_OP_LOGISTIC, F32, F32, 2, {7, 33}, 0, ""},
-		{SL_OP_LOGISTIC, QU8(0.05f, 128), QU8(1.0f / 256, 0), 2, {7, 33}, 0, ""},
-		{SL_OP_LOGISTIC, QS8(0.05f, 0), QS8(1.0f / 256, -128), 2, {7, 33}, 0, ""},
-		{SL_OP_RELU, F32, F32, 4, {1, 4, 4, 9}, 0, ""},
-		{SL_OP_RELU, QU8(0.05f, 128), QU8(0.05f, 128), 4, {1, 4, 4, 9}, 0, ""},
-		{SL_OP_RELU, QS8(0.05f, -7), QS8(0.05f, -7), 4, {1, 4, 4, 9}, 0, ""},
-		{SL_OP_RELU, QS8(0.05f, -7), QS8(0.03f, -128), 4, {1, 4, 4, 9}, 0, "requantizing"},
-		{SL_OP_RELU6, F32, F32, 4, {1, 4, 4, 9}, 0, ""},
-		{SL_OP_RELU6, QU8(0.05f, 100), QU8(0.05f, 100), 4, {1, 4, 4, 9}, 0, ""},
-		{SL_OP_RELU6, QS8(0.05f, 20), QS8(0.05f, 20), 4, {1, 4, 4, 9}, 0, ""},
+	    {SL_OP_SOFTMAX, F32, F32, 2, {1, 10}, 1.0f, ""},
+	    {SL_OP_SOFTMAX, F32, F32, 2, {2, 1001}, 1.0f, ""},
+	    {SL_OP_SOFTMAX, F32, F32, 2, {1, 10}, 0.5f, "beta"},
+	    {SL_OP_SOFTMAX, QU8(0.1f, 128), QU8(1.0f / 256, 0), 2, {1, 1001}, 1.0f, ""},
+	    {SL_OP_SOFTMAX, QU8(0.05f, 120), QU8(1.0f / 256, 0), 2, {3, 10}, 0.5f, ""},
+	    {SL_OP_SOFTMAX, QS8(0.1f, 0), QS8(1.0f / 256, -128), 2, {1, 1001}, 1.0f, "qs8 softmax missing"},
+	    {SL_OP_HARD_SWISH, F32, F32, 4, {1, 5, 5, 16}, 0, ""},
+	    {SL_OP_HARD_SWISH, QS8(0.05f, 0), QS8(0.04f, -30), 4, {1, 5, 5, 16}, 0, "qs8 hardswish missing"},
+	    {SL_OP_HARD_SWISH, QU8(0.05f, 128), QU8(0.04f, 30), 4, {1, 5, 5, 16}, 0, "qu8 hardswish missing"},
+	    {SL_OP_LOGISTIC, F32, F32, 2, {7, 33}, 0, ""},
+	    {SL_OP_LOGISTIC, QU8(0.05f, 128), QU8(1.0f / 256, 0), 2, {7, 33}, 0, ""},
+	    {SL_OP_LOGISTIC, QS8(0.05f, 0), QS8(1.0f / 256, -128), 2, {7, 33}, 0, ""},
+	    {SL_OP_RELU, F32, F32, 4, {1, 4, 4, 9}, 0, ""},
+	    {SL_OP_RELU, QU8(0.05f, 128), QU8(0.05f, 128), 4, {1, 4, 4, 9}, 0, ""},
+	    {SL_OP_RELU, QS8(0.05f, -7), QS8(0.05f, -7), 4, {1, 4, 4, 9}, 0, ""},
+	    {SL_OP_RELU, QS8(0.05f, -7), QS8(0.03f, -128), 4, {1, 4, 4, 9}, 0, "requantizing"},
+	    {SL_OP_RELU6, F32, F32, 4, {1, 4, 4, 9}, 0, ""},
+	    {SL_OP_RELU6, QU8(0.05f, 100), QU8(0.05f, 100), 4, {1, 4, 4, 9}, 0, ""},
+	    {SL_OP_RELU6, QS8(0.05f, 20), QS8(0.05f, 20), 4, {1, 4, 4, 9}, 0, ""},
 	};
 	return cr_make_param_array(unary_param, params, sizeof(params) / sizeof(params[0]));
 }
@@ -374,7 +402,8 @@ Test(xnn_ops, concatenation)
 		concat_case(qs[i], 4, 2, (const int32_t[]){0, 7}, 0, (const int32_t[]){1, 2, 3, 4}, true);
 		concat_case(qs[i], 4, 2, (const int32_t[]){5, 0}, 1, (const int32_t[]){1, 2, 3, 4}, true);
 	}
-	concat_case((qp)QS8(0.1f, -9), 2, 4, (const int32_t[]){1, 4, 4, 0}, 3, (const int32_t[]){3, 5}, false);
+	concat_case((qp)QS8(0.1f, -9), 2, 4, (const int32_t[]){1, 4, 4, 0}, 3, (const int32_t[]){3, 5},
+		    false);
 }
 
 Test(xnn_ops, quantize_dequantize)
@@ -442,7 +471,8 @@ Test(xnn_ops, reshape_alias_left_to_runtime)
 	const int32_t shape_v[2] = {1, 48}, shape_d[1] = {2};
 	const int s = xt_const_i32(&g, 2, shape_v, 1, shape_d);
 	sl_node n = {.op = SL_OP_RESHAPE};
-	single(&g, &n, (qp)QS8(0.1f, 1), (qp)QS8(0.1f, 1), 4, (const int32_t[]){1, 4, 4, 3}, 1, (const int32_t[]){s});
+	single(&g, &n, (qp)QS8(0.1f, 1), (qp)QS8(0.1f, 1), 4, (const int32_t[]){1, 4, 4, 3}, 1,
+	       (const int32_t[]){s});
 	xt_result r;
 	xt_compare(&g, 1, 1, &r);
 	cr_assert_neq(r.impl, SL_IMPL_XNNPACK, "an aliased reshape needs no copy");

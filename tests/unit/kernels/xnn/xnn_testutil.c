@@ -90,7 +90,8 @@ int xt_const(xt_graph *g, sl_dtype dt, int rank, const int32_t *dims, double lo,
 	cr_assert_eq(sl_model_own(g->m, data), 0);
 	t.data = data;
 	if (qn > 0)
-		t.q = (sl_quant){.n = qn, .axis = axis, .scale = (float *)scales, .zero_point = (int32_t *)zps};
+		t.q =
+		    (sl_quant){.n = qn, .axis = axis, .scale = (float *)scales, .zero_point = (int32_t *)zps};
 	sl_error err = {{0}};
 	int r = sl_model_add_tensor(g->m, &t, &err);
 	cr_assert_geq(r, 0, "add constant: %s", err.msg);

@@ -41,10 +41,10 @@ int xt_node(xt_graph *g, const sl_node *tmpl, int n_in, const int32_t *in, int o
 void xt_finish(xt_graph *g, int n_in, const int32_t *in, int out);
 
 typedef struct {
-	int64_t n;        /* output elements compared */
-	int64_t n_diff;   /* quantized: elements that differ at all; f32: beyond tolerance */
-	double max_diff;  /* quantized: largest difference in steps; f32: largest relative error */
-	sl_impl impl;     /* implementation of the focus node in the XNNPACK runtime */
+	int64_t n;	 /* output elements compared */
+	int64_t n_diff;	 /* quantized: elements that differ at all; f32: beyond tolerance */
+	double max_diff; /* quantized: largest difference in steps; f32: largest relative error */
+	sl_impl impl;	 /* implementation of the focus node in the XNNPACK runtime */
 	char why[64];
 } xt_result;
 

@@ -1,0 +1,58 @@
+#!/bin/sh
+# Bad input to `sightline` gives a message on stderr and a non-zero exit code,
+# never a crash (exit code >= 128 means a signal). Usage: sightline_errors.sh SIGHTLINE
+set -u
+bin=$1
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+status=0
+
+# expect WANT_RC ARGS...: run sightline, check the exit code and that stderr explains.
+expect() {
+	want=$1
+	shift
+	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -ne "$want" ] || [ ! -s "$tmp/err" ]; then
+		echo "FAIL: sightline $* -> exit $rc (want $want), stderr: $(cat "$tmp/err")"
+		status=1
+	else
+		echo "ok: sightline $* -> $rc: $(head -n1 "$tmp/err")"
+	fi
+}
+
+head -c 4096 /dev/urandom >"$tmp/random.tflite"
+printf 'TFL3' >"$tmp/tiny.tflite"
+head -c 3000 /dev/urandom >"$tmp/random.jpg"
+printf 'P6\n64 64\n255\nxyz' >"$tmp/truncated.ppm"
+printf 'BM' >"$tmp/truncated.bmp"
+mkdir "$tmp/ds"
+printf 'a.jpg 1\nbroken line with words\n' >"$tmp/ds/labels.txt"
+
+expect 2
+expect 2 frobnicate
+expect 2 infer
+expect 1 inspect "$tmp/missing.tflite"
+expect 1 inspect "$tmp/random.tflite"
+expect 1 inspect "$tmp/tiny.tflite"
+expect 1 inspect "$tmp"
+expect 1 infer "$tmp/random.tflite" "$tmp/random.jpg"
+
+shared=${SL_SHARED_DIR:-}
+model=$shared/models/mobilenet_v1_0.25_128_quant.tflite
+if [ -n "$shared" ] && [ -r "$model" ]; then
+	expect 2 infer "$model" "$tmp/random.jpg" --backend gpu
+	expect 2 infer "$model" "$tmp/random.jpg" --threads 0
+	expect 2 infer "$model" "$tmp/random.jpg" --crop 1.5
+	expect 2 infer "$model" "$tmp/random.jpg" --input-range 1
+	expect 1 infer "$model" "$tmp/random.jpg"
+	expect 1 infer "$model" "$tmp/truncated.ppm"
+	expect 1 infer "$model" "$tmp/truncated.bmp"
+	expect 1 infer "$model" "$tmp/missing.jpg"
+	expect 1 infer "$model" "$tmp/random.jpg" --labels "$tmp/missing.txt"
+	expect 1 eval "$model" "$tmp/ds"
+	expect 1 eval "$model" "$tmp/missing"
+else
+	echo "note: $model not available, skipped the checks that need a valid model"
+fi
+exit $status

@@ -1,0 +1,457 @@
+/* sightlined on a private bus with the real engine and the ../shared models:
+ * every property and method, every error path, the bus policy, signals,
+ * SIGHUP and SIGTERM. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <grp.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dbus/client.h"
+#include "dbus/service.h"
+#include "harness.h"
+
+static itest T;
+
+static void fini(void)
+{
+	itest_cleanup(&T);
+}
+
+TestSuite(api, .fini = fini, .timeout = 240);
+
+static void expect_error(int r, sd_bus_error *err, const char *name, const char *needle)
+{
+	cr_assert_lt(r, 0, "call should fail with %s", name);
+	cr_expect_str_eq(err->name, name, "got %s: %s", err->name, err->message);
+	if (needle)
+		cr_expect(err->message && strstr(err->message, needle), "'%s' not in '%s'", needle, err->message);
+	sd_bus_error_free(err);
+}
+
+typedef struct {
+	int variant_changed, props_changed, results;
+	char last_new[80], last_reason[320];
+	uint64_t first_seq, last_seq;
+	bool gap;
+} sigs;
+
+static int on_variant(sd_bus_message *m, void *userdata, sd_bus_error *e)
+{
+	(void)e;
+	sigs *s = userdata;
+	const char *o, *n, *r;
+	cr_assert_geq(sd_bus_message_read(m, "sss", &o, &n, &r), 0);
+	s->variant_changed++;
+	snprintf(s->last_new, sizeof(s->last_new), "%s", n);
+	snprintf(s->last_reason, sizeof(s->last_reason), "%s", r);
+	return 0;
+}
+
+static int on_props(sd_bus_message *m, void *userdata, sd_bus_error *e)
+{
+	(void)m, (void)e;
+	((sigs *)userdata)->props_changed++;
+	return 0;
+}
+
+static int on_result(sd_bus_message *m, void *userdata, sd_bus_error *e)
+{
+	(void)e;
+	sigs *s = userdata;
+	sl_dbus_class c[16];
+	sl_dbus_detection d[16];
+	sl_dbus_result res;
+	cr_assert_eq(sl_dbus_read_result(m, &res, c, 16, d, 16), 0);
+	if (s->results && res.sequence != s->last_seq + 1)
+		s->gap = true;
+	if (!s->results)
+		s->first_seq = res.sequence;
+	s->last_seq = res.sequence;
+	s->results++;
+	return 0;
+}
+
+static void subscribe(sigs *s)
+{
+	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged", on_variant, s), 0);
+	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, "org.freedesktop.DBus.Properties",
+					  "PropertiesChanged", on_props, s),
+		      0);
+	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "ResultReady", on_result, s), 0);
+}
+
+Test(api, properties)
+{
+	itest_start(&T, NULL);
+	itest_pump(&T, 1500);
+	char *s = itest_get_string(&T, "Version");
+	cr_expect(s[0], "Version is set");
+	free(s);
+	cr_expect(itest_wait_string(&T, "State", "running", 10000));
+	s = itest_get_string(&T, "Source");
+	cr_expect_str_eq(s, "testsrc");
+	free(s);
+	cr_expect(itest_wait_string(&T, "SourceState", "streaming", 5000));
+	s = itest_get_string(&T, "ActiveVariant");
+	cr_expect_str_eq(s, "mobilenet_v2_int8", "the first (most accurate) variant starts");
+	free(s);
+	s = itest_get_string(&T, "Mode");
+	cr_expect_str_eq(s, "manual");
+	free(s);
+	cr_expect_eq(itest_get_double(&T, "LatencyTargetMs"), 100.0, "the default target");
+	cr_expect_gt(itest_get_u64(&T, "FramesCaptured"), 0u);
+	cr_expect_gt(itest_get_u64(&T, "FramesInferred"), 0u);
+	cr_expect_geq(itest_get_u64(&T, "FramesCaptured"), itest_get_u64(&T, "FramesInferred"));
+	(void)itest_get_u64(&T, "FramesDropped");
+	cr_expect_eq(itest_get_u64(&T, "FramesCorrupt"), 0u);
+	cr_expect_gt(itest_get_double(&T, "Fps"), 0.0);
+	double p50 = itest_get_double(&T, "LatencyP50Ms"), p95 = itest_get_double(&T, "LatencyP95Ms"),
+	       p99 = itest_get_double(&T, "LatencyP99Ms");
+	cr_expect(p50 > 0 && p50 <= p95 && p95 <= p99, "p50 %g <= p95 %g <= p99 %g", p50, p95, p99);
+
+	/* Properties are read-only. */
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	int r = sd_bus_set_property(T.bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "Mode", &err, "s", "auto");
+	cr_expect_lt(r, 0);
+	sd_bus_error_free(&err);
+}
+
+Test(api, list_variants_and_result)
+{
+	itest_start(&T, NULL);
+	sd_bus_message *reply = NULL;
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	cr_assert_geq(itest_call(&T, "ListVariants", &err, &reply, ""), 0);
+	static const char *const names[] = {"mobilenet_v2_int8", "mobilenet_v2_uint8", "mobilenet_v1_0.25_128"};
+	cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "(sssddt)"), 0);
+	for (int i = 0; i < 3; i++) {
+		const char *name, *prec, *kind;
+		double sp, top1;
+		uint64_t size;
+		cr_assert_gt(sd_bus_message_read(reply, "(sssddt)", &name, &prec, &kind, &sp, &top1, &size), 0);
+		cr_expect_str_eq(name, names[i]);
+		cr_expect_gt(size, 100000u, "%s has its file size", name);
+		cr_expect_str_eq(kind, "dense");
+		cr_expect(i == 0 ? isnan(top1) : top1 > 0.3 && top1 < 0.8, "%s top-1 %g", name, top1);
+	}
+	sd_bus_message_unref(reply);
+
+	/* GetLatestResult: top-5 with labels, best first, from the active variant. */
+	itest_pump(&T, 500);
+	reply = NULL;
+	cr_assert_geq(itest_call(&T, "GetLatestResult", &err, &reply, ""), 0, "%s", err.message);
+	cr_expect_str_eq(sd_bus_message_get_signature(reply, true), SL_DBUS_RESULT_SIG);
+	sl_dbus_class c[16];
+	sl_dbus_detection d[16];
+	sl_dbus_result res;
+	cr_assert_eq(sl_dbus_read_result(reply, &res, c, 16, d, 16), 0);
+	cr_expect_gt(res.sequence, 0u);
+	cr_expect_gt(res.timestamp_us, 0u);
+	cr_expect_str_eq(res.variant, "mobilenet_v2_int8");
+	cr_assert_eq(res.n_classes, 5u, "TopK=5 by default");
+	for (size_t i = 0; i < res.n_classes; i++) {
+		cr_expect(c[i].index >= 0 && c[i].index < 1001);
+		cr_expect(c[i].label[0], "class %d has a label", c[i].index);
+		cr_expect(c[i].score >= 0 && c[i].score <= 1.0001);
+		if (i)
+			cr_expect_leq(c[i].score, c[i - 1].score);
+	}
+	cr_expect_eq(res.n_detections, 0u);
+	sd_bus_message_unref(reply);
+}
+
+Test(api, set_variant_and_auto)
+{
+	itest_start(&T, NULL);
+	sigs s = {0};
+	subscribe(&s);
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+
+	cr_assert_geq(itest_call(&T, "SetVariant", &err, NULL, "s", "mobilenet_v1_0.25_128"), 0, "%s", err.message);
+	/* The reply comes once the switch happened. */
+	char *v = itest_get_string(&T, "ActiveVariant");
+	cr_expect_str_eq(v, "mobilenet_v1_0.25_128");
+	free(v);
+	itest_pump(&T, 300);
+	cr_expect_eq(s.variant_changed, 1);
+	cr_expect_str_eq(s.last_new, "mobilenet_v1_0.25_128");
+	cr_expect(strstr(s.last_reason, "manual: SetVariant by uid"), "reason: %s", s.last_reason);
+	cr_expect_geq(s.props_changed, 1, "PropertiesChanged for ActiveVariant");
+
+	/* Results come from the new variant, with no gap across the switch. */
+	uint64_t end = itest_now_us() + 5000000;
+	while (itest_now_us() < end && s.results < 10)
+		itest_pump(&T, 100);
+	cr_expect_geq(s.results, 10);
+	cr_expect(!s.gap, "no result sequence number lost");
+
+	/* No-op: same variant in manual mode. */
+	int before = s.variant_changed;
+	cr_assert_geq(itest_call(&T, "SetVariant", &err, NULL, "s", "mobilenet_v1_0.25_128"), 0);
+	itest_pump(&T, 200);
+	cr_expect_eq(s.variant_changed, before);
+
+	/* Auto mode. */
+	cr_assert_geq(itest_call(&T, "SetAuto", &err, NULL, "d", 5000.0), 0, "%s", err.message);
+	v = itest_get_string(&T, "Mode");
+	cr_expect_str_eq(v, "auto");
+	free(v);
+	cr_expect_eq(itest_get_double(&T, "LatencyTargetMs"), 5000.0);
+	/* SetVariant pins again (manual). */
+	cr_assert_geq(itest_call(&T, "SetVariant", &err, NULL, "s", "mobilenet_v2_uint8"), 0, "%s", err.message);
+	v = itest_get_string(&T, "Mode");
+	cr_expect_str_eq(v, "manual");
+	free(v);
+}
+
+Test(api, invalid_arguments)
+{
+	itest_start(&T, NULL);
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	char long_name[300];
+	memset(long_name, 'v', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = 0;
+
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", ""), &err, SD_BUS_ERROR_INVALID_ARGS, "empty");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", long_name), &err, SD_BUS_ERROR_INVALID_ARGS,
+		     "limit is 64");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "../etc/passwd"), &err, SD_BUS_ERROR_INVALID_ARGS,
+		     "0x2f");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "nope"), &err, SL_DBUS_ERROR_NO_SUCH_VARIANT,
+		     "'nope'");
+	const double bad[] = {0, -1, NAN, INFINITY, 0.01, 1e7};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(itest_call(&T, "SetAuto", &err, NULL, "d", bad[i]), &err, SD_BUS_ERROR_INVALID_ARGS,
+			     "Latency target");
+	expect_error(itest_call(&T, "SetAuto", &err, NULL, "s", "10"), &err, SD_BUS_ERROR_INVALID_ARGS, NULL);
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "u", 3u), &err, SD_BUS_ERROR_INVALID_ARGS, NULL);
+	expect_error(itest_call(&T, "Frobnicate", &err, NULL, ""), &err, SD_BUS_ERROR_UNKNOWN_METHOD, NULL);
+
+	char *m = itest_get_string(&T, "Mode");
+	cr_expect_str_eq(m, "manual", "nothing changed");
+	free(m);
+	char *s = itest_get_string(&T, "State");
+	cr_expect_str_eq(s, "running");
+	free(s);
+}
+
+static const char broken_ladder_fmt[] =
+	"{ \"labels\": \"imagenet_labels.txt\", \"variants\": ["
+	"{\"name\": \"small\", \"file\": \"mobilenet_v1_0.25_128_quant.tflite\", \"precision\": \"uint8\"},"
+	"{\"name\": \"missing\", \"file\": \"does-not-exist.tflite\"},"
+	"{\"name\": \"garbage\", \"file\": \"%s\"} ] }";
+
+Test(api, load_failure_keeps_serving)
+{
+	char garbage[] = "/tmp/sl-garbage-XXXXXX.tflite";
+	int fd = mkstemps(garbage, 7);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "this is not a flatbuffer, not at all", 36), 36);
+	close(fd);
+	char ladder[1024];
+	snprintf(ladder, sizeof(ladder), broken_ladder_fmt, garbage);
+	itest_opts o = {.ladder_json = ladder};
+	itest_start(&T, &o);
+	sigs s = {0};
+	subscribe(&s);
+	itest_pump(&T, 500);
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "missing"), &err, SL_DBUS_ERROR_LOAD_FAILED,
+		     "does-not-exist.tflite");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "garbage"), &err, SL_DBUS_ERROR_LOAD_FAILED,
+		     "garbage");
+	unlink(garbage);
+	char *v = itest_get_string(&T, "ActiveVariant");
+	cr_expect_str_eq(v, "small", "the running variant keeps serving");
+	free(v);
+	uint64_t n0 = itest_get_u64(&T, "FramesInferred");
+	itest_pump(&T, 1000);
+	cr_expect_gt(itest_get_u64(&T, "FramesInferred"), n0, "and keeps producing results");
+	cr_expect(!s.gap);
+	cr_expect_eq(s.variant_changed, 0);
+	char *st = itest_get_string(&T, "State");
+	cr_expect_str_eq(st, "running");
+	free(st);
+}
+
+Test(api, reload_and_reload_failure)
+{
+	itest_start(&T, NULL);
+	sigs s = {0};
+	subscribe(&s);
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	cr_assert_geq(itest_call(&T, "Reload", &err, NULL, ""), 0, "%s", err.message);
+
+	/* A broken file: the reload fails, everything stays as it was. */
+	itest_write_conf(&T, "[daemon]\nNoSuchKey=1\n");
+	expect_error(itest_call(&T, "Reload", &err, NULL, ""), &err, SL_DBUS_ERROR_RELOAD_FAILED, "NoSuchKey");
+	char *v = itest_get_string(&T, "State");
+	cr_expect_str_eq(v, "running");
+	free(v);
+
+	/* A working file that changes the start variant and the mode. */
+	itest_write_conf(&T, "[daemon]\nMode=auto\nLatencyTargetMs=2500\n");
+	cr_assert_geq(itest_call(&T, "Reload", &err, NULL, ""), 0, "%s", err.message);
+	v = itest_get_string(&T, "Mode");
+	cr_expect_str_eq(v, "auto");
+	free(v);
+	cr_expect_eq(itest_get_double(&T, "LatencyTargetMs"), 2500.0);
+
+	/* A ladder without the running variant: the reply comes after the switch. */
+	char ladder[PATH_MAX + 32];
+	snprintf(ladder, sizeof(ladder), "%s/small.json", T.dir);
+	FILE *f = fopen(ladder, "w");
+	cr_assert(f);
+	fputs("{\"labels\": \"imagenet_labels.txt\", \"variants\": [{\"name\": \"only_small\", "
+	      "\"file\": \"mobilenet_v1_0.25_128_quant.tflite\"}]}",
+	      f);
+	fclose(f);
+	char extra[PATH_MAX + 64];
+	snprintf(extra, sizeof(extra), "[daemon]\nLadder=%s\n", ladder);
+	itest_write_conf(&T, extra);
+	cr_assert_geq(itest_call(&T, "Reload", &err, NULL, ""), 0, "%s", err.message);
+	v = itest_get_string(&T, "ActiveVariant");
+	cr_expect_str_eq(v, "only_small");
+	free(v);
+	itest_pump(&T, 300);
+	cr_expect(strstr(s.last_reason, "reload:"), "reason: %s", s.last_reason);
+	cr_expect(!s.gap, "no result lost across reloads");
+}
+
+Test(api, no_result_yet)
+{
+	/* A source whose every frame is corrupt never produces a result. */
+	char path[] = "/tmp/sl-corrupt-XXXXXX.jpg";
+	int fd = mkstemps(path, 4);
+	cr_assert_geq(fd, 0);
+	static const unsigned char junk[] = {0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8};
+	cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	char src[128];
+	snprintf(src, sizeof(src), "file:%s", path);
+	itest_opts o = {.source = src, .variant = "mobilenet_v1_0.25_128"};
+	itest_start(&T, &o);
+	itest_pump(&T, 500);
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	expect_error(itest_call(&T, "GetLatestResult", &err, NULL, ""), &err, SL_DBUS_ERROR_NO_RESULT, NULL);
+	cr_expect_eq(itest_get_u64(&T, "FramesInferred"), 0u);
+	unlink(path);
+}
+
+/* Runs calls as an unprivileged user (nobody) and reports each outcome as a bit:
+ * 1: ListVariants ok, 2: Get ok, 4/8/16: SetVariant/SetAuto/Reload refused,
+ * 32: the refusal names access, 64: SetVariant no-op accepted. */
+static int as_nobody(const char *address, bool expect_daemon_message)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(200);
+		sd_bus *b = NULL;
+		if (sd_bus_new(&b) < 0 || sd_bus_set_address(b, address) < 0 || sd_bus_set_bus_client(b, 1) < 0 ||
+		    sd_bus_start(b) < 0)
+			_exit(201);
+		int bits = 0;
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ListVariants", &e, NULL, "") >= 0)
+			bits |= 1;
+		sd_bus_error_free(&e);
+		char *v = NULL;
+		if (sd_bus_get_property_string(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ActiveVariant", &e, &v) >= 0)
+			bits |= 2;
+		sd_bus_error_free(&e);
+		bool msg_ok = true;
+		static const char *const needle[2] = {"Rejected send message", "neither root nor in group"};
+		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "SetVariant", &e, NULL, "s",
+				       "mobilenet_v1_0.25_128") < 0 &&
+		    sd_bus_error_has_name(&e, SD_BUS_ERROR_ACCESS_DENIED)) {
+			bits |= 4;
+			msg_ok = msg_ok && e.message && strstr(e.message, needle[expect_daemon_message]);
+		}
+		sd_bus_error_free(&e);
+		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "SetAuto", &e, NULL, "d", 30.0) < 0 &&
+		    sd_bus_error_has_name(&e, SD_BUS_ERROR_ACCESS_DENIED))
+			bits |= 8;
+		sd_bus_error_free(&e);
+		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "Reload", &e, NULL, "") < 0 &&
+		    sd_bus_error_has_name(&e, SD_BUS_ERROR_ACCESS_DENIED))
+			bits |= 16;
+		sd_bus_error_free(&e);
+		if (msg_ok)
+			bits |= 32;
+		if (v && sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "SetVariant", &e, NULL, "s",
+					    v) >= 0)
+			bits |= 64;
+		_exit(bits);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+Test(api, bus_policy_refuses_unprivileged_callers)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run a client as nobody");
+	itest_start(&T, NULL);
+	int bits = as_nobody(T.address, false);
+	cr_expect_neq(bits, 200, "cannot drop privileges");
+	cr_expect_neq(bits, 201, "nobody cannot connect to the private bus");
+	cr_expect(bits & 1, "everyone may call ListVariants (bits %d)", bits);
+	cr_expect(bits & 2, "everyone may read properties");
+	cr_expect(bits & 4, "SetVariant refused");
+	cr_expect(bits & 8, "SetAuto refused");
+	cr_expect(bits & 16, "Reload refused");
+	cr_expect(bits & 32, "refused by the bus policy");
+	char *v = itest_get_string(&T, "ActiveVariant");
+	cr_expect_str_eq(v, "mobilenet_v2_int8", "nothing changed");
+	free(v);
+	/* root may. */
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	cr_expect_geq(itest_call(&T, "SetAuto", &err, NULL, "d", 400.0), 0, "%s", err.message);
+}
+
+Test(api, daemon_refuses_unprivileged_callers_itself)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run a client as nobody");
+	itest_opts o = {.permissive_bus = true};
+	itest_start(&T, &o);
+	int bits = as_nobody(T.address, true);
+	cr_expect(bits & 4 && bits & 8 && bits & 16, "SetVariant, SetAuto, Reload refused (bits %d)", bits);
+	cr_expect(bits & 32, "refused by sightlined's own check");
+	cr_expect(bits & 64, "a no-op is answered before authorisation");
+	char *v = itest_get_string(&T, "Mode");
+	cr_expect_str_eq(v, "manual");
+	free(v);
+}
+
+Test(api, sighup_keeps_serving_and_sigterm_stops_cleanly)
+{
+	itest_start(&T, NULL);
+	sigs s = {0};
+	subscribe(&s);
+	itest_pump(&T, 500);
+	cr_assert_eq(kill(T.daemon_pid, SIGHUP), 0);
+	uint64_t end = itest_now_us() + 5000000;
+	int before = s.results;
+	while (itest_now_us() < end && s.results < before + 20)
+		itest_pump(&T, 100);
+	cr_expect_geq(s.results, before + 20, "results keep coming after SIGHUP");
+	cr_expect(!s.gap);
+	cr_expect_eq(s.variant_changed, 0, "the same ladder: no switch");
+	char *v = itest_get_string(&T, "State");
+	cr_expect_str_eq(v, "running");
+	free(v);
+	int st = itest_stop_daemon(&T);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "clean exit on SIGTERM (status %#x)", st);
+}

@@ -1,0 +1,237 @@
+/* Compression library: fp32 master, int8 PTQ, block pruning with recovery,
+ * Cholesky. Model-level tests use the shared CIFAR-10 ResNet-8 when present. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/compress/compress.h"
+#include "kernels/compress/compress_internal.h"
+#include "kernels/runtime.h"
+#include "kernels/tflite/tflite.h"
+#include "kernels/tflite/tflite_write.h"
+
+Test(compress_linalg, cholesky_solves_spd_system)
+{
+	/* A = M M^T + I for a fixed M; check A x = b. */
+	enum { N = 7 };
+	double m[N][N], a[N * N], l[N * N], b[2 * N], x[2 * N];
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++)
+			m[i][j] = sin(1.0 + i * 3 + j * 7);
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++) {
+			double s = i == j;
+			for (int k = 0; k < N; k++)
+				s += m[i][k] * m[j][k];
+			a[i * N + j] = s;
+		}
+	for (int i = 0; i < 2 * N; i++)
+		b[i] = cos(i);
+	memcpy(l, a, sizeof(a));
+	memcpy(x, b, sizeof(b));
+	cr_assert_eq(la_cholesky(l, N), 0);
+	la_cholesky_solve(l, N, x, 2);
+	for (int r = 0; r < 2; r++)
+		for (int i = 0; i < N; i++) {
+			double s = 0;
+			for (int j = 0; j < N; j++)
+				s += a[i * N + j] * x[r * N + j];
+			cr_assert_float_eq(s, b[r * N + i], 1e-9);
+		}
+	double bad[4] = {1, 2, 2, 1}; /* indefinite */
+	cr_assert_lt(la_cholesky(bad, 2), 0);
+}
+
+static sl_model *load_shared(const char *name)
+{
+	const char *dir = getenv("SL_SHARED_DIR");
+	char path[4096];
+	if (!dir)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/models/%s", dir, name);
+	sl_model *m = NULL;
+	sl_error err = {{0}};
+	if (sl_tflite_load_file(path, &m, &err) < 0)
+		return NULL;
+	return m;
+}
+
+/* Deterministic pseudo-images in the model's input format. */
+static sl_calib_set make_calib(const sl_model *m, int n)
+{
+	const sl_tensor *in = &m->tensors[m->inputs[0]];
+	sl_calib_set cs = {.n = n, .bytes = in->bytes, .inputs = calloc((size_t)n, sizeof(void *))};
+	for (int i = 0; i < n; i++) {
+		cs.inputs[i] = malloc(in->bytes);
+		const size_t e = in->bytes / sl_dtype_size(in->dtype);
+		for (size_t k = 0; k < e; k++) {
+			/* smooth gradients with per-image phase, like low-frequency image content */
+			double v = 127.5 + 100 * sin(0.05 * (double)k + i) * cos(0.003 * (double)k * (i + 1));
+			if (in->dtype == SL_DTYPE_F32)
+				((float *)cs.inputs[i])[k] = (float)v;
+			else
+				((uint8_t *)cs.inputs[i])[k] = (uint8_t)v;
+		}
+	}
+	return cs;
+}
+
+static void free_calib(sl_calib_set *cs)
+{
+	for (int i = 0; i < cs->n; i++)
+		free(cs->inputs[i]);
+	free(cs->inputs);
+}
+
+/* Output of model m on input x, as floats (dequantized). */
+static void run(sl_model *m, const void *x, size_t bytes, float *out, int n_out)
+{
+	sl_runtime_options o = {.backend = SL_BACKEND_REF};
+	sl_runtime *rt = NULL;
+	sl_error err = {{0}};
+	cr_assert_eq(sl_runtime_new(m, &o, &rt, &err), 0, "%s", err.msg);
+	memcpy(sl_runtime_input(rt, 0), x, bytes);
+	cr_assert_eq(sl_runtime_invoke(rt), 0);
+	const sl_tensor *t = sl_runtime_output_tensor(rt, 0);
+	const void *y = sl_runtime_output(rt, 0);
+	for (int i = 0; i < n_out; i++) {
+		if (t->dtype == SL_DTYPE_F32)
+			out[i] = ((const float *)y)[i];
+		else if (t->dtype == SL_DTYPE_I8)
+			out[i] = (((const int8_t *)y)[i] - t->q.zero_point[0]) * t->q.scale[0];
+		else
+			out[i] = (((const uint8_t *)y)[i] - t->q.zero_point[0]) * t->q.scale[0];
+	}
+	sl_runtime_free(rt);
+}
+
+static int argmax(const float *v, int n)
+{
+	int b = 0;
+	for (int i = 1; i < n; i++)
+		if (v[i] > v[b])
+			b = i;
+	return b;
+}
+
+Test(compress, master_of_uint8_model_tracks_it)
+{
+	sl_model *src = load_shared("mobilenet_v1_0.25_128_quant.tflite");
+	if (!src)
+		cr_skip_test("SL_SHARED_DIR/models/mobilenet_v1_0.25_128_quant.tflite not available");
+	sl_model *master = NULL;
+	sl_error err = {{0}};
+	cr_assert_eq(sl_compress_master(src, &master, &err), 0, "%s", err.msg);
+	/* Same input contract: the uint8 input is kept, the rest is float. */
+	const sl_tensor *in = &master->tensors[master->inputs[0]];
+	cr_assert_eq(in->dtype, SL_DTYPE_U8);
+	cr_assert_eq(master->tensors[master->outputs[0]].dtype, SL_DTYPE_F32);
+	for (int i = 0; i < master->n_tensors; i++)
+		if (master->tensors[i].kind == SL_TENSOR_CONST && master->tensors[i].dtype != SL_DTYPE_I32)
+			cr_assert_eq(master->tensors[i].dtype, SL_DTYPE_F32, "tensor %d", i);
+	sl_calib_set cs = make_calib(src, 4);
+	float a[1001], b[1001];
+	int agree = 0;
+	for (int i = 0; i < cs.n; i++) {
+		run(src, cs.inputs[i], cs.bytes, a, 1001);
+		run(master, cs.inputs[i], cs.bytes, b, 1001);
+		agree += argmax(a, 1001) == argmax(b, 1001);
+		double d = 0;
+		for (int k = 0; k < 1001; k++)
+			d = fmax(d, fabs(a[k] - b[k]));
+		cr_assert_lt(d, 0.1, "image %d: probabilities differ by %g", i, d);
+	}
+	cr_assert_geq(agree, 3);
+	free_calib(&cs);
+	sl_model_unref(master);
+	sl_model_unref(src);
+}
+
+Test(compress, int8_and_sparse_variants_of_resnet8)
+{
+	sl_model *src = load_shared("cifar10_resnet8_float.tflite");
+	if (!src)
+		cr_skip_test("SL_SHARED_DIR/models/cifar10_resnet8_float.tflite not available");
+	sl_model *master = NULL, *q = NULL, *sp = NULL, *spr = NULL;
+	sl_error err = {{0}};
+	cr_assert_eq(sl_compress_master(src, &master, &err), 0, "%s", err.msg);
+	sl_calib_set cs = make_calib(master, 16);
+	sl_compress_opts o;
+	sl_compress_opts_init(&o);
+	o.backend = SL_BACKEND_REF;
+	sl_compress_ctx *c = NULL;
+	cr_assert_eq(sl_compress_ctx_new(master, &cs, &o, &c, &err), 0, "%s", err.msg);
+
+	cr_assert_eq(sl_compress_int8(c, master, &q, &err), 0, "%s", err.msg);
+	/* int8 keeps the float input contract and quantizes per channel. */
+	cr_assert_eq(q->tensors[q->inputs[0]].dtype, SL_DTYPE_F32);
+	bool per_channel = false;
+	for (int i = 0; i < q->n_nodes; i++)
+		if (q->nodes[i].op == SL_OP_CONV_2D) {
+			const sl_tensor *w = &q->tensors[q->nodes[i].inputs[1]];
+			cr_assert_eq(w->dtype, SL_DTYPE_I8);
+			per_channel |= w->q.n == w->dims[0] && w->q.n > 1;
+			for (int k = 0; k < w->q.n; k++)
+				cr_assert_eq(w->q.zero_point[k], 0);
+		}
+	cr_assert(per_channel);
+
+	cr_assert_eq(sl_compress_sparse(c, 0.5, &spr, &err), 0, "%s", err.msg);
+	cr_assert_geq(sl_compress_weight_sparsity(spr), 0.45);
+	/* 1x4 blocks: the four rows of a block are zero together. */
+	for (int i = 0; i < spr->n_nodes; i++) {
+		const sl_node *n = &spr->nodes[i];
+		if (n->op != SL_OP_CONV_2D && n->op != SL_OP_FULLY_CONNECTED)
+			continue;
+		const sl_tensor *w = &spr->tensors[n->inputs[1]];
+		const int o = w->dims[0], k = (int)(sl_tensor_numel(w) / o);
+		const float *f = w->data;
+		for (int g = 0; g + 4 <= o; g += 4)
+			for (int j = 0; j < k; j++) {
+				int z = 0;
+				for (int r = 0; r < 4; r++)
+					z += f[(size_t)(g + r) * k + j] == 0.0f;
+				cr_assert(z == 0 || z == 4, "node %d: block (%d, %d) partly zero", i, g, j);
+			}
+	}
+
+	/* Recovery must beat plain magnitude pruning on the calibration data. */
+	sl_compress_ctx_free(c);
+	o.recovery = false;
+	cr_assert_eq(sl_compress_ctx_new(master, &cs, &o, &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(sl_compress_sparse(c, 0.5, &sp, &err), 0, "%s", err.msg);
+	double e_rec = 0, e_mag = 0;
+	for (int i = 0; i < cs.n; i++) {
+		float a[10], b[10], d[10];
+		run(master, cs.inputs[i], cs.bytes, a, 10);
+		run(spr, cs.inputs[i], cs.bytes, b, 10);
+		run(sp, cs.inputs[i], cs.bytes, d, 10);
+		for (int k = 0; k < 10; k++) {
+			e_rec += (a[k] - b[k]) * (a[k] - b[k]);
+			e_mag += (a[k] - d[k]) * (a[k] - d[k]);
+		}
+	}
+	cr_assert_lt(e_rec, e_mag, "recovered error %g, magnitude-only %g", e_rec, e_mag);
+
+	/* Every variant serialises and re-imports. */
+	sl_model *vs[] = {master, q, sp, spr};
+	for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+		void *buf;
+		size_t size;
+		sl_model *back = NULL;
+		cr_assert_eq(sl_tflite_write_mem(vs[i], &buf, &size, &err), 0, "%s", err.msg);
+		cr_assert_eq(sl_tflite_load_mem(buf, size, "variant", &back, &err), 0, "variant %zu: %s", i,
+			     err.msg);
+		sl_model_unref(back);
+		free(buf);
+	}
+	sl_compress_ctx_free(c);
+	free_calib(&cs);
+	sl_model_unref(q);
+	sl_model_unref(sp);
+	sl_model_unref(spr);
+	sl_model_unref(master);
+	sl_model_unref(src);
+}

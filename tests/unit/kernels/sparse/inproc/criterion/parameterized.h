@@ -1,0 +1,4 @@
+/* See criterion.h next to this file. */
+#pragma once
+
+#include <criterion/criterion.h>

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Run every variant of a ladder in an independent TFLite runtime and compare
+its top-1 with the figure `sightline bench` wrote into the manifest.
+
+usage: ladder-crosscheck.py LADDER_DIR DIR [--label-offset K] [--crop F]
+                            [--limit N] [--runtime litert|armnn]
+
+litert: the ai-edge-litert package (pip); armnn: Debian's python3-pyarmnn
+(CpuRef backend, run with /usr/bin/python3; slow: ~7 s per MobileNet image).
+Preprocessing follows ../shared/reference/ref_eval.py: centre crop F, PIL
+bilinear resize; uint8 inputs get raw pixels, int8 pixel-128, float inputs
+the manifest's preprocessing range (default raw 0..255).
+Exit status 1 when a variant differs from the manifest by more than 1 point."""
+import argparse, json, os, sys
+import numpy as np
+from PIL import Image
+
+ap = argparse.ArgumentParser()
+ap.add_argument('ladder'); ap.add_argument('dir')
+ap.add_argument('--label-offset', type=int, default=0)
+ap.add_argument('--crop', type=float, default=None)
+ap.add_argument('--limit', type=int, default=0)
+ap.add_argument('--runtime', choices=['litert', 'armnn'], default='litert')
+a = ap.parse_args()
+
+mpath = a.ladder if a.ladder.endswith('.json') else os.path.join(a.ladder, 'manifest.json')
+man = json.load(open(mpath))
+pp = man.get('preprocessing', {})
+crop = a.crop if a.crop is not None else pp.get('crop_fraction', 0.875)
+lo, hi = pp.get('range', [0.0, 255.0])
+rows = [l.split() for l in open(os.path.join(a.dir, 'labels.txt')) if l.strip()]
+if a.limit:
+    rows = rows[:a.limit]
+
+
+class LiteRT:
+    def __init__(self, path):
+        from ai_edge_litert.interpreter import Interpreter
+        self.it = Interpreter(model_path=path, num_threads=1)
+        self.it.allocate_tensors()
+        self.i = self.it.get_input_details()[0]
+        self.o = self.it.get_output_details()[0]
+        self.shape, self.dtype = self.i['shape'], self.i['dtype']
+
+    def run(self, x):
+        self.it.set_tensor(self.i['index'], x.astype(self.dtype))
+        self.it.invoke()
+        y = self.it.get_tensor(self.o['index']).reshape(-1).astype(np.float64)
+        s, z = self.o['quantization']
+        return (y - z) * s if s else y
+
+
+class ArmNN:
+    def __init__(self, path):
+        import pyarmnn as ann
+        self.ann = ann
+        p = ann.ITfLiteParser()
+        net = p.CreateNetworkFromBinaryFile(path)
+        self.ib = p.GetNetworkInputBindingInfo(0, p.GetSubgraphInputTensorNames(0)[0])
+        self.ob = p.GetNetworkOutputBindingInfo(0, p.GetSubgraphOutputTensorNames(0)[0])
+        self.rt = ann.IRuntime(ann.CreationOptions())
+        opt, _ = ann.Optimize(net, [ann.BackendId('CpuRef')], self.rt.GetDeviceSpec(), ann.OptimizerOptions())
+        self.nid, _ = self.rt.LoadNetwork(opt)
+        sh = self.ib[1].GetShape()
+        self.shape = [sh[k] for k in range(4)]
+        dt = self.ib[1].GetDataType()
+        self.dtype = {ann.DataType_Float32: np.float32, ann.DataType_QAsymmS8: np.int8}.get(dt, np.uint8)
+
+    def run(self, x):
+        ann = self.ann
+        it = ann.make_input_tensors([self.ib], [x.astype(self.dtype)])
+        ot = ann.make_output_tensors([self.ob])
+        self.rt.EnqueueWorkload(self.nid, it, ot)
+        return ann.workload_tensors_to_ndarray(ot)[0].reshape(-1).astype(np.float64)
+
+
+cache = {}
+def load(f, H, W):
+    key = (f, H, W)
+    if key not in cache:
+        im = Image.open(os.path.join(a.dir, f)).convert('RGB')
+        if crop < 1.0:
+            w, h = im.size; cw, ch = w * crop, h * crop
+            im = im.crop(((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2))
+        cache[key] = np.asarray(im.resize((W, H), Image.BILINEAR), dtype=np.float32)[None]
+    return cache[key]
+
+
+bad = 0
+print('%-22s %8s %8s %8s %6s' % ('variant', 'top1', 'top5', 'bench', 'diff'))
+for v in man['variants']:
+    path = v['file'] if os.path.isabs(v['file']) else os.path.join(os.path.dirname(mpath), v['file'])
+    r = LiteRT(path) if a.runtime == 'litert' else ArmNN(path)
+    H, W = int(r.shape[1]), int(r.shape[2])
+    t1 = t5 = 0
+    for f, lab in rows:
+        x = load(f, H, W)
+        if r.dtype == np.float32:
+            x = x * ((hi - lo) / 255.0) + lo
+        elif r.dtype == np.int8:
+            x = x - 128
+        y = r.run(x)
+        top = np.argsort(-y, kind='stable')[:5]
+        lab = int(lab) + a.label_offset
+        t1 += int(top[0] == lab); t5 += int(lab in top)
+    n = len(rows)
+    ref = v.get('top1')
+    diff = '' if ref is None else '%+.2f' % (100 * (t1 / n - ref))
+    if ref is not None and abs(100 * (t1 / n - ref)) > 1.0:
+        bad += 1
+    print('%-22s %7.2f%% %7.2f%% %7s%% %6s' % (v['name'], 100 * t1 / n, 100 * t5 / n,
+          '-' if ref is None else '%.2f' % (100 * ref), diff), flush=True)
+print('%d images, runtime %s' % (len(rows), a.runtime))
+sys.exit(1 if bad else 0)
