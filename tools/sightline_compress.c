@@ -35,6 +35,7 @@ static void usage(FILE *f)
 		"  --no-recovery           plain magnitude/channel pruning, no least-squares re-fit\n"
 		"  --no-bias-correction    int8 without bias correction\n"
 		"  --eval DIR              warn about images that are also in the evaluation folder\n"
+		"  --verbose               per-layer sensitivity and re-fit details\n"
 		"%s",
 		sl_cli_common_help);
 }
@@ -85,6 +86,7 @@ int sl_cli_compress(int argc, char **argv)
 		OPT_NO_RECOVERY,
 		OPT_NO_BIAS,
 		OPT_EVAL,
+		OPT_VERBOSE,
 	};
 	static const struct option longopts[] = {
 	    SL_CLI_COMMON_LONGOPTS,
@@ -97,6 +99,7 @@ int sl_cli_compress(int argc, char **argv)
 	    {"no-recovery", 0, NULL, OPT_NO_RECOVERY},
 	    {"no-bias-correction", 0, NULL, OPT_NO_BIAS},
 	    {"eval", 1, NULL, OPT_EVAL},
+	    {"verbose", 0, NULL, OPT_VERBOSE},
 	    {0},
 	};
 	sl_cli_opts co;
@@ -152,6 +155,9 @@ int sl_cli_compress(int argc, char **argv)
 			break;
 		case OPT_EVAL:
 			eval_dir = optarg;
+			break;
+		case OPT_VERBOSE:
+			o.verbose = true;
 			break;
 		default:
 			usage(stderr);

@@ -19,7 +19,7 @@ void sl_compress_opts_init(sl_compress_opts *o)
 	o->recovery = true;
 	o->damp = 0.01;
 	o->positions_per_image = 48;
-	o->sens_images = 8;
+	o->sens_images = 16;
 }
 
 int sl_calib_method_from_string(const char *s, sl_calib_method *ret)

@@ -274,7 +274,7 @@ static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double da
 	int r = 0;
 	if (l->kt == l->kd && (r = obs_reselect(l, wt, wdn, damp * mean_diag)) < 0)
 		return r;
-	const double before = getenv("SL_COMPRESS_DEBUG") ? layer_objective(l, wt, bt, wdn, bd) : 0;
+	const double before = opts->verbose ? layer_objective(l, wt, bt, wdn, bd) : 0;
 	double *cw = malloc(sizeof(double) * (size_t)kt * 4);
 	double *a = malloc(sizeof(double) * (size_t)kt * kt);
 	double *rhs = malloc(sizeof(double) * (size_t)kt * 4);
@@ -351,7 +351,7 @@ static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double da
 		}
 	next_group:;
 	}
-	if (getenv("SL_COMPRESS_DEBUG"))
+	if (opts->verbose)
 		cg_progress(opts, "node %d (%dx%d): objective %.4g -> %.4g", l->node, l->o, l->kt,
 			    before, layer_objective(l, wt, bt, wdn, bd));
 out:

@@ -18,6 +18,14 @@
 #     family); SMLAL 8b->8h on Cortex-A72, which has no dot product (MLA .16b
 #     would count more MACs but accumulates in 8 bits, useless for int8
 #     inference); FMLA .4s for fp32.
+#  5. Caveat: LLVM 14 (Debian 12; 16 as well) has no Neoverse-N1 scheduling
+#     model and simulates -mcpu=neoverse-n1 (and cortex-a72/a76) with the
+#     Cortex-A57 model: right for A72, too pessimistic for N1 (one load pipe
+#     instead of two, 3-wide instead of 4-wide). So N1 also gets a port-count
+#     estimate from the N1 Software Optimization Guide's resources: 4 decoded
+#     instructions, 2 loads (one 128-bit register each), 2 ASIMD ops (SDOT,
+#     SMLAL, FMLA, ... on V0/V1) and 3 integer ops per cycle; cycles = the
+#     largest of those four counts divided by its rate.
 # Needs gcc-aarch64-linux-gnu, binutils-aarch64-linux-gnu, llvm (llvm-mca), python3.
 set -eu
 
@@ -82,7 +90,17 @@ with open(sys.argv[1], "w") as f:
     parts = args.split(",")
     parts[-1] = " loop"
     f.write("\t%s %s\n" % (op, ",".join(parts)))
-print(len(body), n)
+loads = asimd = integer = 0
+for _, op, args in body:
+    if op.startswith("ld"):
+        r = re.match(r"\{\s*v(\d+)\.\w+\s*-\s*v(\d+)", args)
+        loads += (int(r.group(2)) - int(r.group(1)) + 1) if r else (2 if op == "ldp" else 1)
+    elif re.match(r"v\d+\.", args) or op in ("sdot", "fmla"):
+        asimd += 1
+    elif not (op == "b" or op.startswith("b.") or op in ("cbz", "cbnz")):
+        integer += 1
+n1 = max(len(body) / 4.0, loads / 2.0, asimd / 2.0, integer / 3.0)
+print(len(body), n, "%.2f" % n1)
 ' "$2"
 }
 
@@ -112,23 +130,29 @@ P_A72_FMLA=$(peak cortex-a72 "fmla ACC.4s, v0.4s, v1.s[1]" 4)
 
 printf "Peak MAC rates (llvm-mca models, MACs/cycle): N1 SDOT %s, N1 SMLAL %s, A72 SMLAL %s; fp32 FMLA: N1 %s, A72 %s\n\n" \
 	"$P_N1_DOT" "$P_N1_SMLAL" "$P_A72_SMLAL" "$P_N1_FMLA" "$P_A72_FMLA"
-printf "%-34s %6s %5s %9s  %-12s %8s %10s %8s\n" kernel insns MACs insns/MAC core cyc/iter MACs/cyc "% peak"
+printf "%-34s %6s %5s %9s  %-22s %8s %9s %7s\n" kernel insns MACs insns/MAC "core (model)" cyc/iter MACs/cyc "% peak"
 
-report() { # name object core peak-rate [core peak-rate]
+report() { # name object core peak-rate [core peak-rate ...] (core "n1-ports": the estimate of step 5)
 	name=$1 obj=$2
 	shift 2
 	set -- $(extract "$obj" "$TMP/loop.s") "$@"
-	insns=$1 macs=$2
-	shift 2
+	insns=$1 macs=$2 n1=$3
+	shift 3
 	while [ $# -ge 2 ]; do
-		c=$(cycles "$1" "$TMP/loop.s")
-		awk -v n="$name" -v i="$insns" -v m="$macs" -v core="$1" -v c="$c" -v p="$2" 'BEGIN {
-			printf "%-34s %6d %5d %9.3f  %-12s %8.2f %10.2f %7.0f%%\n", n, i, m, i / m, core, c, m / c, 100 * m / c / p }'
-		name="" 
+		case $1 in
+		n1-ports) c=$n1 label="neoverse-n1 (ports)" ;;
+		neoverse-n1) c=$(cycles "$1" "$TMP/loop.s") label="neoverse-n1 (A57 mdl)" ;;
+		*) c=$(cycles "$1" "$TMP/loop.s") label="$1 (llvm-mca)" ;;
+		esac
+		awk -v n="$name" -v i="$insns" -v m="$macs" -v core="$label" -v c="$c" -v p="$2" 'BEGIN {
+			printf "%-34s %6d %5d %9.3f  %-22s %8.2f %9.2f %6.0f%%\n", n, i, m, i / m, core, c, m / c, 100 * m / c / p }'
+		name=""
 		shift 2
 	done
 }
 
-report "q8 SDOT (4 blocks x 16 px)" "$TMP/q8_neondot.o" neoverse-n1 "$P_N1_DOT"
-report "q8 SMULL+SADALP (2 blocks x 16 px)" "$TMP/q8_neon.o" cortex-a72 "$P_A72_SMLAL" neoverse-n1 "$P_N1_SMLAL"
-report "f32 FMLA (1 block x 16 px)" "$TMP/f32_neon.o" cortex-a72 "$P_A72_FMLA" neoverse-n1 "$P_N1_FMLA"
+# N1 port-model peaks: SDOT 2 x 16, SMLAL 2 x 8, FMLA .4s 2 x 4 MACs per cycle.
+report "q8 SDOT (4 blocks x 16 px)" "$TMP/q8_neondot.o" neoverse-n1 "$P_N1_DOT" n1-ports 32
+report "q8 SMULL+SADALP (2 blocks x 16 px)" "$TMP/q8_neon.o" cortex-a72 "$P_A72_SMLAL" neoverse-n1 "$P_N1_SMLAL" \
+	n1-ports 16
+report "f32 FMLA (1 block x 16 px)" "$TMP/f32_neon.o" cortex-a72 "$P_A72_FMLA" neoverse-n1 "$P_N1_FMLA" n1-ports 8

@@ -159,6 +159,8 @@ static void start_bus(itest *t)
 static void start_daemon(itest *t)
 {
 	const char *exe = env_or("SIGHTLINED", "sightlined");
+	snprintf(t->supp, sizeof(t->supp), "--suppressions=%s/tests/integration/valgrind.supp",
+		 env_or("SL_SOURCE_ROOT", "."));
 	char *argv[16];
 	int n = 0;
 	if (t->o.valgrind) {
@@ -167,6 +169,7 @@ static void start_daemon(itest *t)
 		argv[n++] = "--leak-check=full";
 		argv[n++] = "--errors-for-leak-kinds=definite";
 		argv[n++] = "--error-exitcode=99";
+		argv[n++] = t->supp;
 	}
 	argv[n++] = (char *)exe;
 	argv[n++] = "--config";

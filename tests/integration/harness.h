@@ -23,6 +23,7 @@ typedef struct {
 	char address[PATH_MAX + 64];
 	char conf[PATH_MAX];
 	char log[PATH_MAX];
+	char supp[PATH_MAX];
 	pid_t bus_pid, daemon_pid;
 	sd_bus *bus; /* client connection */
 	itest_opts o;

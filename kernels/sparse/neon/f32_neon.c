@@ -60,11 +60,10 @@ static inline void channel(const sl_sparse_f32 *p, int n, const float *at, float
 		a[q] = vdupq_n_f32(p->bias[n]);
 		b[q] = vdupq_n_f32(0.0f);
 	}
-	const uint16_t *idx = p->idx;
-	const float *w = p->w;
-	for (uint32_t i = p->row[n]; i < p->row[n + 1]; i++) {
-		const float *col = at + (size_t)idx[i] * 4 * MR;
-		const float32x4_t wv = vld1q_f32(w + 4 * (size_t)i);
+	const uint16_t *ip = p->idx + p->row[n], *const ie = p->idx + p->row[n + 1];
+	for (const float *wp = p->w + 4 * (size_t)p->row[n]; ip < ie; ip++, wp += 4) {
+		const float *col = at + (size_t)*ip * 4 * MR;
+		const float32x4_t wv = vld1q_f32(wp);
 		const float32x4x4_t k0 = vld1q_f32_x4(col), k1 = vld1q_f32_x4(col + MR);
 		const float32x4x4_t k2 = vld1q_f32_x4(col + 2 * MR), k3 = vld1q_f32_x4(col + 3 * MR);
 		SL_UNROLL

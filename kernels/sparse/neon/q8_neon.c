@@ -11,9 +11,7 @@
 
 static inline int8x16_t bcast_block(const int8_t *w)
 {
-	int32_t w4;
-	memcpy(&w4, w, sizeof(w4));
-	return vreinterpretq_s8_s32(vdupq_n_s32(w4));
+	return vreinterpretq_s8_s32(vld1q_dup_s32((const int32_t *)(const void *)w)); /* LD1R */
 }
 
 /* acc[2g + h]: lanes (pixel 4g + 2h, K pair 0 / 1), (pixel 4g + 2h + 1, ...) */
@@ -37,15 +35,14 @@ static inline uint8x16_t channel(const sl_sparse_q8 *p, int n, const int8_t *at)
 	SL_UNROLL
 	for (int g = 0; g < 8; g++)
 		acc[g] = init; /* lanes 0 and 2 start a pixel: pixel sums add lane pairs */
-	const uint16_t *idx = p->idx;
-	const int8_t *w = p->w8;
-	uint32_t i = p->row[n];
-	const uint32_t e = p->row[n + 1];
+	/* Walk pointers, not an index: fewer integer ops in the loop. */
+	const uint16_t *ip = p->idx + p->row[n], *const ie = p->idx + p->row[n + 1];
+	const int8_t *wp = p->w8 + 4 * (size_t)p->row[n];
 	if (p->w8_no_min) {
-		for (; i + 2 <= e; i += 2) {
-			const int8x16_t w0 = bcast_block(w + 4 * (size_t)i), w1 = bcast_block(w + 4 * (size_t)i + 4);
-			const int8x16x4_t c0 = vld1q_s8_x4(at + (size_t)idx[i] * 64);
-			const int8x16x4_t c1 = vld1q_s8_x4(at + (size_t)idx[i + 1] * 64);
+		for (; ie - ip >= 2; ip += 2, wp += 8) {
+			const int8x16_t w0 = bcast_block(wp), w1 = bcast_block(wp + 4);
+			const int8x16x4_t c0 = vld1q_s8_x4(at + (size_t)ip[0] * 64);
+			const int8x16x4_t c1 = vld1q_s8_x4(at + (size_t)ip[1] * 64);
 			SL_UNROLL
 			for (int g = 0; g < 4; g++) {
 				int16x8_t lo = vmull_s8(vget_low_s8(c0.val[g]), vget_low_s8(w0));
@@ -57,8 +54,8 @@ static inline uint8x16_t channel(const sl_sparse_q8 *p, int n, const int8_t *at)
 			}
 		}
 	}
-	for (; i < e; i++)
-		one_block(acc, at + (size_t)idx[i] * 64, bcast_block(w + 4 * (size_t)i));
+	for (; ip < ie; ip++, wp += 4)
+		one_block(acc, at + (size_t)*ip * 64, bcast_block(wp));
 	int32x4_t r[4];
 	SL_UNROLL
 	for (int g = 0; g < 4; g++)

@@ -26,14 +26,12 @@ static inline uint8x16_t channel(const sl_sparse_q8 *p, int n, const int8_t *at)
 		a[g] = vdupq_n_s32(c->bias_x80);
 		b[g] = vdupq_n_s32(0);
 	}
-	const uint16_t *idx = p->idx;
-	const int8_t *w = p->w8;
-	uint32_t i = p->row[n];
-	const uint32_t e = p->row[n + 1];
-	for (; i + 4 <= e; i += 4) {
-		const int8x16_t wv = vld1q_s8(w + 4 * (size_t)i);
+	const uint16_t *ip = p->idx + p->row[n], *const ie = p->idx + p->row[n + 1];
+	const int8_t *wp = p->w8 + 4 * (size_t)p->row[n];
+	for (; ie - ip >= 4; ip += 4, wp += 16) {
+		const int8x16_t wv = vld1q_s8(wp);
 		uint64_t i4;
-		memcpy(&i4, idx + i, sizeof(i4));
+		memcpy(&i4, ip, sizeof(i4));
 		const int8x16x4_t c0 = vld1q_s8_x4(at + (size_t)(i4 & 0xffff) * 64);
 		const int8x16x4_t c1 = vld1q_s8_x4(at + (size_t)((i4 >> 16) & 0xffff) * 64);
 		const int8x16x4_t c2 = vld1q_s8_x4(at + (size_t)((i4 >> 32) & 0xffff) * 64);
@@ -49,11 +47,9 @@ static inline uint8x16_t channel(const sl_sparse_q8 *p, int n, const int8_t *at)
 			b[g] = vdotq_laneq_s32(b[g], c3.val[g], wv, 3);
 		}
 	}
-	for (; i < e; i++) {
-		int32_t w4;
-		memcpy(&w4, w + 4 * (size_t)i, sizeof(w4));
-		const int8x16_t wv = vreinterpretq_s8_s32(vdupq_n_s32(w4));
-		const int8x16x4_t c0 = vld1q_s8_x4(at + (size_t)idx[i] * 64);
+	for (; ip < ie; ip++, wp += 4) {
+		const int8x16_t wv = vreinterpretq_s8_s32(vld1q_dup_s32((const int32_t *)(const void *)wp));
+		const int8x16x4_t c0 = vld1q_s8_x4(at + (size_t)*ip * 64);
 		SL_UNROLL
 		for (int g = 0; g < 4; g++)
 			a[g] = vdotq_s32(a[g], c0.val[g], wv);

@@ -1,0 +1,195 @@
+/* Configuration file parsing and the ladder manifest. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/config.h"
+#include "daemon/ladder.h"
+
+static char dir[] = "/tmp/sl-config-XXXXXX";
+
+static void setup(void)
+{
+	cr_assert(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
+static char *put(const char *name, const char *text)
+{
+	static char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+Test(config, relative_paths_follow_the_file)
+{
+	char *p = put("a.conf", "[daemon]\nSource=file:imgs\nLadder=ladder.json\nModelsDir=m\nMode=auto\n"
+				"LatencyTargetMs=42.5\n[auto]\nWindowFrames=20\nMinFrames=4\n");
+	sl_daemon_config c;
+	sl_daemon_config_defaults(&c);
+	char err[512];
+	cr_assert_eq(sl_daemon_config_load(p, NULL, &c, err, sizeof(err)), 0, "%s", err);
+	char want[PATH_MAX];
+	snprintf(want, sizeof(want), "file:%s/imgs", dir);
+	cr_expect_str_eq(c.source, want);
+	snprintf(want, sizeof(want), "%s/ladder.json", dir);
+	cr_expect_str_eq(c.ladder, want);
+	cr_expect(c.auto_mode);
+	cr_expect_eq(c.target_ms, 42.5);
+	cr_expect_eq(c.window, 20);
+	cr_expect_str_eq(c.backend, "xnnpack", "default");
+	cr_expect_str_eq(c.control_group, "sightline", "default");
+	sl_daemon_config_clear(&c);
+}
+
+Test(config, command_line_wins)
+{
+	char *p = put("b.conf", "[daemon]\nSource=v4l2:/dev/video0\nFallbackSource=testsrc\nLadder=/x.json\n");
+	sl_daemon_overrides ov = {.source = "testsrc:64x48@5", .target_ms = 30, .variant = "v"};
+	sl_daemon_config c;
+	sl_daemon_config_defaults(&c);
+	char err[512];
+	cr_assert_eq(sl_daemon_config_load(p, &ov, &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(c.source, "testsrc:64x48@5");
+	cr_expect_null(c.fallback_source, "an explicit source is not second-guessed");
+	cr_expect(c.auto_mode);
+	cr_expect_eq(c.target_ms, 30);
+	cr_expect_str_eq(c.variant, "v");
+	sl_daemon_config_clear(&c);
+}
+
+Test(config, errors_name_the_line_and_key)
+{
+	static const struct {
+		const char *text, *needle;
+	} bad[] = {
+		{"[daemon]\nLadder=/x\nBogus=1\n", ":3: unknown key 'Bogus'"},
+		{"[daemon]\nLadder=/x\nLatencyTargetMs=0\n", "invalid value '0' for LatencyTargetMs"},
+		{"[daemon]\nLadder=/x\nLatencyTargetMs=nan\n", "LatencyTargetMs"},
+		{"[daemon]\nLadder=/x\nMode=turbo\n", "'turbo'"},
+		{"[daemon]\nLadder=/x\nBackend=cuda\n", "'cuda'"},
+		{"[daemon]\nLadder=/x\nTopK=11\n", "TopK"},
+		{"[capture]\nLoop=maybe\n", "Loop"},
+		{"[daemon]\nSource=testsrc\n", "no ladder"},
+		{"[daemon]\nLadder=/x\n[auto]\nWindowFrames=5\nMinFrames=9\n", "MinFrames=9 exceeds"},
+		{"this is not ini\n", ":1:"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *p = put("bad.conf", bad[i].text);
+		sl_daemon_config c;
+		sl_daemon_config_defaults(&c);
+		char err[512] = "";
+		cr_expect_lt(sl_daemon_config_load(p, NULL, &c, err, sizeof(err)), 0, "case %zu", i);
+		cr_expect(strstr(err, bad[i].needle), "case %zu: '%s' not in '%s'", i, bad[i].needle, err);
+		sl_daemon_config_clear(&c);
+	}
+	sl_daemon_config c;
+	sl_daemon_config_defaults(&c);
+	char err[512];
+	cr_expect_lt(sl_daemon_config_load("/nonexistent/x.conf", NULL, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "cannot read"), "%s", err);
+}
+
+TestSuite(ladder, .init = setup, .fini = teardown);
+
+Test(ladder, parses_fields_and_defaults)
+{
+	put("m.tflite", "xx");
+	char *p = put("manifest.json",
+		      "{\"task\": \"classification\", \"labels\": \"l.txt\", \"preprocessing\": {\"fit\": \"letterbox\","
+		      " \"size\": [128, 96], \"range\": [-1, 1]},"
+		      " \"variants\": [{\"name\": \"a\", \"file\": \"m.tflite\", \"precision\": \"int8\","
+		      " \"sparsity_kind\": \"unstructured\", \"sparsity\": 0.5, \"top1\": 0.7, \"latency_ms\": 8},"
+		      " {\"name\": \"b\", \"file\": \"/abs/other.tflite\", \"task\": \"detection\", \"labels\": \"k.txt\"}]}");
+	sl_ladder *l = NULL;
+	char err[512];
+	cr_assert_eq(sl_ladder_load(dir, NULL, &l, err, sizeof(err)), 0, "%s", err);
+	(void)p;
+	cr_assert_eq(l->n, 2);
+	cr_expect_str_eq(l->v[0].name, "a");
+	char want[PATH_MAX];
+	snprintf(want, sizeof(want), "%s/m.tflite", dir);
+	cr_expect_str_eq(l->v[0].file, want);
+	cr_expect_eq(l->v[0].size_bytes, 2u);
+	cr_expect_eq(l->v[0].sparsity, 0.5);
+	cr_expect_eq(l->v[0].top1, 0.7);
+	cr_expect_eq(l->v[0].latency_ms, 8);
+	cr_expect(l->v[0].has_range && l->v[0].range_lo == -1 && l->v[0].range_hi == 1);
+	cr_expect_eq(l->capture_spec.fit, SL_FIT_LETTERBOX);
+	cr_expect_eq(l->capture_spec.width, 128);
+	cr_expect_eq(l->capture_spec.height, 96);
+	cr_expect_str_eq(l->v[1].file, "/abs/other.tflite");
+	cr_expect_eq(l->v[1].task, SL_TASK_DETECTION);
+	cr_expect(isnan(l->v[1].top1));
+	cr_expect_eq(l->v[1].size_bytes, 0u, "missing file: fails when loaded, not here");
+	snprintf(want, sizeof(want), "%s/k.txt", dir);
+	cr_expect_str_eq(l->v[1].labels, want);
+	cr_expect_eq(sl_ladder_find(l, "b"), 1);
+	cr_expect_eq(sl_ladder_find(l, "c"), -1);
+	sl_ladder_free(l);
+
+	/* The configuration's models folder wins over the manifest's. */
+	cr_assert_eq(sl_ladder_load(dir, "/models", &l, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(l->v[0].file, "/models/m.tflite");
+	sl_ladder_free(l);
+}
+
+Test(ladder, errors_name_the_variant)
+{
+	static const struct {
+		const char *json, *needle;
+	} bad[] = {
+		{"{", "cannot parse"},
+		{"[]", "top level"},
+		{"{\"variants\": []}", "non-empty"},
+		{"{\"variants\": [{\"file\": \"x\"}]}", "variants[0]: missing \"name\""},
+		{"{\"variants\": [{\"name\": \"a b\", \"file\": \"x\"}]}", "0x20"},
+		{"{\"variants\": [{\"name\": \"a\"}]}", "variant 'a': missing \"file\""},
+		{"{\"variants\": [{\"name\": \"a\", \"file\": 3}]}", "\"file\" must be a string"},
+		{"{\"variants\": [{\"name\": \"a\", \"file\": \"x\", \"sparsity\": 2}]}", "outside [0, 1]"},
+		{"{\"variants\": [{\"name\": \"a\", \"file\": \"x\", \"task\": \"pose\"}]}", "unknown task"},
+		{"{\"variants\": [{\"name\": \"a\", \"file\": \"x\"}, {\"name\": \"a\", \"file\": \"y\"}]}", "twice"},
+		{"{\"preprocessing\": {\"fit\": \"zoom\"}, \"variants\": [{\"name\": \"a\", \"file\": \"x\"}]}", "zoom"},
+		{"{\"preprocessing\": {\"size\": [1, 2]}, \"variants\": [{\"name\": \"a\", \"file\": \"x\"}]}", "size"},
+		{"{\"variants\": [{\"name\": \"a\", \"file\": \"x\", \"range\": [1, 1]}]}", "range"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *p = put("bad.json", bad[i].json);
+		sl_ladder *l = NULL;
+		char err[512] = "";
+		cr_expect_lt(sl_ladder_load(p, NULL, &l, err, sizeof(err)), 0, "case %zu", i);
+		cr_expect_null(l);
+		cr_expect(strstr(err, bad[i].needle), "case %zu: '%s' not in '%s'", i, bad[i].needle, err);
+		cr_expect(strstr(err, "bad.json"), "names the manifest: %s", err);
+	}
+}
+
+Test(ladder, repository_default_is_valid)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/configs/ladder/manifest.json", getenv("SL_SOURCE_ROOT"));
+	sl_ladder *l = NULL;
+	char err[512];
+	cr_assert_eq(sl_ladder_load(path, "/m", &l, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(l->n, 3);
+	cr_expect_str_eq(l->v[0].file, "/m/tf2_mobilenet_v2_1.0_224_ptq.tflite");
+	cr_expect_str_eq(l->v[2].name, "mobilenet_v1_0.25_128");
+	sl_ladder_free(l);
+}
