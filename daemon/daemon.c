@@ -508,6 +508,13 @@ void sl_daemon_status(sl_daemon *d, sl_dbus_status *st)
 		st->latency_p50_ms = st->latency_p95_ms = st->latency_p99_ms = 0;
 }
 
+/* Time sources are one-shot: move and re-enable. */
+static int rearm(sd_event_source *s, uint64_t usec)
+{
+	int r = sd_event_source_set_time(s, usec);
+	return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	sl_daemon *d = userdata;
@@ -518,7 +525,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 				 st.latency_p95_ms, st.mode, d->auto_mode ? " mode" : " mode");
 	if (d->svc)
 		(void)sl_dbus_service_sync(d->svc);
-	return sd_event_source_set_time(s, usec + 1000000u);
+	return rearm(s, usec + 1000000u);
 }
 
 /* WATCHDOG=1 only while the pipeline makes progress: the inference thread
@@ -543,7 +550,7 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		d->wd_warned = false;
 	d->wd_heartbeat = hb;
 	d->wd_inferred = inferred;
-	return sd_event_source_set_time(s, usec + d->watchdog_usec / 2);
+	return rearm(s, usec + d->watchdog_usec / 2);
 }
 
 static int open_bus(sl_daemon *d, const sl_daemon_args *a, sd_bus **ret)

@@ -161,9 +161,9 @@ static void *thread_main(void *arg)
 				.height = p->capture.height,
 				.stride = (size_t)p->capture.width * 3,
 				.data = (uint8_t *)f.data};
-		int delay = injected_delay(p, e);
-		if (delay)
-			sleep_ms(delay);
+		/* In slices, so that stopping never waits for a long synthetic delay. */
+		for (int left = injected_delay(p, e); left > 0 && !atomic_load(&p->stop); left -= 20)
+			sleep_ms(SL_MIN(left, 20));
 		(void)sl_engine_run(e, &img, &f, &res);
 		sl_source_release(p->src, &f);
 		res.timestamp_us = f.timestamp_us;

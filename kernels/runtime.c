@@ -112,7 +112,9 @@ int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret,
 	rt->model = sl_model_ref(m);
 	rt->opt = *opt;
 
-	size_t arena = SL_ALIGN_UP(m->arena_size ? m->arena_size : 64, 64);
+	/* Slack past the end: SIMD kernels (XNNPACK's XNN_EXTRA_BYTES, ours) may
+	 * read a vector beyond the last input element. */
+	size_t arena = SL_ALIGN_UP((m->arena_size ? m->arena_size : 64) + 64, 64);
 	rt->arena = aligned_alloc(64, arena);
 	if (!rt->arena)
 		return -ENOMEM;
@@ -138,11 +140,17 @@ int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret,
 		int node = m->order[i];
 		sl_step *s = &rt->steps[i];
 		int r = -EOPNOTSUPP;
+		char declined[sizeof(s->why)] = "";
 		for (int c = 0; c < n_chain && r == -EOPNOTSUPP; c++) {
 			memset(s, 0, sizeof(*s));
 			s->node = node;
 			r = chain[c](&ctx, node, s, err);
+			if (r == -EOPNOTSUPP && s->why[0])
+				snprintf(declined, sizeof(declined), "%s", s->why);
 		}
+		/* Keep why a faster backend declined: that is what inspect users need. */
+		if (r >= 0 && declined[0] && s->impl == SL_IMPL_REF)
+			snprintf(s->why, sizeof(s->why), "%s", declined);
 		if (r < 0) {
 			if (err && r == -EOPNOTSUPP)
 				snprintf(err->msg, sizeof(err->msg), "%s: node %d (%s): no backend can run it",

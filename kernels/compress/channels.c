@@ -137,7 +137,9 @@ int sl_compress_channels(sl_compress_ctx *c, double fraction, sl_model **ret, sl
 			double norm = 0;
 			for (int o = 0; o < pout; o++)
 				norm += (double)pwf[(size_t)o * ch + j] * pwf[(size_t)o * ch + j];
-			double act = st->ch_sq && st->count > 0 && st->channels == ch ? sqrt(st->ch_sq[j] / st->count) : 1.0;
+			double act = st->ch_sq && st->count > 0 && st->channels == ch
+					 ? sqrt(st->ch_sq[j] / st->count)
+					 : 1.0;
 			rk[j] = (ranked){sqrt(norm) * (act + 1e-6), j};
 		}
 		qsort(rk, (size_t)ch, sizeof(*rk), cmp_ranked);

@@ -43,7 +43,7 @@ typedef struct {
 	double damp;		 /* re-fit regularisation, relative to the mean Hessian diagonal */
 	int positions_per_image; /* re-fit samples taken from each image and layer */
 	int sens_images;	 /* images used to measure layer sensitivity */
-	bool verbose; /* per-layer re-fit objectives in the progress lines */
+	bool verbose;		 /* per-layer re-fit objectives in the progress lines */
 	/* Progress lines for the caller to log (the library never prints). */
 	void (*progress)(void *userdata, const char *msg);
 	void *userdata;

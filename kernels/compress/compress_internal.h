@@ -55,7 +55,7 @@ typedef struct {
 	float hlo, hhi;
 	int channels;	/* last dimension */
 	double *ch_sum; /* per-channel sums, for input means */
-	double *ch_sq;  /* per-channel sums of squares, for activation-aware pruning */
+	double *ch_sq;	/* per-channel sums of squares, for activation-aware pruning */
 	double count;	/* values per channel */
 } co_stats;
 

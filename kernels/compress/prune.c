@@ -47,7 +47,8 @@ static int prune_blocks(float *w, int o, int k, const double *in_sq, int ci, dou
 				e += w[(size_t)r * k + kk] * w[(size_t)r * k + kk];
 			if (in_sq)
 				e *= (float)in_sq[kk % ci];
-			v[(size_t)g * k + kk] = (scored){e / (float)(r1 - g * BLOCK_ROWS), (int)((size_t)g * k + kk)};
+			v[(size_t)g * k + kk] =
+			    (scored){e / (float)(r1 - g * BLOCK_ROWS), (int)((size_t)g * k + kk)};
 		}
 	}
 	qsort(v, nb, sizeof(*v), cmp_scored);
@@ -286,7 +287,8 @@ int sl_compress_sparse(sl_compress_ctx *c, double sparsity, sl_model **ret, sl_e
 		const cl_layer *L = &c->layers[l];
 		if (s[l] <= 0)
 			continue;
-		if ((r = prune_blocks((float *)m->tensors[L->w].data, L->o, L->k, in_sq(c, L), L->ci, s[l])) < 0)
+		if ((r = prune_blocks((float *)m->tensors[L->w].data, L->o, L->k, in_sq(c, L), L->ci, s[l])) <
+		    0)
 			return r;
 	}
 	{

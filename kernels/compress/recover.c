@@ -26,7 +26,7 @@ typedef struct {
 	int node;
 	int kd, kt; /* patch length in the dense and in the target model */
 	int o;
-	int npos, p; /* output positions, patches taken per image */
+	int npos, p;  /* output positions, patches taken per image */
 	long samples; /* patches accumulated */
 	int *pos;
 	float *xd, *xt; /* p x (k + 1) */
@@ -158,7 +158,8 @@ static double row_objective(const rl *l, const double *v, const float *wd, float
 	return q;
 }
 
-static double layer_objective(const rl *l, const float *wt, const float *bt, const float *wdn, const float *bd)
+static double layer_objective(const rl *l, const float *wt, const float *bt, const float *wdn,
+			      const float *bd)
 {
 	const int kt = l->kt + 1;
 	double *v = malloc(sizeof(double) * (size_t)kt), q = 0;
@@ -253,7 +254,8 @@ out:
 	return r;
 }
 
-static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double damp, const sl_compress_opts *opts)
+static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double damp,
+		       const sl_compress_opts *opts)
 {
 	const int kt = l->kt + 1, kd = l->kd + 1, o = l->o;
 	const sl_node *ndt = &target->nodes[l->node], *ndd = &dense->nodes[l->node];
@@ -352,8 +354,8 @@ static int solve_layer(sl_model *target, const sl_model *dense, rl *l, double da
 	next_group:;
 	}
 	if (opts->verbose)
-		cg_progress(opts, "node %d (%dx%d): objective %.4g -> %.4g", l->node, l->o, l->kt,
-			    before, layer_objective(l, wt, bt, wdn, bd));
+		cg_progress(opts, "node %d (%dx%d): objective %.4g -> %.4g", l->node, l->o, l->kt, before,
+			    layer_objective(l, wt, bt, wdn, bd));
 out:
 	free(cw);
 	free(a);

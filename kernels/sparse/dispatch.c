@@ -17,25 +17,25 @@
 
 static const sl_sparse_q8_impl q8_impls[] = {
 #if defined(__x86_64__)
-	{"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2},
-	{"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41},
+    {"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2},
+    {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41},
 #endif
 #if defined(__aarch64__)
-	{"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot},
-	{"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon},
+    {"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot},
+    {"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon},
 #endif
-	{"ref", 0, 0, sl_sparse_q8_ref},
+    {"ref", 0, 0, sl_sparse_q8_ref},
 };
 
 static const sl_sparse_f32_impl f32_impls[] = {
 #if defined(__x86_64__)
-	{"avx2", SL_SPARSE_ISA_AVX2, sl_sparse_f32_avx2},
-	{"sse41", SL_SPARSE_ISA_SSE41, sl_sparse_f32_sse41},
+    {"avx2", SL_SPARSE_ISA_AVX2, sl_sparse_f32_avx2},
+    {"sse41", SL_SPARSE_ISA_SSE41, sl_sparse_f32_sse41},
 #endif
 #if defined(__aarch64__)
-	{"neon", SL_SPARSE_ISA_NEON, sl_sparse_f32_neon},
+    {"neon", SL_SPARSE_ISA_NEON, sl_sparse_f32_neon},
 #endif
-	{"ref", 0, sl_sparse_f32_ref},
+    {"ref", 0, sl_sparse_f32_ref},
 };
 
 static unsigned cpu_isa;
@@ -96,7 +96,7 @@ bool sl_sparse_q8_usable(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p)
 {
 	if ((impl->isa & sl_sparse_cpu_isa()) != impl->isa)
 		return false;
-	return !(impl->needs & SL_SPARSE_NEEDS_W8) || (p && p->w8);
+	return !p || !(impl->needs & SL_SPARSE_NEEDS_W8) || p->w8;
 }
 
 unsigned sl_sparse_q8_pack_flags(void)

@@ -46,11 +46,11 @@ int sl_sparse_f32_pack(const sl_sparse_f32_desc *d, sl_sparse_f32 **ret, sl_erro
 		return sl_sparse_fail(err, -EINVAL, "sparse f32: weights are required");
 	if (d->n < 1 || d->n > SL_SPARSE_MAX_N || d->k < 1 || d->k > SL_SPARSE_MAX_K ||
 	    (uint64_t)d->n * (uint64_t)d->k > SL_SPARSE_MAX_WEIGHTS)
-		return sl_sparse_fail(err, -EINVAL, "sparse f32: shape %dx%d out of range (n <= %d, k <= %d)", d->n,
-				      d->k, SL_SPARSE_MAX_N, SL_SPARSE_MAX_K);
+		return sl_sparse_fail(err, -EINVAL, "sparse f32: shape %dx%d out of range (n <= %d, k <= %d)",
+				      d->n, d->k, SL_SPARSE_MAX_N, SL_SPARSE_MAX_K);
 	if (isnan(d->out_min) || isnan(d->out_max) || d->out_min > d->out_max)
-		return sl_sparse_fail(err, -EINVAL, "sparse f32: output range [%g, %g] invalid", (double)d->out_min,
-				      (double)d->out_max);
+		return sl_sparse_fail(err, -EINVAL, "sparse f32: output range [%g, %g] invalid",
+				      (double)d->out_min, (double)d->out_max);
 	const int n = d->n, k = d->k, kb = (k + 3) / 4;
 	size_t nnzb = 0;
 	for (int i = 0; i < n; i++)

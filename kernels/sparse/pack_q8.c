@@ -28,30 +28,35 @@ static int check_desc(const sl_sparse_q8_desc *d, sl_error *err)
 {
 	int32_t ilo, ihi, wlo, whi, olo, ohi;
 	if (!d->w || !d->mult || !d->shift)
-		return sl_sparse_fail(err, -EINVAL, "sparse q8: weights, multipliers and shifts are required");
+		return sl_sparse_fail(err, -EINVAL,
+				      "sparse q8: weights, multipliers and shifts are required");
 	if (d->n < 1 || d->n > SL_SPARSE_MAX_N || d->k < 1 || d->k > SL_SPARSE_MAX_K ||
 	    (uint64_t)d->n * (uint64_t)d->k > SL_SPARSE_MAX_WEIGHTS)
-		return sl_sparse_fail(err, -EINVAL, "sparse q8: shape %dx%d out of range (n <= %d, k <= %d)", d->n,
-				      d->k, SL_SPARSE_MAX_N, SL_SPARSE_MAX_K);
+		return sl_sparse_fail(err, -EINVAL, "sparse q8: shape %dx%d out of range (n <= %d, k <= %d)",
+				      d->n, d->k, SL_SPARSE_MAX_N, SL_SPARSE_MAX_K);
 	if (!dtype_range(d->in_type, &ilo, &ihi) || !dtype_range(d->w_type, &wlo, &whi) ||
 	    !dtype_range(d->out_type, &olo, &ohi))
-		return sl_sparse_fail(err, -EINVAL, "sparse q8: input, weight and output types must be int8 or uint8");
+		return sl_sparse_fail(err, -EINVAL,
+				      "sparse q8: input, weight and output types must be int8 or uint8");
 	if (d->nq != 1 && d->nq != d->n)
-		return sl_sparse_fail(err, -EINVAL, "sparse q8: %d quantization parameters for %d channels", d->nq,
-				      d->n);
+		return sl_sparse_fail(err, -EINVAL, "sparse q8: %d quantization parameters for %d channels",
+				      d->nq, d->n);
 	if (d->in_zp < ilo || d->in_zp > ihi || d->out_zp < olo || d->out_zp > ohi)
-		return sl_sparse_fail(err, -EINVAL, "sparse q8: zero point out of range (input %d, output %d)",
-				      d->in_zp, d->out_zp);
+		return sl_sparse_fail(err, -EINVAL,
+				      "sparse q8: zero point out of range (input %d, output %d)", d->in_zp,
+				      d->out_zp);
 	if (d->act_min > d->act_max || d->act_min < olo || d->act_max > ohi)
-		return sl_sparse_fail(err, -EINVAL, "sparse q8: activation range [%d, %d] invalid", d->act_min,
-				      d->act_max);
+		return sl_sparse_fail(err, -EINVAL, "sparse q8: activation range [%d, %d] invalid",
+				      d->act_min, d->act_max);
 	for (int i = 0; i < d->nq; i++) {
 		if (d->mult[i] < 0 || d->shift[i] < -31 || d->shift[i] > 30)
-			return sl_sparse_fail(err, -EINVAL, "sparse q8: channel %d: multiplier %d / shift %d invalid", i,
+			return sl_sparse_fail(err, -EINVAL,
+					      "sparse q8: channel %d: multiplier %d / shift %d invalid", i,
 					      d->mult[i], d->shift[i]);
 		if (d->w_zp && (d->w_zp[i] < wlo || d->w_zp[i] > whi))
-			return sl_sparse_fail(err, -EINVAL, "sparse q8: channel %d: weight zero point %d out of range",
-					      i, d->w_zp[i]);
+			return sl_sparse_fail(err, -EINVAL,
+					      "sparse q8: channel %d: weight zero point %d out of range", i,
+					      d->w_zp[i]);
 	}
 	return 0;
 }
@@ -174,7 +179,8 @@ int sl_sparse_q8_pack(const sl_sparse_q8_desc *d, unsigned flags, sl_sparse_q8 *
 	p->act_max = d->act_max;
 	p->bytes = bytes;
 
-	const int32_t amax = p->in_u8 ? SL_MAX(d->in_zp, 255 - d->in_zp) : SL_MAX(d->in_zp + 128, 127 - d->in_zp);
+	const int32_t amax =
+	    p->in_u8 ? SL_MAX(d->in_zp, 255 - d->in_zp) : SL_MAX(d->in_zp + 128, 127 - d->in_zp);
 	bool fast = true;
 	uint32_t at = 0;
 	for (int i = 0; i < n; i++) {

@@ -109,7 +109,12 @@ int sl_sparse_q8_run(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p, size_
 		     size_t in_stride, void *out, size_t out_stride, struct pthreadpool *pool, size_t tile,
 		     sl_sparse_scratch *scratch)
 {
-	run_ctx c = {.q8 = impl, .p = p, .in = in, .out = out, .in_stride = in_stride, .out_stride = out_stride,
+	run_ctx c = {.q8 = impl,
+		     .p = p,
+		     .in = in,
+		     .out = out,
+		     .in_stride = in_stride,
+		     .out_stride = out_stride,
 		     .scratch = scratch};
 	return run(&c, m, sl_sparse_q8_scratch_bytes(p), pool, tile);
 }
@@ -118,7 +123,12 @@ int sl_sparse_f32_run(const sl_sparse_f32_impl *impl, const sl_sparse_f32 *p, si
 		      size_t in_stride, float *out, size_t out_stride, struct pthreadpool *pool, size_t tile,
 		      sl_sparse_scratch *scratch)
 {
-	run_ctx c = {.f32 = impl, .p = p, .in = in, .out = out, .in_stride = in_stride, .out_stride = out_stride,
+	run_ctx c = {.f32 = impl,
+		     .p = p,
+		     .in = in,
+		     .out = out,
+		     .in_stride = in_stride,
+		     .out_stride = out_stride,
 		     .scratch = scratch};
 	return run(&c, m, sl_sparse_f32_scratch_bytes(p), pool, tile);
 }

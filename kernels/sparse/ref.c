@@ -19,20 +19,23 @@ void sl_sparse_q8_ref(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const
 			for (uint32_t i = p->row[n]; i < p->row[n + 1]; i++) {
 				const int k0 = 4 * p->idx[i];
 				for (int j = 0; j < 4 && k0 + j < p->k; j++) {
-					const int32_t av = p->in_u8 ? (int32_t)a[k0 + j] : (int32_t)(int8_t)a[k0 + j];
-					acc += (uint32_t)((av - p->in_zp) * (int32_t)p->w16[4 * (size_t)i + j]);
+					const int32_t av =
+					    p->in_u8 ? (int32_t)a[k0 + j] : (int32_t)(int8_t)a[k0 + j];
+					acc +=
+					    (uint32_t)((av - p->in_zp) * (int32_t)p->w16[4 * (size_t)i + j]);
 				}
 			}
 			const int shift = c->lshift - c->rshift;
-			int64_t y = (int64_t)p->out_zp + sl_mul_by_quantized_multiplier((int32_t)acc, c->mult, shift);
+			int64_t y =
+			    (int64_t)p->out_zp + sl_mul_by_quantized_multiplier((int32_t)acc, c->mult, shift);
 			y = y < p->act_min ? p->act_min : (y > p->act_max ? p->act_max : y);
 			o[n] = (uint8_t)y;
 		}
 	}
 }
 
-void sl_sparse_f32_ref(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in, size_t in_stride,
-		       float *out, size_t out_stride, void *scratch)
+void sl_sparse_f32_ref(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in,
+		       size_t in_stride, float *out, size_t out_stride, void *scratch)
 {
 	(void)scratch;
 	for (size_t m = m_begin; m < m_end; m++) {

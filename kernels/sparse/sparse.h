@@ -32,10 +32,10 @@
 
 #include "kernels/model.h"
 
-#define SL_SPARSE_MAX_K 32768   /* |sum| <= K * 255 * 255 stays below 2^31 */
-#define SL_SPARSE_MAX_N 65536
+#define SL_SPARSE_MAX_K	      32768 /* |sum| <= K * 255 * 255 stays below 2^31 */
+#define SL_SPARSE_MAX_N	      65536
 #define SL_SPARSE_MAX_WEIGHTS (1u << 28)
-#define SL_SPARSE_MR 16 /* pixels per tile; multiples of it balance threads best */
+#define SL_SPARSE_MR	      16 /* pixels per tile; multiples of it balance threads best */
 
 /* ---- int8 / uint8 ------------------------------------------------------- */
 
@@ -44,8 +44,8 @@
 typedef struct {
 	int n, k;
 	sl_dtype in_type, w_type, out_type; /* each SL_DTYPE_I8 or SL_DTYPE_U8 */
-	const void *w;                      /* [n][k] */
-	const int32_t *bias;                /* [n], may be NULL */
+	const void *w;			    /* [n][k] */
+	const int32_t *bias;		    /* [n], may be NULL */
 	int nq;
 	const int32_t *w_zp;  /* [nq], may be NULL (all zero) */
 	const int32_t *mult;  /* [nq] Q31 multipliers, >= 0 (sl_quantize_multiplier) */
@@ -61,7 +61,7 @@ enum {
 };
 
 typedef struct {
-	int32_t bias;     /* bias as given: the reference adds it to sum (a - in_zp)(w - w_zp) */
+	int32_t bias;	  /* bias as given: the reference adds it to sum (a - in_zp)(w - w_zp) */
 	int32_t bias_raw; /* bias - in_zp * S, S = sum_k (w - w_zp): kernels that use raw a */
 	int32_t bias_x80; /* bias - (in_zp - 128) * S for uint8 input seen as a ^ 0x80 (int8 MACs) */
 	int32_t mult;
@@ -73,12 +73,12 @@ typedef struct {
 
 typedef struct sl_sparse_q8 {
 	int32_t n, k;
-	int32_t kb;      /* ceil(k / 4) block columns */
-	uint32_t nnzb;   /* stored blocks */
-	uint32_t *row;   /* [n + 1] block offsets per output channel */
-	uint16_t *idx;   /* [nnzb] block column, ascending within a row */
-	int16_t *w16;    /* [nnzb][4] w - w_zp (0 past k) */
-	int8_t *w8;      /* [nnzb][4] same as int8, or NULL */
+	int32_t kb;	       /* ceil(k / 4) block columns */
+	uint32_t nnzb;	       /* stored blocks */
+	uint32_t *row;	       /* [n + 1] block offsets per output channel */
+	uint16_t *idx;	       /* [nnzb] block column, ascending within a row */
+	int16_t *w16;	       /* [nnzb][4] w - w_zp (0 past k) */
+	int8_t *w8;	       /* [nnzb][4] same as int8, or NULL */
 	sl_sparse_q8_chan *ch; /* [n] */
 	bool in_u8, out_u8;
 	/* Every channel's |acc << lshift| < 2^30 whatever the input, so the x86
@@ -113,7 +113,7 @@ typedef void (*sl_sparse_q8_fn)(const sl_sparse_q8 *p, size_t m_begin, size_t m_
 
 typedef struct {
 	int n, k;
-	const float *w;    /* [n][k] */
+	const float *w;	   /* [n][k] */
 	const float *bias; /* [n], may be NULL */
 	float out_min, out_max;
 } sl_sparse_f32_desc;
@@ -158,7 +158,7 @@ enum {
 
 typedef struct {
 	const char *name;
-	unsigned isa;   /* all of these must be present */
+	unsigned isa;	/* all of these must be present */
 	unsigned needs; /* SL_SPARSE_NEEDS_* */
 	sl_sparse_q8_fn fn;
 } sl_sparse_q8_impl;
@@ -176,17 +176,18 @@ const sl_sparse_q8_impl *sl_sparse_q8_impls(size_t *ret_n);
 const sl_sparse_f32_impl *sl_sparse_f32_impls(size_t *ret_n);
 /* Pack flags the best kernel for this CPU wants (pass to sl_sparse_q8_pack). */
 unsigned sl_sparse_q8_pack_flags(void);
-/* Best kernel for this CPU and packed layer; never NULL (the reference). */
+/* Best kernel for this CPU and packed layer (p NULL: for this CPU, whatever
+ * the layer); never NULL (the reference). */
 const sl_sparse_q8_impl *sl_sparse_q8_select(const sl_sparse_q8 *p);
 const sl_sparse_f32_impl *sl_sparse_f32_select(void);
-/* Whether impl can run here on p. */
+/* Whether impl can run here on p (p NULL: on this CPU). */
 bool sl_sparse_q8_usable(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p);
 
 /* Scalar references (also the last entries of the lists). */
 void sl_sparse_q8_ref(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in, size_t in_stride,
 		      void *out, size_t out_stride, void *scratch);
-void sl_sparse_f32_ref(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in, size_t in_stride,
-		       float *out, size_t out_stride, void *scratch);
+void sl_sparse_f32_ref(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in,
+		       size_t in_stride, float *out, size_t out_stride, void *scratch);
 
 /* ---- multi-threading ------------------------------------------------------ */
 

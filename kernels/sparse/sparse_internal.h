@@ -26,8 +26,8 @@ static inline size_t sl_sparse_f32_tile_bytes(int32_t kb)
 	return (size_t)256 * (size_t)((kb + 3) & ~3);
 }
 
-__attribute__((format(printf, 3, 4))) static inline int sl_sparse_fail(sl_error *err, int code, const char *fmt,
-								       ...)
+__attribute__((format(printf, 3, 4))) static inline int sl_sparse_fail(sl_error *err, int code,
+								       const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;
@@ -40,11 +40,11 @@ __attribute__((format(printf, 3, 4))) static inline int sl_sparse_fail(sl_error 
 
 /* Per-ISA kernels (kernels/sparse/x86, kernels/sparse/neon). The _simde
  * variants are the NEON sources built for x86 through SIMDe, tests only. */
-#define SL_SPARSE_Q8_DECL(name)                                                                                  \
-	void name(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in, size_t in_stride, void *out, \
-		  size_t out_stride, void *scratch)
-#define SL_SPARSE_F32_DECL(name)                                                                                 \
-	void name(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in, size_t in_stride,        \
+#define SL_SPARSE_Q8_DECL(name)                                                                              \
+	void name(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in, size_t in_stride,     \
+		  void *out, size_t out_stride, void *scratch)
+#define SL_SPARSE_F32_DECL(name)                                                                             \
+	void name(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in, size_t in_stride,   \
 		  float *out, size_t out_stride, void *scratch)
 
 SL_SPARSE_Q8_DECL(sl_sparse_q8_sse41);

@@ -1,11 +1,11 @@
 /* Sparse int8 1x1 convolution versus XNNPACK's dense int8 (qc8) operator and
  * our dense scalar reference on MobileNet v2's pointwise layers at 224x224.
  *
- *   bench_sparse [-t threads,...] [-s sparsity%,...] [-r reps] [-k kernel] [-u] [-l layer]
+ *   bench_sparse [-t threads,...] [-s sparsity%,...] [-r reps] [-k kernel] [-u] [-l layer] [-m]
  *
  * For each distinct layer shape, every configuration runs in round-robin
- * (so that machine noise hits them alike) and the median time is kept; ratios
- * are computed from figures of the same run. Weights are pruned in the packed
+ * (so that machine noise hits them alike) and the median time (-m: the
+ * minimum) is kept; ratios are computed from figures of the same run. Weights are pruned in the packed
  * format's 1x4 blocks (-u: unstructured, element-wise pruning instead), the
  * pruned blocks chosen uniformly at random with the exact target fraction. The
  * sparse result is checked bit-exact against the dense scalar reference. */
@@ -30,13 +30,13 @@ typedef struct {
 /* Pointwise convolutions of MobileNet v2 (1.0, 224): expansion and projection of
  * the 17 bottlenecks plus the last 1x1 conv; M = hw * hw pixels. */
 static const layer layers[] = {
-	{"b1 project", 112, 32, 16, 1},   {"b2 expand", 112, 16, 96, 1},    {"b2 project", 56, 96, 24, 1},
-	{"b3-4 expand", 56, 24, 144, 2},  {"b3 project", 56, 144, 24, 1},   {"b4 project", 28, 144, 32, 1},
-	{"b5-7 expand", 28, 32, 192, 3},  {"b5-6 project", 28, 192, 32, 2}, {"b7 project", 14, 192, 64, 1},
-	{"b8-11 expand", 14, 64, 384, 4}, {"b8-10 project", 14, 384, 64, 3}, {"b11 project", 14, 384, 96, 1},
-	{"b12-14 expand", 14, 96, 576, 3}, {"b12-13 project", 14, 576, 96, 2}, {"b14 project", 7, 576, 160, 1},
-	{"b15-17 expand", 7, 160, 960, 3}, {"b15-16 project", 7, 960, 160, 2}, {"b17 project", 7, 960, 320, 1},
-	{"last conv", 7, 320, 1280, 1},
+    {"b1 project", 112, 32, 16, 1},    {"b2 expand", 112, 16, 96, 1},	   {"b2 project", 56, 96, 24, 1},
+    {"b3-4 expand", 56, 24, 144, 2},   {"b3 project", 56, 144, 24, 1},	   {"b4 project", 28, 144, 32, 1},
+    {"b5-7 expand", 28, 32, 192, 3},   {"b5-6 project", 28, 192, 32, 2},   {"b7 project", 14, 192, 64, 1},
+    {"b8-11 expand", 14, 64, 384, 4},  {"b8-10 project", 14, 384, 64, 3},  {"b11 project", 14, 384, 96, 1},
+    {"b12-14 expand", 14, 96, 576, 3}, {"b12-13 project", 14, 576, 96, 2}, {"b14 project", 7, 576, 160, 1},
+    {"b15-17 expand", 7, 160, 960, 3}, {"b15-16 project", 7, 960, 160, 2}, {"b17 project", 7, 960, 320, 1},
+    {"last conv", 7, 320, 1280, 1},
 };
 
 #define MAX_SP 8
@@ -63,9 +63,15 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+static bool use_min_stat;
+
+/* Median of the reps, or their minimum (-m: on a loaded machine, where
+ * descheduled threads stall pthreadpool's barriers for whole time slices). */
+static double stat(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	if (use_min_stat)
+		return v[0];
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
@@ -98,7 +104,9 @@ typedef struct {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_sparse [-t 1,2] [-s 70,80,90] [-r reps] [-k kernel] [-u] [-l layer-index]\n");
+	fprintf(
+	    stderr,
+	    "usage: bench_sparse [-t 1,2] [-s 70,80,90] [-r reps] [-k kernel] [-u] [-l layer-index] [-m]\n");
 	exit(2);
 }
 
@@ -119,8 +127,8 @@ int main(int argc, char **argv)
 {
 	int threads[4] = {1, 2}, n_threads = 2, sp[MAX_SP] = {70, 80, 90}, n_sp = 3, reps = 15, only = -1;
 	const char *kernel = NULL;
-	bool unstructured = false;
-	for (int o; (o = getopt(argc, argv, "t:s:r:k:ul:")) != -1;) {
+	bool unstructured = false, use_min = false;
+	for (int o; (o = getopt(argc, argv, "t:s:r:k:ul:m")) != -1;) {
 		switch (o) {
 		case 't':
 			n_threads = parse_list(optarg, threads, 4);
@@ -140,29 +148,34 @@ int main(int argc, char **argv)
 		case 'l':
 			only = atoi(optarg);
 			break;
+		case 'm':
+			use_min = true;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (reps < 1 || n_threads < 1 || n_sp < 1)
 		usage();
+	use_min_stat = use_min;
 	if (xnn_initialize(NULL) != xnn_status_success) {
 		fprintf(stderr, "xnn_initialize failed\n");
 		return 1;
 	}
 	size_t n_impl;
-	const sl_sparse_q8_impl *impls = sl_sparse_q8_impls(&n_impl), *impl = NULL;
-	for (size_t i = 0; i < n_impl; i++)
-		if (kernel ? !strcmp(impls[i].name, kernel) : sl_sparse_q8_usable(&impls[i], NULL))
-			impl = &impls[i];
-	if (!kernel)
-		impl = sl_sparse_q8_select(NULL);
-	if (!impl || ((impl->isa & sl_sparse_cpu_isa()) != impl->isa)) {
-		fprintf(stderr, "kernel %s not available on this CPU\n", kernel ? kernel : "?");
-		return 1;
+	const sl_sparse_q8_impl *impls = sl_sparse_q8_impls(&n_impl), *impl = sl_sparse_q8_select(NULL);
+	if (kernel) {
+		impl = NULL;
+		for (size_t i = 0; i < n_impl; i++)
+			if (!strcmp(impls[i].name, kernel))
+				impl = &impls[i];
+		if (!impl || !sl_sparse_q8_usable(impl, NULL)) {
+			fprintf(stderr, "kernel %s not available on this CPU\n", kernel);
+			return 1;
+		}
 	}
-	printf("sparse kernel: %s, pruning: %s, reps: %d (median), times in microseconds\n", impl->name,
-	       unstructured ? "unstructured" : "1x4 blocks", reps);
+	printf("sparse kernel: %s, pruning: %s, reps: %d (%s), times in microseconds\n", impl->name,
+	       unstructured ? "unstructured" : "1x4 blocks", reps, use_min ? "minimum" : "median");
 
 	const int n_layers = (int)(sizeof(layers) / sizeof(layers[0]));
 	double tot_xnn[4] = {0}, tot_ref = 0, tot_sp[4][MAX_SP] = {{0}};
@@ -181,7 +194,7 @@ int main(int argc, char **argv)
 				continue;
 			const layer *L = &layers[li];
 			const size_t m = (size_t)L->hw * L->hw, k = (size_t)L->k, n = (size_t)L->n;
-			int8_t *a = malloc(m * k), *w = malloc(n * k), *wd = malloc(n * k);
+			int8_t *a = malloc(m * k), *wd = malloc(n * k);
 			int8_t *o_xnn = malloc(m * n), *o_ref = malloc(m * n), *o_sp = malloc(m * n);
 			int32_t *bias = malloc(n * 4), *mult = malloc(n * 4), *shift = malloc(n * 4);
 			int *ishift = malloc(n * sizeof(int));
@@ -195,10 +208,12 @@ int main(int argc, char **argv)
 			for (size_t i = 0; i < n; i++) {
 				wscale[i] = 0.002f + 0.004f * (float)(rnd() % 1000) / 1000.0f;
 				bias[i] = (int32_t)(rnd() % 20001) - 10000;
-				sl_quantize_multiplier((double)in_scale * wscale[i] / out_scale, &mult[i], &ishift[i]);
+				sl_quantize_multiplier((double)in_scale * wscale[i] / out_scale, &mult[i],
+						       &ishift[i]);
 				shift[i] = ishift[i];
 			}
-			/* Per sparsity level: pruned weights, packed layer, XNNPACK op on the same weights. */
+			/* Per sparsity level: pruned weights, packed layer, XNNPACK op on the same weights.
+			 */
 			sl_sparse_q8 *packed[MAX_SP] = {0};
 			xnn_operator_t xop[MAX_SP + 1] = {0};
 			int8_t *wsp[MAX_SP];
@@ -208,10 +223,19 @@ int main(int argc, char **argv)
 					memcpy(ws, wd, n * k);
 					prune(ws, (int)n, (int)k, sp[s] / 100.0, unstructured);
 					wsp[s] = ws;
-					sl_sparse_q8_desc d = {.n = (int)n, .k = (int)k, .in_type = SL_DTYPE_I8,
-							       .w_type = SL_DTYPE_I8, .out_type = SL_DTYPE_I8, .w = ws,
-							       .bias = bias, .nq = (int)n, .mult = mult, .shift = shift,
-							       .in_zp = in_zp, .out_zp = out_zp, .act_min = -128,
+					sl_sparse_q8_desc d = {.n = (int)n,
+							       .k = (int)k,
+							       .in_type = SL_DTYPE_I8,
+							       .w_type = SL_DTYPE_I8,
+							       .out_type = SL_DTYPE_I8,
+							       .w = ws,
+							       .bias = bias,
+							       .nq = (int)n,
+							       .mult = mult,
+							       .shift = shift,
+							       .in_zp = in_zp,
+							       .out_zp = out_zp,
+							       .act_min = -128,
 							       .act_max = 127};
 					sl_error err;
 					if (sl_sparse_q8_pack(&d, SL_SPARSE_PACK_W8, &packed[s], &err) < 0) {
@@ -222,16 +246,16 @@ int main(int argc, char **argv)
 				/* Only the dense-weight XNNPACK op (s == n_sp) is timed: its speed does not
 				 * depend on the values, and it is what pruning competes with. */
 				if (s == n_sp &&
-				    xnn_create_convolution2d_nhwc_qc8(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, k, n, k, n,
-								      (int8_t)in_zp, in_scale, wscale, ws, bias,
-								      (int8_t)out_zp, out_scale, -128, 127, 0,
-								      &xop[s]) != xnn_status_success) {
+				    xnn_create_convolution2d_nhwc_qc8(
+					0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, k, n, k, n, (int8_t)in_zp, in_scale,
+					wscale, ws, bias, (int8_t)out_zp, out_scale, -128, 127, 0,
+					&xop[s]) != xnn_status_success) {
 					fprintf(stderr, "xnn_create_convolution2d_nhwc_qc8 failed\n");
 					return 1;
 				}
 			}
-			if (xnn_setup_convolution2d_nhwc_qc8(xop[n_sp], 1, (size_t)L->hw, (size_t)L->hw, a, o_xnn,
-							     pool) != xnn_status_success) {
+			if (xnn_setup_convolution2d_nhwc_qc8(xop[n_sp], 1, (size_t)L->hw, (size_t)L->hw, a,
+							     o_xnn, pool) != xnn_status_success) {
 				fprintf(stderr, "xnn_setup_convolution2d_nhwc_qc8 failed\n");
 				return 1;
 			}
@@ -245,17 +269,38 @@ int main(int argc, char **argv)
 				return 1;
 
 			/* Dense scalar reference: correctness anchor, timed once per rep at 1 thread. */
-			sl_ref_conv_q8_args ref = {
-				.g = {.batch = 1, .in_h = L->hw, .in_w = L->hw, .in_c = (int)k, .out_h = L->hw,
-				      .out_w = L->hw, .out_c = (int)n, .filter_h = 1, .filter_w = 1, .stride_h = 1,
-				      .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .groups = 1},
-				.in_type = SL_DTYPE_I8, .filter_type = SL_DTYPE_I8, .out_type = SL_DTYPE_I8, .input = a,
-				.bias = bias, .output = o_ref, .in_zp = in_zp, .out_zp = out_zp, .per_channel = true,
-				.mult = mult, .shift = ishift, .act_min = -128, .act_max = 127};
+			sl_ref_conv_q8_args ref = {.g = {.batch = 1,
+							 .in_h = L->hw,
+							 .in_w = L->hw,
+							 .in_c = (int)k,
+							 .out_h = L->hw,
+							 .out_w = L->hw,
+							 .out_c = (int)n,
+							 .filter_h = 1,
+							 .filter_w = 1,
+							 .stride_h = 1,
+							 .stride_w = 1,
+							 .dilation_h = 1,
+							 .dilation_w = 1,
+							 .groups = 1},
+						   .in_type = SL_DTYPE_I8,
+						   .filter_type = SL_DTYPE_I8,
+						   .out_type = SL_DTYPE_I8,
+						   .input = a,
+						   .bias = bias,
+						   .output = o_ref,
+						   .in_zp = in_zp,
+						   .out_zp = out_zp,
+						   .per_channel = true,
+						   .mult = mult,
+						   .shift = ishift,
+						   .act_min = -128,
+						   .act_max = 127};
 			int32_t *fzp = calloc(n, sizeof(int32_t));
 			ref.filter_zp = fzp;
 			const int with_ref = ti == 0;
-			double *tx = malloc((size_t)reps * sizeof(double)), *tr = malloc((size_t)reps * sizeof(double));
+			double *tx = malloc((size_t)reps * sizeof(double)),
+			       *tr = malloc((size_t)reps * sizeof(double));
 			double *ts[MAX_SP];
 			for (int s = 0; s < n_sp; s++)
 				ts[s] = malloc((size_t)reps * sizeof(double));
@@ -286,20 +331,21 @@ int main(int argc, char **argv)
 				sl_sparse_q8_run(impl, packed[s], m, a, k, o_sp, n, pool, 0, scratch);
 				if (memcmp(o_ref, o_sp, m * n)) {
 					all_exact = false;
-					printf("!! %s at %d%%: sparse output differs from the dense reference\n", L->blocks,
-					       sp[s]);
+					printf(
+					    "!! %s at %d%%: sparse output differs from the dense reference\n",
+					    L->blocks, sp[s]);
 				}
 			}
-			const double x = median(tx, reps);
+			const double x = stat(tx, reps);
 			printf("%-15s %4d %4d %5zu %5zu %9.1f", L->blocks, L->count, L->hw, k, n, 1e6 * x);
 			tot_xnn[ti] += L->count * x;
 			if (with_ref) {
-				const double rr = median(tr, reps < 3 ? reps : 3);
+				const double rr = stat(tr, reps < 3 ? reps : 3);
 				printf(" %10.1f", 1e6 * rr);
 				tot_ref += L->count * rr;
 			}
 			for (int s = 0; s < n_sp; s++) {
-				const double t = median(ts[s], reps);
+				const double t = stat(ts[s], reps);
 				tot_sp[ti][s] += L->count * t;
 				printf("  %10.1f %5.2fx", 1e6 * t, x / t);
 			}
@@ -316,7 +362,6 @@ int main(int argc, char **argv)
 			free(tr);
 			free(fzp);
 			free(a);
-			free(w);
 			free(wd);
 			free(o_xnn);
 			free(o_ref);
@@ -336,6 +381,7 @@ int main(int argc, char **argv)
 		if (pool)
 			pthreadpool_destroy(pool);
 	}
-	printf("\nsparse outputs %s the dense scalar reference\n", all_exact ? "bit-exact with" : "DIFFER from");
+	printf("\nsparse outputs %s the dense scalar reference\n",
+	       all_exact ? "bit-exact with" : "DIFFER from");
 	return all_exact ? 0 : 1;
 }

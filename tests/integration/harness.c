@@ -104,7 +104,7 @@ void itest_write_conf(itest *t, const char *extra)
 	write_file(t->conf, buf);
 }
 
-static pid_t spawn(char *const argv[], const char *log, int out_fd)
+static pid_t spawn(char *const argv[], const char *log, int out_fd, const char *const *env)
 {
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
@@ -119,6 +119,8 @@ static pid_t spawn(char *const argv[], const char *log, int out_fd)
 		if (out_fd >= 0) {
 			dup2(out_fd, 3);
 		}
+		for (int i = 0; env && i < 4 && env[i]; i++)
+			putenv((char *)env[i]);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -139,7 +141,7 @@ static void start_bus(itest *t)
 	char cfg_arg[PATH_MAX + 32];
 	snprintf(cfg_arg, sizeof(cfg_arg), "--config-file=%s", conf);
 	char *argv[] = {"dbus-daemon", cfg_arg, "--nofork", "--print-address=3", NULL};
-	t->bus_pid = spawn(argv, log, p[1]);
+	t->bus_pid = spawn(argv, log, p[1], NULL);
 	close(p[1]);
 	size_t n = 0;
 	ssize_t k;
@@ -177,7 +179,7 @@ static void start_daemon(itest *t)
 	argv[n++] = "--address";
 	argv[n++] = t->address;
 	argv[n] = NULL;
-	t->daemon_pid = spawn(argv, t->log, -1);
+	t->daemon_pid = spawn(argv, t->log, -1, t->o.env);
 }
 
 static bool has_owner(itest *t)

@@ -15,6 +15,7 @@ typedef struct {
 	const char *source;       /* default "testsrc" */
 	const char *variant;      /* start variant; NULL: the first */
 	bool valgrind;            /* run sightlined under valgrind's leak checker */
+	const char *env[4];       /* extra "NAME=value" for sightlined (NULL-terminated) */
 } itest_opts;
 
 typedef struct {

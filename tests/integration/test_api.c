@@ -455,3 +455,132 @@ Test(api, sighup_keeps_serving_and_sigterm_stops_cleanly)
 	int st = itest_stop_daemon(&T);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "clean exit on SIGTERM (status %#x)", st);
 }
+
+/* --- sd_notify: READY after the name and the first variant, STATUS, and
+ * WATCHDOG only while the pipeline makes progress. --- */
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static int notify_fd = -1;
+static char notify_path[108];
+
+static void notify_socket(char *env_buf, size_t len)
+{
+	snprintf(notify_path, sizeof(notify_path), "/tmp/sl-notify-%d", (int)getpid());
+	unlink(notify_path);
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(notify_fd, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
+	cr_assert_eq(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(env_buf, len, "NOTIFY_SOCKET=%s", notify_path);
+}
+
+typedef struct {
+	int ready, watchdog, stopping, status;
+	bool ready_after_name;
+	char last_status[256];
+} notes;
+
+/* Reads datagrams for ms, counting what they say. */
+static void read_notes(notes *n, int ms)
+{
+	uint64_t end = itest_now_us() + (uint64_t)ms * 1000u;
+	while (itest_now_us() < end) {
+		struct pollfd p = {.fd = notify_fd, .events = POLLIN};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		char buf[1024];
+		ssize_t k = recv(notify_fd, buf, sizeof(buf) - 1, 0);
+		if (k <= 0)
+			continue;
+		buf[k] = 0;
+		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+			if (strcmp(line, "READY=1") == 0) {
+				n->ready++;
+				if (T.bus) {
+					int owned = 0;
+					sd_bus_message *r = NULL;
+					if (sd_bus_call_method(T.bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+							       "org.freedesktop.DBus", "NameHasOwner", NULL, &r, "s",
+							       SL_DBUS_NAME) >= 0)
+						(void)sd_bus_message_read(r, "b", &owned);
+					sd_bus_message_unref(r);
+					n->ready_after_name = owned;
+				}
+			} else if (strcmp(line, "WATCHDOG=1") == 0) {
+				n->watchdog++;
+			} else if (strcmp(line, "STOPPING=1") == 0) {
+				n->stopping++;
+			} else if (strncmp(line, "STATUS=", 7) == 0) {
+				n->status++;
+				snprintf(n->last_status, sizeof(n->last_status), "%s", line + 7);
+			}
+		}
+	}
+}
+
+static void notify_fini(void)
+{
+	itest_cleanup(&T);
+	if (notify_fd >= 0)
+		close(notify_fd);
+	unlink(notify_path);
+}
+
+TestSuite(notify, .fini = notify_fini, .timeout = 240);
+
+Test(notify, ready_status_and_watchdog_follow_progress)
+{
+	char sock_env[160];
+	notify_socket(sock_env, sizeof(sock_env));
+	itest_opts o = {.env = {sock_env, "WATCHDOG_USEC=1000000", NULL}};
+	itest_start(&T, &o);
+	notes n = {0};
+	read_notes(&n, 3000);
+	cr_expect_eq(n.ready, 1, "READY=1 once");
+	cr_expect(n.ready_after_name, "READY=1 only once the bus name is owned");
+	cr_expect_geq(n.watchdog, 3, "WATCHDOG=1 every half period while frames flow (%d)", n.watchdog);
+	cr_expect_geq(n.status, 1);
+	cr_expect(strstr(n.last_status, "mobilenet_v2_int8") && strstr(n.last_status, "fps") &&
+		      strstr(n.last_status, "p95"),
+		  "STATUS=%s", n.last_status);
+
+	/* A stuck inference thread (a 30 s synthetic stall): the pings stop. */
+	itest_write_conf(&T, "[debug]\nInjectDelayMs=30000\n");
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	cr_assert_geq(itest_call(&T, "Reload", &err, NULL, ""), 0, "%s", err.message);
+	read_notes(&n, 1500); /* the frame in flight finishes; the next one stalls */
+	notes stalled = {0};
+	read_notes(&stalled, 3000);
+	cr_expect_eq(stalled.watchdog, 0, "no WATCHDOG=1 while the pipeline makes no progress");
+
+	int st = itest_stop_daemon(&T);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM stops even a stalled pipeline (status %#x)", st);
+	notes end = {0};
+	read_notes(&end, 300);
+	cr_expect_eq(end.stopping, 1, "STOPPING=1");
+}
+
+Test(notify, watchdog_continues_while_the_camera_is_in_backoff)
+{
+	char sock_env[160];
+	notify_socket(sock_env, sizeof(sock_env));
+	itest_opts o = {.source = "v4l2:/dev/sl-no-such-camera", .env = {sock_env, "WATCHDOG_USEC=1000000", NULL}};
+	itest_start(&T, &o);
+	notes n = {0};
+	read_notes(&n, 3000);
+	cr_expect_eq(n.ready, 1, "ready without a camera: the variant is loaded and the name owned");
+	cr_expect_geq(n.watchdog, 3, "the camera being away is not a hang (%d pings)", n.watchdog);
+	char *s = itest_get_string(&T, "State");
+	cr_expect_str_eq(s, "degraded");
+	free(s);
+	s = itest_get_string(&T, "SourceState");
+	cr_expect(strcmp(s, "backoff") == 0 || strcmp(s, "reopening") == 0 || strcmp(s, "lost") == 0 ||
+			  strcmp(s, "opening") == 0,
+		  "SourceState %s", s);
+	free(s);
+	cr_expect_eq(itest_get_u64(&T, "FramesInferred"), 0u);
+}

@@ -108,7 +108,8 @@ void SL_NEON_FN(sl_sparse_f32_neon)(const sl_sparse_f32 *p, size_t m_begin, size
 					} else {
 						float tmp[4];
 						vst1q_f32(tmp, t[j]);
-						memcpy(o + px * out_stride + n0, tmp, (size_t)nc * sizeof(float));
+						memcpy(o + px * out_stride + n0, tmp,
+						       (size_t)nc * sizeof(float));
 					}
 				}
 			}

@@ -65,8 +65,9 @@ static inline void sl_neon_pack_tile_q8(const sl_sparse_q8 *p, const uint8_t *in
 			uint32x4_t v[4];
 			SL_UNROLL
 			for (int i = 0; i < 4; i++) {
-				const uint8_t *src = c + 16 > k ? tail[4 * q + i]
-								: (row[4 * q + i] ? row[4 * q + i] + c : sl_neon_zero16);
+				const uint8_t *src =
+				    c + 16 > k ? tail[4 * q + i]
+					       : (row[4 * q + i] ? row[4 * q + i] + c : sl_neon_zero16);
 				/* Padding rows and columns hold 0 ^ flip: harmless, their
 				 * weights are 0 or their outputs are not stored. */
 				v[i] = vreinterpretq_u32_u8(veorq_u8(vld1q_u8(src), flip));
@@ -101,11 +102,12 @@ static inline uint8x16_t sl_neon_narrow(const sl_sparse_q8 *p, const int32x4_t r
 	const int16x8_t h1 = vqaddq_s16(vcombine_s16(vqmovn_s32(r[2]), vqmovn_s32(r[3])), zp);
 	if (p->out_u8) {
 		const uint8x16_t v = vcombine_u8(vqmovun_s16(h0), vqmovun_s16(h1));
-		return vminq_u8(vmaxq_u8(v, vdupq_n_u8((uint8_t)p->act_min)), vdupq_n_u8((uint8_t)p->act_max));
+		return vminq_u8(vmaxq_u8(v, vdupq_n_u8((uint8_t)p->act_min)),
+				vdupq_n_u8((uint8_t)p->act_max));
 	}
 	const int8x16_t v = vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1));
 	return vreinterpretq_u8_s8(
-		vminq_s8(vmaxq_s8(v, vdupq_n_s8((int8_t)p->act_min)), vdupq_n_s8((int8_t)p->act_max)));
+	    vminq_s8(vmaxq_s8(v, vdupq_n_s8((int8_t)p->act_min)), vdupq_n_s8((int8_t)p->act_max)));
 }
 
 static inline void sl_neon_store_partial(uint8_t *d, uint8x16_t v, int nc)
@@ -116,7 +118,8 @@ static inline void sl_neon_store_partial(uint8_t *d, uint8x16_t v, int nc)
 }
 
 /* ct[c] = channel c's 16 pixels -> out[px * stride + c], px < rows, c < nc. */
-static inline void sl_neon_store_tile_u8(const uint8x16_t ct[16], int nc, size_t rows, uint8_t *out, size_t stride)
+static inline void sl_neon_store_tile_u8(const uint8x16_t ct[16], int nc, size_t rows, uint8_t *out,
+					 size_t stride)
 {
 	uint8x16_t a[16], b[16];
 	SL_UNROLL
@@ -128,20 +131,22 @@ static inline void sl_neon_store_tile_u8(const uint8x16_t ct[16], int nc, size_t
 	SL_UNROLL
 	for (int i = 0; i < 4; i++)
 		SL_UNROLL
-		for (int s = 0; s < 2; s++) {
-			const uint16x8_t x = vreinterpretq_u16_u8(a[4 * i + s]), y = vreinterpretq_u16_u8(a[4 * i + 2 + s]);
-			b[4 * i + s] = vreinterpretq_u8_u16(vtrn1q_u16(x, y));
-			b[4 * i + 2 + s] = vreinterpretq_u8_u16(vtrn2q_u16(x, y));
-		}
+	for (int s = 0; s < 2; s++) {
+		const uint16x8_t x = vreinterpretq_u16_u8(a[4 * i + s]),
+				 y = vreinterpretq_u16_u8(a[4 * i + 2 + s]);
+		b[4 * i + s] = vreinterpretq_u8_u16(vtrn1q_u16(x, y));
+		b[4 * i + 2 + s] = vreinterpretq_u8_u16(vtrn2q_u16(x, y));
+	}
 	/* b[4i + t]: channels 4i..4i+3 of pixels = t (mod 4), as 32-bit groups */
 	SL_UNROLL
 	for (int i = 0; i < 2; i++)
 		SL_UNROLL
-		for (int t = 0; t < 4; t++) {
-			const uint32x4_t x = vreinterpretq_u32_u8(b[8 * i + t]), y = vreinterpretq_u32_u8(b[8 * i + 4 + t]);
-			a[8 * i + t] = vreinterpretq_u8_u32(vtrn1q_u32(x, y));
-			a[8 * i + 4 + t] = vreinterpretq_u8_u32(vtrn2q_u32(x, y));
-		}
+	for (int t = 0; t < 4; t++) {
+		const uint32x4_t x = vreinterpretq_u32_u8(b[8 * i + t]),
+				 y = vreinterpretq_u32_u8(b[8 * i + 4 + t]);
+		a[8 * i + t] = vreinterpretq_u8_u32(vtrn1q_u32(x, y));
+		a[8 * i + 4 + t] = vreinterpretq_u8_u32(vtrn2q_u32(x, y));
+	}
 	/* a[8i + u]: channels 8i..8i+7 of pixels = u (mod 8), as 64-bit groups */
 	SL_UNROLL
 	for (int u = 0; u < 8; u++) {

@@ -103,8 +103,8 @@ static inline void store_row(float *d, __m256 v, int nc)
 	memcpy(d, t, (size_t)nc * sizeof(float));
 }
 
-void sl_sparse_f32_avx2(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in, size_t in_stride,
-			float *out, size_t out_stride, void *scratch)
+void sl_sparse_f32_avx2(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in,
+			size_t in_stride, float *out, size_t out_stride, void *scratch)
 {
 	float *at = sl_x86_align64(scratch);
 	for (size_t m0 = m_begin; m0 < m_end; m0 += MR) {

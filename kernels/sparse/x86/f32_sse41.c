@@ -28,7 +28,8 @@ static void pack_tile(const sl_sparse_f32 *p, const float *in, size_t stride, si
 			__m128 v[4];
 			SL_UNROLL
 			for (int i = 0; i < 4; i++) {
-				const float *src = c + 4 > k ? tail[4 * h + i] : (row[4 * h + i] ? row[4 * h + i] + c : zero4);
+				const float *src = c + 4 > k ? tail[4 * h + i]
+							     : (row[4 * h + i] ? row[4 * h + i] + c : zero4);
 				v[i] = _mm_loadu_ps(src);
 			}
 			_MM_TRANSPOSE4_PS(v[0], v[1], v[2], v[3]);
@@ -74,8 +75,8 @@ static inline void store_row(float *d, __m128 v, int nc)
 	memcpy(d, t, (size_t)nc * sizeof(float));
 }
 
-void sl_sparse_f32_sse41(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in, size_t in_stride,
-			 float *out, size_t out_stride, void *scratch)
+void sl_sparse_f32_sse41(const sl_sparse_f32 *p, size_t m_begin, size_t m_end, const float *in,
+			 size_t in_stride, float *out, size_t out_stride, void *scratch)
 {
 	float *at = sl_x86_align64(scratch);
 	for (size_t m0 = m_begin; m0 < m_end; m0 += MR) {

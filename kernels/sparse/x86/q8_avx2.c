@@ -17,7 +17,6 @@
 #include "kernels/quant.h"
 #include "kernels/sparse/x86/x86_common.h"
 
-
 static inline void tr8x8_epi32(__m256i r[8])
 {
 	__m256i t[8], u[8];
@@ -41,8 +40,8 @@ static inline void tr8x8_epi32(__m256i r[8])
 }
 
 /* at[(2 * j + h) * 2 * mr + 2 * px + e] = a[px][4 * j + 2 * h + e] (doubled in fast mode). */
-static inline __attribute__((always_inline)) void pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride,
-							    size_t rows, int16_t *at, const int mr)
+static inline __attribute__((always_inline)) void
+pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, int16_t *at, const int mr)
 {
 	sl_x86_rows r;
 	sl_x86_rows_init(&r, in, stride, rows, p->k, mr);
@@ -53,7 +52,8 @@ static inline __attribute__((always_inline)) void pack_tile(const sl_sparse_q8 *
 			__m256i v[8];
 			SL_UNROLL
 			for (int i = 0; i < 8; i++) {
-				const __m128i x = _mm_loadu_si128((const __m128i *)sl_x86_rows_at(&r, 8 * q + i, c, p->k));
+				const __m128i x =
+				    _mm_loadu_si128((const __m128i *)sl_x86_rows_at(&r, 8 * q + i, c, p->k));
 				v[i] = u8 ? _mm256_cvtepu8_epi16(x) : _mm256_cvtepi8_epi16(x);
 				if (dbl)
 					v[i] = _mm256_add_epi16(v[i], v[i]);
@@ -93,15 +93,19 @@ static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 
 		const __m256i w2 = bcast_pair(w + 4 * (size_t)i + 4), w3 = bcast_pair(w + 4 * (size_t)i + 6);
 		SL_UNROLL
 		for (int g = 0; g < mr / 8; g++) {
-			a[g] = _mm256_add_epi32(a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0));
+			a[g] = _mm256_add_epi32(
+			    a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0));
 			b[g] = _mm256_add_epi32(
-				b[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)), w1));
+			    b[g], _mm256_madd_epi16(
+				      _mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)), w1));
 		}
 		SL_UNROLL
 		for (int g = 0; g < mr / 8; g++) {
-			a[g] = _mm256_add_epi32(a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 16 * g)), w2));
+			a[g] = _mm256_add_epi32(
+			    a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 16 * g)), w2));
 			b[g] = _mm256_add_epi32(
-				b[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 2 * mr + 16 * g)), w3));
+			    b[g], _mm256_madd_epi16(
+				      _mm256_load_si256((const __m256i *)(b1 + 2 * mr + 16 * g)), w3));
 		}
 	}
 	if (i < e) {
@@ -109,9 +113,11 @@ static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 
 		const __m256i w0 = bcast_pair(w + 4 * (size_t)i), w1 = bcast_pair(w + 4 * (size_t)i + 2);
 		SL_UNROLL
 		for (int g = 0; g < mr / 8; g++) {
-			a[g] = _mm256_add_epi32(a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0));
+			a[g] = _mm256_add_epi32(
+			    a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0));
 			b[g] = _mm256_add_epi32(
-				b[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)), w1));
+			    b[g], _mm256_madd_epi16(
+				      _mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)), w1));
 		}
 	}
 	SL_UNROLL
@@ -155,7 +161,8 @@ static inline __m256i rq_exact(__m256i x, const sl_sparse_q8_chan *c)
 		const int32_t mask = (int32_t)(((int64_t)1 << c->rshift) - 1);
 		const __m256i rem = _mm256_and_si256(z, _mm256_set1_epi32(mask));
 		const __m256i thr = _mm256_sub_epi32(_mm256_set1_epi32(mask >> 1), _mm256_srai_epi32(z, 31));
-		z = _mm256_sub_epi32(_mm256_sra_epi32(z, _mm_cvtsi32_si128(c->rshift)), _mm256_cmpgt_epi32(rem, thr));
+		z = _mm256_sub_epi32(_mm256_sra_epi32(z, _mm_cvtsi32_si128(c->rshift)),
+				     _mm256_cmpgt_epi32(rem, thr));
 	}
 	return z;
 }
@@ -169,7 +176,7 @@ static inline __attribute__((always_inline)) void channel(const sl_sparse_q8 *p,
 	const sl_sparse_q8_chan *c = &p->ch[n];
 	if (p->row[n] == p->row[n + 1]) {
 		const __m256i k =
-			_mm256_set1_epi16(p->out_u8 ? (int16_t)c->out_const : (int16_t)(int8_t)c->out_const);
+		    _mm256_set1_epi16(p->out_u8 ? (int16_t)c->out_const : (int16_t)(int8_t)c->out_const);
 		SL_UNROLL
 		for (int h = 0; h < (mr + 15) / 16; h++)
 			r[h] = k;
@@ -224,7 +231,7 @@ static inline void store_tile(const __m256i v[8], int nc, size_t rows, uint8_t *
 	__m256i w[8], x[8];
 	SL_UNROLL
 	for (int j = 0; j < 4; j++) {
-		w[2 * j] = _mm256_permute2x128_si256(v[j], v[j + 4], 0x20);     /* channels 2j | 2j+8 */
+		w[2 * j] = _mm256_permute2x128_si256(v[j], v[j + 4], 0x20);	/* channels 2j | 2j+8 */
 		w[2 * j + 1] = _mm256_permute2x128_si256(v[j], v[j + 4], 0x31); /* 2j+1 | 2j+9 */
 	}
 	/* Each 128-bit lane now transposes its own 8 channels x 16 pixels. */
@@ -266,9 +273,9 @@ static inline void store_tile(const __m256i v[8], int nc, size_t rows, uint8_t *
 }
 
 /* One tile of mr pixels (rows valid ones), all output channels. */
-static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride,
-						       size_t rows, uint8_t *out, size_t out_stride, int16_t *at,
-						       const int mr)
+static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, const uint8_t *in,
+						       size_t in_stride, size_t rows, uint8_t *out,
+						       size_t out_stride, int16_t *at, const int mr)
 {
 	_Alignas(32) __m256i v[2][8];
 	pack_tile(p, in, in_stride, rows, at, mr);
@@ -288,8 +295,8 @@ static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, co
 		SL_UNROLL
 		for (int h = 0; h < (mr + 15) / 16; h++)
 			if ((size_t)(16 * h) < rows)
-				store_tile(v[h], 16, rows - (size_t)(16 * h), out + (size_t)(16 * h) * out_stride + n0,
-					   out_stride);
+				store_tile(v[h], 16, rows - (size_t)(16 * h),
+					   out + (size_t)(16 * h) * out_stride + n0, out_stride);
 	}
 	if (n0 < p->n) {
 		const int nc = p->n - n0;
@@ -302,8 +309,8 @@ static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, co
 		}
 		for (int h = 0; h < (mr + 15) / 16; h++)
 			if ((size_t)(16 * h) < rows)
-				store_tile(v[h], nc, rows - (size_t)(16 * h), out + (size_t)(16 * h) * out_stride + n0,
-					   out_stride);
+				store_tile(v[h], nc, rows - (size_t)(16 * h),
+					   out + (size_t)(16 * h) * out_stride + n0, out_stride);
 	}
 }
 

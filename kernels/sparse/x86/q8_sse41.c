@@ -16,8 +16,8 @@ static inline void tr4x4_epi32(__m128i r[4])
 }
 
 /* at[(2 * j + h) * 2 * mr + 2 * px + e] = a[px][4 * j + 2 * h + e] (doubled in fast mode). */
-static inline __attribute__((always_inline)) void pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride,
-							    size_t rows, int16_t *at, const int mr)
+static inline __attribute__((always_inline)) void
+pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, int16_t *at, const int mr)
 {
 	sl_x86_rows r;
 	sl_x86_rows_init(&r, in, stride, rows, p->k, mr);
@@ -28,7 +28,8 @@ static inline __attribute__((always_inline)) void pack_tile(const sl_sparse_q8 *
 			__m128i lo[4], hi[4];
 			SL_UNROLL
 			for (int i = 0; i < 4; i++) {
-				const __m128i x = _mm_loadu_si128((const __m128i *)sl_x86_rows_at(&r, 4 * q + i, c, p->k));
+				const __m128i x =
+				    _mm_loadu_si128((const __m128i *)sl_x86_rows_at(&r, 4 * q + i, c, p->k));
 				const __m128i x8 = _mm_srli_si128(x, 8);
 				lo[i] = u8 ? _mm_cvtepu8_epi16(x) : _mm_cvtepi8_epi16(x);
 				hi[i] = u8 ? _mm_cvtepu8_epi16(x8) : _mm_cvtepi8_epi16(x8);
@@ -72,9 +73,10 @@ static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 
 		const __m128i w0 = bcast_pair(w + 4 * (size_t)i), w1 = bcast_pair(w + 4 * (size_t)i + 2);
 		SL_UNROLL
 		for (int g = 0; g < mr / 4; g++) {
-			a[g] = _mm_add_epi32(a[g], _mm_madd_epi16(_mm_load_si128((const __m128i *)(b0 + 8 * g)), w0));
-			b[g] = _mm_add_epi32(b[g],
-					     _mm_madd_epi16(_mm_load_si128((const __m128i *)(b0 + 2 * mr + 8 * g)), w1));
+			a[g] = _mm_add_epi32(
+			    a[g], _mm_madd_epi16(_mm_load_si128((const __m128i *)(b0 + 8 * g)), w0));
+			b[g] = _mm_add_epi32(
+			    b[g], _mm_madd_epi16(_mm_load_si128((const __m128i *)(b0 + 2 * mr + 8 * g)), w1));
 		}
 	}
 	SL_UNROLL
@@ -147,9 +149,9 @@ static inline __attribute__((always_inline)) __m128i channel(const sl_sparse_q8 
 	return _mm_min_epi8(_mm_max_epi8(_mm_packs_epi16(r0, r1), lo), hi);
 }
 
-static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride,
-						       size_t rows, uint8_t *out, size_t out_stride, int16_t *at,
-						       const int mr)
+static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, const uint8_t *in,
+						       size_t in_stride, size_t rows, uint8_t *out,
+						       size_t out_stride, int16_t *at, const int mr)
 {
 	_Alignas(16) uint8_t ct[16][16];
 	pack_tile(p, in, in_stride, rows, at, mr);
@@ -164,7 +166,8 @@ static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, co
 	if (n0 < p->n) {
 		const int nc = p->n - n0;
 		for (int i = 0; i < 16; i++)
-			_mm_store_si128((__m128i *)ct[i], i < nc ? channel(p, n0 + i, at, mr) : _mm_setzero_si128());
+			_mm_store_si128((__m128i *)ct[i],
+					i < nc ? channel(p, n0 + i, at, mr) : _mm_setzero_si128());
 		sl_x86_store_tile_u8((const uint8_t(*)[16])ct, nc, rows, out + n0, out_stride);
 	}
 }

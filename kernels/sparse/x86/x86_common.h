@@ -41,7 +41,8 @@ static inline void sl_x86_store_partial(uint8_t *d, __m128i v, int nc)
 
 /* ct[c][px] (16 channels x 16 pixels) -> out[px * stride + c] for px < rows,
  * c < nc: the int8 output tile back to NHWC. */
-static inline void sl_x86_store_tile_u8(const uint8_t ct[16][16], int nc, size_t rows, uint8_t *out, size_t stride)
+static inline void sl_x86_store_tile_u8(const uint8_t ct[16][16], int nc, size_t rows, uint8_t *out,
+					size_t stride)
 {
 	__m128i a[16], b[16];
 	SL_UNROLL
@@ -63,8 +64,8 @@ static inline void sl_x86_store_tile_u8(const uint8_t ct[16][16], int nc, size_t
 	/* a[4g + q]: channels 4g..4g+3 of pixels 4q..4q+3 */
 	SL_UNROLL
 	for (int q = 0; q < 4; q++) {
-		b[4 * q + 0] = _mm_unpacklo_epi32(a[q], a[4 + q]);      /* ch 0..7 of px 4q, 4q+1 */
-		b[4 * q + 1] = _mm_unpackhi_epi32(a[q], a[4 + q]);      /* px 4q+2, 4q+3 */
+		b[4 * q + 0] = _mm_unpacklo_epi32(a[q], a[4 + q]);	/* ch 0..7 of px 4q, 4q+1 */
+		b[4 * q + 1] = _mm_unpackhi_epi32(a[q], a[4 + q]);	/* px 4q+2, 4q+3 */
 		b[4 * q + 2] = _mm_unpacklo_epi32(a[8 + q], a[12 + q]); /* ch 8..15 of px 4q, 4q+1 */
 		b[4 * q + 3] = _mm_unpackhi_epi32(a[8 + q], a[12 + q]);
 	}

@@ -77,12 +77,13 @@ static void pick_requant(int mode, uint32_t *s, int32_t *mult, int32_t *shift)
 	int sh;
 	switch (mode) {
 	case SCALE_TINY: /* deep right shifts, down to -31 */
-		sl_quantize_multiplier(ldexp(1.0 + (sl_test_rand(s) % 1000) / 1000.0, -(int)(18 + sl_test_rand(s) % 14)),
-				       mult, &sh);
+		sl_quantize_multiplier(
+		    ldexp(1.0 + (sl_test_rand(s) % 1000) / 1000.0, -(int)(18 + sl_test_rand(s) % 14)), mult,
+		    &sh);
 		break;
 	case SCALE_LARGE: /* left shifts */
-		sl_quantize_multiplier(ldexp(1.0 + (sl_test_rand(s) % 1000) / 1000.0, (int)(sl_test_rand(s) % 8)), mult,
-				       &sh);
+		sl_quantize_multiplier(
+		    ldexp(1.0 + (sl_test_rand(s) % 1000) / 1000.0, (int)(sl_test_rand(s) % 8)), mult, &sh);
 		break;
 	case SCALE_WILD: /* any Q31 multiplier and shift, including the extremes */
 		*mult = (int32_t)(sl_test_rand(s) & 0x7fffffff);
@@ -125,7 +126,9 @@ void sl_test_q8_layer_make(const sl_test_q8_case *c, sl_test_q8_layer *L)
 		for (int b = 0; b < k; b += unit) {
 			const bool zero = empty || (double)(sl_test_rand(&s) % 10000) < c->sparsity * 10000.0;
 			for (int j = b; j < b + unit && j < k; j++) {
-				int32_t v = zero ? zp : (int32_t)(sl_test_rand(&s) % 256) - (c->w_t == SL_DTYPE_I8 ? 128 : 0);
+				int32_t v = zero ? zp
+						 : (int32_t)(sl_test_rand(&s) % 256) -
+						       (c->w_t == SL_DTYPE_I8 ? 128 : 0);
 				w[(size_t)i * k + j] = (uint8_t)v;
 			}
 		}
@@ -195,7 +198,8 @@ void sl_test_q8_dense(const sl_test_q8_layer *L, uint8_t *out)
 				const int32_t w = d->w_type == SL_DTYPE_U8 ? wb : (int8_t)wb;
 				acc += (uint32_t)((a - d->in_zp) * (w - wzp));
 			}
-			int64_t y = (int64_t)d->out_zp + sl_mul_by_quantized_multiplier((int32_t)acc, d->mult[q], d->shift[q]);
+			int64_t y = (int64_t)d->out_zp +
+				    sl_mul_by_quantized_multiplier((int32_t)acc, d->mult[q], d->shift[q]);
 			y = y < d->act_min ? d->act_min : (y > d->act_max ? d->act_max : y);
 			out[m * L->out_stride + n] = (uint8_t)y;
 		}
@@ -209,12 +213,13 @@ static const char *tname(sl_dtype t)
 const char *sl_test_q8_case_str(const sl_test_q8_case *c)
 {
 	static _Thread_local char buf[200];
-	snprintf(buf, sizeof(buf),
-		 "m=%zu n=%d k=%d sparsity=%.2f%s in=%s w=%s out=%s %s zp=%d scale=%d bias=%d narrow=%d empty=%d "
-		 "pad=%zu/%zu seed=%u",
-		 c->m, c->n, c->k, c->sparsity, c->unstructured ? " (unstructured)" : "", tname(c->in_t), tname(c->w_t),
-		 tname(c->out_t), c->per_channel ? "per-channel" : "per-tensor", c->zp,
-		 c->scale, c->bias, c->narrow_act, c->empty_rows, c->in_pad, c->out_pad, c->seed);
+	snprintf(
+	    buf, sizeof(buf),
+	    "m=%zu n=%d k=%d sparsity=%.2f%s in=%s w=%s out=%s %s zp=%d scale=%d bias=%d narrow=%d empty=%d "
+	    "pad=%zu/%zu seed=%u",
+	    c->m, c->n, c->k, c->sparsity, c->unstructured ? " (unstructured)" : "", tname(c->in_t),
+	    tname(c->w_t), tname(c->out_t), c->per_channel ? "per-channel" : "per-tensor", c->zp, c->scale,
+	    c->bias, c->narrow_act, c->empty_rows, c->in_pad, c->out_pad, c->seed);
 	return buf;
 }
 
@@ -223,7 +228,8 @@ static float randf(uint32_t *s)
 	return (float)((int32_t)(sl_test_rand(s) % 20001) - 10000) / 5000.0f;
 }
 
-void sl_test_f32_layer_make(size_t m, int n, int k, double sparsity, bool clamp, uint32_t seed, sl_test_f32_layer *L)
+void sl_test_f32_layer_make(size_t m, int n, int k, double sparsity, bool clamp, uint32_t seed,
+			    sl_test_f32_layer *L)
 {
 	uint32_t s = seed * 2654435761u + 777;
 	memset(L, 0, sizeof(*L));
@@ -237,8 +243,12 @@ void sl_test_f32_layer_make(size_t m, int n, int k, double sparsity, bool clamp,
 		}
 		L->bias[i] = randf(&s);
 	}
-	L->d = (sl_sparse_f32_desc){.n = n, .k = k, .w = L->w, .bias = L->bias,
-				    .out_min = clamp ? -1.5f : -INFINITY, .out_max = clamp ? 2.0f : INFINITY};
+	L->d = (sl_sparse_f32_desc){.n = n,
+				    .k = k,
+				    .w = L->w,
+				    .bias = L->bias,
+				    .out_min = clamp ? -1.5f : -INFINITY,
+				    .out_max = clamp ? 2.0f : INFINITY};
 	L->m = m;
 	L->in_stride = (size_t)k + seed % 3;
 	L->out_stride = (size_t)n + seed % 2;

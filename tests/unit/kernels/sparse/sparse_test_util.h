@@ -30,13 +30,13 @@ enum { BIAS_SMALL, BIAS_HUGE, BIAS_NONE };
 typedef struct {
 	size_t m;
 	int n, k;
-	double sparsity;  /* fraction of 1x4 blocks (or elements) equal to the zero point */
+	double sparsity; /* fraction of 1x4 blocks (or elements) equal to the zero point */
 	bool unstructured;
 	sl_dtype in_t, w_t, out_t;
 	bool per_channel;
 	int zp, scale, bias;
-	bool narrow_act; /* act_min/act_max inside the type range */
-	bool empty_rows; /* every third output channel all zero */
+	bool narrow_act;	/* act_min/act_max inside the type range */
+	bool empty_rows;	/* every third output channel all zero */
 	size_t in_pad, out_pad; /* extra elements per row */
 	uint32_t seed;
 } sl_test_q8_case;

@@ -17,7 +17,8 @@ static const int ns[] = {1, 3, 4, 7, 8, 9, 17};
 static const int ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64, 130};
 static const double sps[] = {0.0, 0.5, 0.9, 1.0};
 
-typedef void (*check_fn)(const sl_test_f32_layer *L, const sl_sparse_f32 *p, const void *arg, const char *what);
+typedef void (*check_fn)(const sl_test_f32_layer *L, const sl_sparse_f32 *p, const void *arg,
+			 const char *what);
 
 static void sweep(check_fn check, const void *arg)
 {
@@ -26,14 +27,14 @@ static void sweep(check_fn check, const void *arg)
 		for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
 			for (size_t si = 0; si < sizeof(sps) / sizeof(sps[0]); si++, i++) {
 				sl_test_f32_layer L;
-				sl_test_f32_layer_make(ms[i % (sizeof(ms) / sizeof(ms[0]))], ns[ni], ks[ki], sps[si],
-						       i % 2, i, &L);
+				sl_test_f32_layer_make(ms[i % (sizeof(ms) / sizeof(ms[0]))], ns[ni], ks[ki],
+						       sps[si], i % 2, i, &L);
 				sl_sparse_f32 *p;
 				sl_error err;
 				cr_assert_eq(sl_sparse_f32_pack(&L.d, &p, &err), 0, "%s", err.msg);
 				char what[96];
-				snprintf(what, sizeof(what), "m=%zu n=%d k=%d sparsity=%.1f clamp=%u", L.m, L.d.n, L.d.k,
-					 sps[si], i % 2);
+				snprintf(what, sizeof(what), "m=%zu n=%d k=%d sparsity=%.1f clamp=%u", L.m,
+					 L.d.n, L.d.k, sps[si], i % 2);
 				check(&L, p, arg, what);
 				sl_sparse_f32_free(p);
 				sl_test_f32_layer_free(&L);
@@ -43,15 +44,16 @@ static void sweep(check_fn check, const void *arg)
 static void check_ref(const sl_test_f32_layer *L, const sl_sparse_f32 *p, const void *arg, const char *what)
 {
 	(void)arg;
-	float *want = calloc(L->m * L->out_stride, sizeof(float)), *got = calloc(L->m * L->out_stride, sizeof(float));
+	float *want = calloc(L->m * L->out_stride, sizeof(float)),
+	      *got = calloc(L->m * L->out_stride, sizeof(float));
 	sl_test_f32_dense(L, want);
 	sl_sparse_f32_ref(p, 0, L->m, L->a, L->in_stride, got, L->out_stride, NULL);
 	for (size_t m = 0; m < L->m; m++)
 		for (int n = 0; n < L->d.n; n++) {
 			const size_t i = m * L->out_stride + n;
 			cr_assert_leq(fabs((double)got[i] - want[i]), sl_test_f32_tol(L, m, n),
-				      "%s: pixel %zu channel %d: reference %g, dense %g", what, m, n, (double)got[i],
-				      (double)want[i]);
+				      "%s: pixel %zu channel %d: reference %g, dense %g", what, m, n,
+				      (double)got[i], (double)want[i]);
 		}
 	free(want);
 	free(got);
@@ -62,7 +64,8 @@ Test(sparse_f32, reference_matches_dense)
 	sweep(check_ref, NULL);
 }
 
-static void check_kernel(const sl_test_f32_layer *L, const sl_sparse_f32 *p, const void *arg, const char *what)
+static void check_kernel(const sl_test_f32_layer *L, const sl_sparse_f32 *p, const void *arg,
+			 const char *what)
 {
 	const sl_test_f32_kernel *kern = arg;
 	const size_t total = L->m * L->out_stride;
@@ -76,9 +79,11 @@ static void check_kernel(const sl_test_f32_layer *L, const sl_sparse_f32 *p, con
 	for (size_t m = 0; m < L->m; m++)
 		for (size_t n = 0; n < L->out_stride; n++) {
 			const size_t i = m * L->out_stride + n;
-			const double tol = (m >= m0 && n < (size_t)L->d.n) ? sl_test_f32_tol(L, m, (int)n) : 0.0;
-			cr_assert_leq(fabs((double)got[i] - want[i]), tol, "%s on %s: pixel %zu channel %zu: got %g, want %g",
-				      kern->name, what, m, n, (double)got[i], (double)want[i]);
+			const double tol =
+			    (m >= m0 && n < (size_t)L->d.n) ? sl_test_f32_tol(L, m, (int)n) : 0.0;
+			cr_assert_leq(fabs((double)got[i] - want[i]), tol,
+				      "%s on %s: pixel %zu channel %zu: got %g, want %g", kern->name, what, m,
+				      n, (double)got[i], (double)want[i]);
 		}
 	free(scratch);
 	free(want);

@@ -15,9 +15,17 @@ static int32_t mult1[1] = {1 << 30}, shift1[1] = {-3};
 
 static sl_sparse_q8_desc good_desc(void)
 {
-	return (sl_sparse_q8_desc){.n = 4, .k = 10, .in_type = SL_DTYPE_I8, .w_type = SL_DTYPE_I8,
-				   .out_type = SL_DTYPE_I8, .w = w_small, .nq = 1, .mult = mult1, .shift = shift1,
-				   .act_min = -128, .act_max = 127};
+	return (sl_sparse_q8_desc){.n = 4,
+				   .k = 10,
+				   .in_type = SL_DTYPE_I8,
+				   .w_type = SL_DTYPE_I8,
+				   .out_type = SL_DTYPE_I8,
+				   .w = w_small,
+				   .nq = 1,
+				   .mult = mult1,
+				   .shift = shift1,
+				   .act_min = -128,
+				   .act_max = 127};
 }
 
 static void expect_einval(const sl_sparse_q8_desc *d, const char *what)
@@ -90,9 +98,21 @@ Test(sparse_pack, layout_and_terms)
 	w[2 * 10 + 0] = 0;  /* channel 2: blocks 0 and 1 */
 	w[2 * 10 + 5] = 10; /* channel 1 empty */
 	int32_t zp[1] = {5}, bias[3] = {100, -7, 3};
-	sl_sparse_q8_desc d = {.n = 3, .k = 10, .in_type = SL_DTYPE_U8, .w_type = SL_DTYPE_U8, .out_type = SL_DTYPE_U8,
-			       .w = w, .bias = bias, .nq = 1, .w_zp = zp, .mult = mult1, .shift = shift1, .in_zp = 128,
-			       .out_zp = 3, .act_min = 0, .act_max = 255};
+	sl_sparse_q8_desc d = {.n = 3,
+			       .k = 10,
+			       .in_type = SL_DTYPE_U8,
+			       .w_type = SL_DTYPE_U8,
+			       .out_type = SL_DTYPE_U8,
+			       .w = w,
+			       .bias = bias,
+			       .nq = 1,
+			       .w_zp = zp,
+			       .mult = mult1,
+			       .shift = shift1,
+			       .in_zp = 128,
+			       .out_zp = 3,
+			       .act_min = 0,
+			       .act_max = 255};
 	sl_sparse_q8 *p;
 	sl_error err;
 	cr_assert_eq(sl_sparse_q8_pack(&d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s", err.msg);
@@ -132,7 +152,8 @@ Test(sparse_pack, layout_and_terms)
 	const sl_sparse_q8_impl *impls = sl_sparse_q8_impls(&n_impl);
 	for (size_t i = 0; i < n_impl; i++)
 		if (impls[i].needs & SL_SPARSE_NEEDS_W8)
-			cr_expect_not(sl_sparse_q8_usable(&impls[i], p), "%s usable without int8 weights", impls[i].name);
+			cr_expect_not(sl_sparse_q8_usable(&impls[i], p), "%s usable without int8 weights",
+				      impls[i].name);
 	cr_expect(sl_sparse_q8_usable(sl_sparse_q8_select(p), p));
 	sl_sparse_q8_free(p);
 
@@ -146,8 +167,15 @@ Test(sparse_pack, layout_and_terms)
 Test(sparse_pack, size_bound_holds_for_any_sparsity)
 {
 	for (int s = 0; s <= 4; s++) {
-		sl_test_q8_case c = {.m = 1, .n = 37, .k = 203, .sparsity = s / 4.0, .in_t = SL_DTYPE_I8,
-				     .w_t = SL_DTYPE_I8, .out_t = SL_DTYPE_I8, .per_channel = true, .seed = (uint32_t)s};
+		sl_test_q8_case c = {.m = 1,
+				     .n = 37,
+				     .k = 203,
+				     .sparsity = s / 4.0,
+				     .in_t = SL_DTYPE_I8,
+				     .w_t = SL_DTYPE_I8,
+				     .out_t = SL_DTYPE_I8,
+				     .per_channel = true,
+				     .seed = (uint32_t)s};
 		sl_test_q8_layer L;
 		sl_test_q8_layer_make(&c, &L);
 		sl_sparse_q8 *p;
@@ -186,8 +214,16 @@ Test(sparse_dispatch, family_lists_and_selection)
 
 static void run_threads(int threads, size_t tile)
 {
-	sl_test_q8_case c = {.m = 23 * 17, .n = 40, .k = 72, .sparsity = 0.7, .in_t = SL_DTYPE_U8, .w_t = SL_DTYPE_I8,
-			     .out_t = SL_DTYPE_U8, .per_channel = true, .seed = 5, .out_pad = 3};
+	sl_test_q8_case c = {.m = 23 * 17,
+			     .n = 40,
+			     .k = 72,
+			     .sparsity = 0.7,
+			     .in_t = SL_DTYPE_U8,
+			     .w_t = SL_DTYPE_I8,
+			     .out_t = SL_DTYPE_U8,
+			     .per_channel = true,
+			     .seed = 5,
+			     .out_pad = 3};
 	sl_test_q8_layer L;
 	sl_test_q8_layer_make(&c, &L);
 	sl_sparse_q8 *p;
@@ -203,15 +239,18 @@ static void run_threads(int threads, size_t tile)
 	cr_assert_eq(sl_sparse_scratch_new(sl_sparse_q8_scratch_bytes(p), threads, &scratch), 0);
 	for (int rep = 0; rep < 3; rep++) {
 		memset(got, 0, bytes);
-		cr_assert_eq(sl_sparse_q8_run(impl, p, L.m, L.a, L.in_stride, got, L.out_stride, pool, tile, scratch), 0);
+		cr_assert_eq(
+		    sl_sparse_q8_run(impl, p, L.m, L.a, L.in_stride, got, L.out_stride, pool, tile, scratch),
+		    0);
 		cr_assert_arr_eq(got, want, bytes, "%s on %d threads, tile %zu", impl->name, threads, tile);
 	}
 	sl_sparse_scratch_free(scratch);
 	if (threads > 1) {
 		/* Fewer scratch slots than threads is refused, not raced on. */
 		cr_assert_eq(sl_sparse_scratch_new(sl_sparse_q8_scratch_bytes(p), 1, &scratch), 0);
-		cr_expect_eq(sl_sparse_q8_run(impl, p, L.m, L.a, L.in_stride, got, L.out_stride, pool, 0, scratch),
-			     -EINVAL);
+		cr_expect_eq(
+		    sl_sparse_q8_run(impl, p, L.m, L.a, L.in_stride, got, L.out_stride, pool, 0, scratch),
+		    -EINVAL);
 		sl_sparse_scratch_free(scratch);
 	}
 	pthreadpool_destroy(pool);
@@ -236,14 +275,16 @@ Test(sparse_parallel, fp32_over_threads)
 	sl_sparse_f32 *p;
 	sl_error err;
 	cr_assert_eq(sl_sparse_f32_pack(&L.d, &p, &err), 0, "%s", err.msg);
-	float *want = calloc(L.m * L.out_stride, sizeof(float)), *got = calloc(L.m * L.out_stride, sizeof(float));
+	float *want = calloc(L.m * L.out_stride, sizeof(float)),
+	      *got = calloc(L.m * L.out_stride, sizeof(float));
 	const sl_sparse_f32_impl *impl = sl_sparse_f32_select();
 	void *s1 = sl_test_aligned(sl_sparse_f32_scratch_bytes(p));
 	impl->fn(p, 0, L.m, L.a, L.in_stride, want, L.out_stride, s1);
 	pthreadpool_t pool = pthreadpool_create(2);
 	sl_sparse_scratch *scratch;
 	cr_assert_eq(sl_sparse_scratch_new(sl_sparse_f32_scratch_bytes(p), 2, &scratch), 0);
-	cr_assert_eq(sl_sparse_f32_run(impl, p, L.m, L.a, L.in_stride, got, L.out_stride, pool, 0, scratch), 0);
+	cr_assert_eq(sl_sparse_f32_run(impl, p, L.m, L.a, L.in_stride, got, L.out_stride, pool, 0, scratch),
+		     0);
 	cr_expect_arr_eq(got, want, L.m * L.out_stride * sizeof(float), "same kernel, same bits, any split");
 	sl_sparse_scratch_free(scratch);
 	pthreadpool_destroy(pool);

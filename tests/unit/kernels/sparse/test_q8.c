@@ -28,36 +28,52 @@ static size_t make_cases(sl_test_q8_case *out, size_t max)
 		for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
 			for (size_t si = 0; si < sizeof(sps) / sizeof(sps[0]) && n < max; si++, i++)
 				out[n++] = (sl_test_q8_case){
-					.m = ms[i % (sizeof(ms) / sizeof(ms[0]))],
-					.n = ns[ni],
-					.k = ks[ki],
-					.sparsity = sps[si],
-					.unstructured = i % 7 == 3,
-					.in_t = types[i % 2],
-					.w_t = i % 5 == 4 ? SL_DTYPE_U8 : SL_DTYPE_I8,
-					.out_t = types[(i / 2) % 2],
-					.per_channel = i % 3 != 0,
-					.zp = (int)(i % 6 < 4 ? ZP_RANDOM : (i % 6 == 4 ? ZP_MIN : ZP_MAX)),
-					.scale = (int)((i / 3) % 4),
-					.bias = (int)(i % 11 == 0 ? BIAS_HUGE : (i % 13 == 0 ? BIAS_NONE : BIAS_SMALL)),
-					.narrow_act = i % 4 == 1,
-					.empty_rows = i % 9 == 2,
-					.in_pad = i % 3,
-					.out_pad = (i / 3) % 2,
-					.seed = i,
+				    .m = ms[i % (sizeof(ms) / sizeof(ms[0]))],
+				    .n = ns[ni],
+				    .k = ks[ki],
+				    .sparsity = sps[si],
+				    .unstructured = i % 7 == 3,
+				    .in_t = types[i % 2],
+				    .w_t = i % 5 == 4 ? SL_DTYPE_U8 : SL_DTYPE_I8,
+				    .out_t = types[(i / 2) % 2],
+				    .per_channel = i % 3 != 0,
+				    .zp = (int)(i % 6 < 4 ? ZP_RANDOM : (i % 6 == 4 ? ZP_MIN : ZP_MAX)),
+				    .scale = (int)((i / 3) % 4),
+				    .bias = (int)(i % 11 == 0 ? BIAS_HUGE
+							      : (i % 13 == 0 ? BIAS_NONE : BIAS_SMALL)),
+				    .narrow_act = i % 4 == 1,
+				    .empty_rows = i % 9 == 2,
+				    .in_pad = i % 3,
+				    .out_pad = (i / 3) % 2,
+				    .seed = i,
 				};
 	/* Pixel counts around every tile size, on one mid-size layer. */
 	for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]) && n < max; mi++, i++)
-		out[n++] = (sl_test_q8_case){.m = ms[mi], .n = 24, .k = 40, .sparsity = 0.5, .in_t = SL_DTYPE_U8,
-					     .w_t = SL_DTYPE_I8, .out_t = SL_DTYPE_I8, .per_channel = true,
+		out[n++] = (sl_test_q8_case){.m = ms[mi],
+					     .n = 24,
+					     .k = 40,
+					     .sparsity = 0.5,
+					     .in_t = SL_DTYPE_U8,
+					     .w_t = SL_DTYPE_I8,
+					     .out_t = SL_DTYPE_I8,
+					     .per_channel = true,
 					     .seed = i};
 	/* The general requantization path everywhere: huge biases, wild multipliers. */
 	for (int r = 0; r < 40 && n < max; r++, i++)
-		out[n++] = (sl_test_q8_case){.m = 1 + r % 40, .n = 1 + (r * 7) % 40, .k = 1 + (r * 13) % 90,
-					     .sparsity = sps[r % 4], .in_t = types[r % 2], .w_t = types[(r / 2) % 2],
-					     .out_t = types[(r / 4) % 2], .per_channel = r % 3 != 0,
-					     .zp = (int)(r % 3), .scale = SCALE_WILD, .bias = r % 2 ? BIAS_HUGE : BIAS_SMALL,
-					     .narrow_act = r % 5 == 0, .empty_rows = r % 4 == 0, .seed = i};
+		out[n++] = (sl_test_q8_case){.m = 1 + r % 40,
+					     .n = 1 + (r * 7) % 40,
+					     .k = 1 + (r * 13) % 90,
+					     .sparsity = sps[r % 4],
+					     .in_t = types[r % 2],
+					     .w_t = types[(r / 2) % 2],
+					     .out_t = types[(r / 4) % 2],
+					     .per_channel = r % 3 != 0,
+					     .zp = (int)(r % 3),
+					     .scale = SCALE_WILD,
+					     .bias = r % 2 ? BIAS_HUGE : BIAS_SMALL,
+					     .narrow_act = r % 5 == 0,
+					     .empty_rows = r % 4 == 0,
+					     .seed = i};
 	return n;
 }
 
@@ -72,7 +88,8 @@ Test(sparse_q8, reference_matches_dense_tflite_formula)
 		sl_test_q8_layer_make(&cases[ci], &L);
 		sl_sparse_q8 *p;
 		sl_error err;
-		cr_assert_eq(sl_sparse_q8_pack(&L.d, 0, &p, &err), 0, "%s: %s", sl_test_q8_case_str(&cases[ci]), err.msg);
+		cr_assert_eq(sl_sparse_q8_pack(&L.d, 0, &p, &err), 0, "%s: %s",
+			     sl_test_q8_case_str(&cases[ci]), err.msg);
 		const size_t bytes = L.m * L.out_stride;
 		uint8_t *want = calloc(bytes, 1), *got = calloc(bytes, 1);
 		sl_test_q8_dense(&L, want);
@@ -116,8 +133,8 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_matches_reference)
 		sl_test_q8_layer_make(c, &L);
 		sl_sparse_q8 *p;
 		sl_error err;
-		cr_assert_eq(sl_sparse_q8_pack(&L.d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s: %s", sl_test_q8_case_str(c),
-			     err.msg);
+		cr_assert_eq(sl_sparse_q8_pack(&L.d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s: %s",
+			     sl_test_q8_case_str(c), err.msg);
 		if (kern->needs_w8 && !p->w8) {
 			/* uint8 weights whose w - w_zp leave int8: this kernel is never selected */
 			sl_sparse_q8_free(p);
@@ -137,7 +154,8 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_matches_reference)
 		sl_sparse_q8_ref(p, m0, L.m, L.a, L.in_stride, want, L.out_stride, NULL);
 		kern->fn(p, m0, L.m, L.a, L.in_stride, got, L.out_stride, scratch);
 		for (size_t i = 0; i < bytes; i++)
-			cr_assert_eq(got[i], want[i], "%s on %s (fast requant %d): pixel %zu byte %zu: got %d, want %d",
+			cr_assert_eq(got[i], want[i],
+				     "%s on %s (fast requant %d): pixel %zu byte %zu: got %d, want %d",
 				     kern->name, sl_test_q8_case_str(c), p->fast_requant, i / L.out_stride,
 				     i % L.out_stride, got[i], want[i]);
 		free(scratch);
@@ -147,8 +165,9 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_matches_reference)
 		sl_test_q8_layer_free(&L);
 	}
 	cr_assert_gt(ran, n_cases / 2, "%s ran only %zu of %zu cases", kern->name, ran, n_cases);
-	cr_assert(fast > 0 && exact > 0, "%s: both requantization paths must be covered (%zu fast, %zu exact)",
-		  kern->name, fast, exact);
+	cr_assert(fast > 0 && exact > 0,
+		  "%s: both requantization paths must be covered (%zu fast, %zu exact)", kern->name, fast,
+		  exact);
 }
 
 /* Accumulators at the edge of the fast requantization path and outputs that
@@ -178,17 +197,26 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_requant_edges)
 	for (int i = 0; i < N; i++) {
 		for (int k = 0; k < K; k++)
 			w[i * K + k] = (int8_t)(i % 2 ? 127 : -127);
-		shift[i] = -i;   /* rshift 0..31 */
+		shift[i] = -i; /* rshift 0..31 */
 		mult[i] = i % 3 ? INT32_MAX : (1 << 30) + (int32_t)(sl_test_rand(&s) % 1000);
 		bias[i] = (i % 4 == 0) ? (1 << 29) : -(1 << 29) + i;
 	}
 	for (int i = 0; i < M * K; i++)
 		a[i] = (uint8_t)(i % 3 ? 0x7f : 0x80);
 	for (int variant = 0; variant < 4; variant++) {
-		sl_sparse_q8_desc d = {.n = N, .k = K, .in_type = SL_DTYPE_I8, .w_type = SL_DTYPE_I8,
-				       .out_type = variant % 2 ? SL_DTYPE_U8 : SL_DTYPE_I8, .w = w, .bias = bias, .nq = N,
-				       .mult = mult, .shift = shift, .in_zp = variant < 2 ? 0 : -128,
-				       .out_zp = variant % 2 ? 128 : 0, .act_min = variant % 2 ? 0 : -128,
+		sl_sparse_q8_desc d = {.n = N,
+				       .k = K,
+				       .in_type = SL_DTYPE_I8,
+				       .w_type = SL_DTYPE_I8,
+				       .out_type = variant % 2 ? SL_DTYPE_U8 : SL_DTYPE_I8,
+				       .w = w,
+				       .bias = bias,
+				       .nq = N,
+				       .mult = mult,
+				       .shift = shift,
+				       .in_zp = variant < 2 ? 0 : -128,
+				       .out_zp = variant % 2 ? 128 : 0,
+				       .act_min = variant % 2 ? 0 : -128,
 				       .act_max = variant % 2 ? 255 : 127};
 		if (variant == 3)
 			bias[5] = INT32_MIN + 1000; /* forces the general path */
@@ -200,7 +228,8 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_requant_edges)
 		sl_sparse_q8_ref(p, 0, M, a, K, want, N, NULL);
 		kern->fn(p, 0, M, a, K, got, N, scratch);
 		for (int i = 0; i < M * N; i++)
-			cr_assert_eq(got[i], want[i], "%s variant %d (fast %d): pixel %d channel %d: got %d, want %d",
+			cr_assert_eq(got[i], want[i],
+				     "%s variant %d (fast %d): pixel %d channel %d: got %d, want %d",
 				     kern->name, variant, p->fast_requant, i / N, i % N, got[i], want[i]);
 		free(scratch);
 		sl_sparse_q8_free(p);

@@ -57,7 +57,7 @@ int main(void)
 			total++;
 		}
 	}
-	fprintf(stderr, "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d (in-process runner)\n", total, passed,
-		total - passed);
+	fprintf(stderr, "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d (in-process runner)\n",
+		total, passed, total - passed);
 	return passed == total ? 0 : 1;
 }

@@ -17,7 +17,7 @@ struct criterion_test_params {
 	size_t length;
 };
 
-#define cr_make_param_array(Type, Array, Len) \
+#define cr_make_param_array(Type, Array, Len)                                                                \
 	((struct criterion_test_params){.size = sizeof(Type), .params = (void *)(Array), .length = (Len)})
 
 typedef struct sl_cr_test {
@@ -29,57 +29,60 @@ typedef struct sl_cr_test {
 } sl_cr_test;
 
 void sl_cr_register(sl_cr_test *t);
-__attribute__((format(printf, 5, 6))) void sl_cr_fail(bool fatal, const char *file, int line, const char *expr,
-						      const char *fmt, ...);
+__attribute__((format(printf, 5, 6))) void sl_cr_fail(bool fatal, const char *file, int line,
+						      const char *expr, const char *fmt, ...);
 
-#define SL_CR_REG(suite, name, f, pf, pr)                                                          \
-	static sl_cr_test suite##_##name##_test = {#suite, #name, f, pf, pr, NULL};                \
-	__attribute__((constructor)) static void suite##_##name##_register(void)                  \
-	{                                                                                          \
-		sl_cr_register(&suite##_##name##_test);                                            \
+#define SL_CR_REG(suite, name, f, pf, pr)                                                                    \
+	static sl_cr_test suite##_##name##_test = {#suite, #name, f, pf, pr, NULL};                          \
+	__attribute__((constructor)) static void suite##_##name##_register(void)                             \
+	{                                                                                                    \
+		sl_cr_register(&suite##_##name##_test);                                                      \
 	}
 
-#define Test(suite, name)                                          \
-	static void suite##_##name##_impl(void);                   \
-	SL_CR_REG(suite, name, suite##_##name##_impl, NULL, NULL) \
+#define Test(suite, name)                                                                                    \
+	static void suite##_##name##_impl(void);                                                             \
+	SL_CR_REG(suite, name, suite##_##name##_impl, NULL, NULL)                                            \
 	static void suite##_##name##_impl(void)
 
-#define ParameterizedTestParameters(suite, name) static struct criterion_test_params suite##_##name##_params(void)
+#define ParameterizedTestParameters(suite, name)                                                             \
+	static struct criterion_test_params suite##_##name##_params(void)
 
 /* The test takes a pointer to its parameter; it is called through a
  * void (*)(void *), which every ABI we target passes identically. */
-#define ParameterizedTest(Param, suite, name)                                                           \
-	static void suite##_##name##_pimpl(Param);                                                      \
-	SL_CR_REG(suite, name, NULL, (void (*)(void *))(void (*)(void))suite##_##name##_pimpl,          \
-		  suite##_##name##_params)                                                              \
+#define ParameterizedTest(Param, suite, name)                                                                \
+	static void suite##_##name##_pimpl(Param);                                                           \
+	SL_CR_REG(suite, name, NULL, (void (*)(void *))(void (*)(void))suite##_##name##_pimpl,               \
+		  suite##_##name##_params)                                                                   \
 	static void suite##_##name##_pimpl(Param)
 
-#define SL_CR_CHECK(fatal, cond, expr, ...)                                      \
-	do {                                                                     \
-		if (!(cond))                                                     \
-			sl_cr_fail(fatal, __FILE__, __LINE__, expr, " " __VA_ARGS__); \
+#define SL_CR_CHECK(fatal, cond, expr, ...)                                                                  \
+	do {                                                                                                 \
+		if (!(cond))                                                                                 \
+			sl_cr_fail(fatal, __FILE__, __LINE__, expr, " " __VA_ARGS__);                        \
 	} while (0)
 
-#define cr_assert(cond, ...) SL_CR_CHECK(true, cond, #cond, __VA_ARGS__)
-#define cr_assert_not(cond, ...) SL_CR_CHECK(true, !(cond), "!(" #cond ")", __VA_ARGS__)
-#define cr_assert_eq(a, b, ...) SL_CR_CHECK(true, (a) == (b), #a " == " #b, __VA_ARGS__)
-#define cr_assert_neq(a, b, ...) SL_CR_CHECK(true, (a) != (b), #a " != " #b, __VA_ARGS__)
-#define cr_assert_lt(a, b, ...) SL_CR_CHECK(true, (a) < (b), #a " < " #b, __VA_ARGS__)
-#define cr_assert_leq(a, b, ...) SL_CR_CHECK(true, (a) <= (b), #a " <= " #b, __VA_ARGS__)
-#define cr_assert_gt(a, b, ...) SL_CR_CHECK(true, (a) > (b), #a " > " #b, __VA_ARGS__)
-#define cr_assert_geq(a, b, ...) SL_CR_CHECK(true, (a) >= (b), #a " >= " #b, __VA_ARGS__)
-#define cr_assert_null(p, ...) SL_CR_CHECK(true, (p) == NULL, #p " == NULL", __VA_ARGS__)
+#define cr_assert(cond, ...)	   SL_CR_CHECK(true, cond, #cond, __VA_ARGS__)
+#define cr_assert_not(cond, ...)   SL_CR_CHECK(true, !(cond), "!(" #cond ")", __VA_ARGS__)
+#define cr_assert_eq(a, b, ...)	   SL_CR_CHECK(true, (a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_assert_neq(a, b, ...)   SL_CR_CHECK(true, (a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_assert_lt(a, b, ...)	   SL_CR_CHECK(true, (a) < (b), #a " < " #b, __VA_ARGS__)
+#define cr_assert_leq(a, b, ...)   SL_CR_CHECK(true, (a) <= (b), #a " <= " #b, __VA_ARGS__)
+#define cr_assert_gt(a, b, ...)	   SL_CR_CHECK(true, (a) > (b), #a " > " #b, __VA_ARGS__)
+#define cr_assert_geq(a, b, ...)   SL_CR_CHECK(true, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_assert_null(p, ...)	   SL_CR_CHECK(true, (p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) SL_CR_CHECK(true, (p) != NULL, #p " != NULL", __VA_ARGS__)
-#define cr_assert_arr_eq(a, b, n, ...) SL_CR_CHECK(true, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
+#define cr_assert_arr_eq(a, b, n, ...)                                                                       \
+	SL_CR_CHECK(true, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
 
-#define cr_expect(cond, ...) SL_CR_CHECK(false, cond, #cond, __VA_ARGS__)
-#define cr_expect_not(cond, ...) SL_CR_CHECK(false, !(cond), "!(" #cond ")", __VA_ARGS__)
-#define cr_expect_eq(a, b, ...) SL_CR_CHECK(false, (a) == (b), #a " == " #b, __VA_ARGS__)
-#define cr_expect_neq(a, b, ...) SL_CR_CHECK(false, (a) != (b), #a " != " #b, __VA_ARGS__)
-#define cr_expect_lt(a, b, ...) SL_CR_CHECK(false, (a) < (b), #a " < " #b, __VA_ARGS__)
-#define cr_expect_leq(a, b, ...) SL_CR_CHECK(false, (a) <= (b), #a " <= " #b, __VA_ARGS__)
-#define cr_expect_gt(a, b, ...) SL_CR_CHECK(false, (a) > (b), #a " > " #b, __VA_ARGS__)
-#define cr_expect_geq(a, b, ...) SL_CR_CHECK(false, (a) >= (b), #a " >= " #b, __VA_ARGS__)
-#define cr_expect_null(p, ...) SL_CR_CHECK(false, (p) == NULL, #p " == NULL", __VA_ARGS__)
+#define cr_expect(cond, ...)	   SL_CR_CHECK(false, cond, #cond, __VA_ARGS__)
+#define cr_expect_not(cond, ...)   SL_CR_CHECK(false, !(cond), "!(" #cond ")", __VA_ARGS__)
+#define cr_expect_eq(a, b, ...)	   SL_CR_CHECK(false, (a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_expect_neq(a, b, ...)   SL_CR_CHECK(false, (a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_expect_lt(a, b, ...)	   SL_CR_CHECK(false, (a) < (b), #a " < " #b, __VA_ARGS__)
+#define cr_expect_leq(a, b, ...)   SL_CR_CHECK(false, (a) <= (b), #a " <= " #b, __VA_ARGS__)
+#define cr_expect_gt(a, b, ...)	   SL_CR_CHECK(false, (a) > (b), #a " > " #b, __VA_ARGS__)
+#define cr_expect_geq(a, b, ...)   SL_CR_CHECK(false, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_expect_null(p, ...)	   SL_CR_CHECK(false, (p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_expect_not_null(p, ...) SL_CR_CHECK(false, (p) != NULL, #p " != NULL", __VA_ARGS__)
-#define cr_expect_arr_eq(a, b, n, ...) SL_CR_CHECK(false, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
+#define cr_expect_arr_eq(a, b, n, ...)                                                                       \
+	SL_CR_CHECK(false, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
