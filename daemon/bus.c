@@ -22,23 +22,23 @@ void sl_daemon_result_view(sl_daemon *d, const sl_result *res, sl_dbus_result *r
 {
 	for (int i = 0; i < res->n_classes; i++)
 		d->view_classes[i] = (sl_dbus_class){
-			.index = res->classes[i].index,
-			.label = res->classes[i].label,
-			.score = res->classes[i].score,
+		    .index = res->classes[i].index,
+		    .label = res->classes[i].label,
+		    .score = res->classes[i].score,
 		};
 	for (int i = 0; i < res->n_detections; i++) {
 		const sl_result_det *x = &res->detections[i];
 		d->view_dets[i] = (sl_dbus_detection){
-			.cls = x->cls, .score = x->score, .x0 = x->x0, .y0 = x->y0, .x1 = x->x1, .y1 = x->y1};
+		    .cls = x->cls, .score = x->score, .x0 = x->x0, .y0 = x->y0, .x1 = x->x1, .y1 = x->y1};
 	}
 	*ret = (sl_dbus_result){
-		.sequence = res->sequence,
-		.timestamp_us = res->timestamp_us,
-		.variant = res->variant,
-		.n_classes = (size_t)res->n_classes,
-		.classes = d->view_classes,
-		.n_detections = (size_t)res->n_detections,
-		.detections = d->view_dets,
+	    .sequence = res->sequence,
+	    .timestamp_us = res->timestamp_us,
+	    .variant = res->variant,
+	    .n_classes = (size_t)res->n_classes,
+	    .classes = d->view_classes,
+	    .n_detections = (size_t)res->n_detections,
+	    .detections = d->view_dets,
 	};
 }
 
@@ -51,7 +51,8 @@ static int get_latest_result(void *userdata, sl_dbus_result *ret)
 	return 0;
 }
 
-static int set_variant(void *userdata, const char *name, const char *who, sl_dbus_call *call, sl_dbus_error *err)
+static int set_variant(void *userdata, const char *name, const char *who, sl_dbus_call *call,
+		       sl_dbus_error *err)
 {
 	sl_daemon *d = userdata;
 	if (d->stopping) {
@@ -99,10 +100,10 @@ static int reload(void *userdata, const char *who, sl_dbus_call *call, sl_dbus_e
 }
 
 const sl_dbus_ops sl_daemon_dbus_ops = {
-	.get_status = get_status,
-	.list_variants = list_variants,
-	.get_latest_result = get_latest_result,
-	.set_variant = set_variant,
-	.set_auto = set_auto,
-	.reload = reload,
+    .get_status = get_status,
+    .list_variants = list_variants,
+    .get_latest_result = get_latest_result,
+    .set_variant = set_variant,
+    .set_auto = set_auto,
+    .reload = reload,
 };

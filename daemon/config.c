@@ -15,19 +15,19 @@
 void sl_daemon_config_defaults(sl_daemon_config *c)
 {
 	*c = (sl_daemon_config){
-		.auto_mode = false,
-		.target_ms = 100.0,
-		.threads = 1,
-		.result_rate_hz = 10.0,
-		.top_k = 5,
-		.score_threshold = 0.0,
-		.loop = true,
-		.window = 30,
-		.min_samples = 10,
-		.step_up_margin = 0.25,
-		.step_up_hold_ms = 3000,
-		.backoff_ms = 5000,
-		.backoff_max_ms = 120000,
+	    .auto_mode = false,
+	    .target_ms = 100.0,
+	    .threads = 1,
+	    .result_rate_hz = 10.0,
+	    .top_k = 5,
+	    .score_threshold = 0.0,
+	    .loop = true,
+	    .window = 30,
+	    .min_samples = 10,
+	    .step_up_margin = 0.25,
+	    .step_up_hold_ms = 3000,
+	    .backoff_ms = 5000,
+	    .backoff_max_ms = 120000,
 	};
 }
 
@@ -113,7 +113,8 @@ static int set_str(char **dst, const char *v)
 
 static int parse_bool(const char *v, bool *ret)
 {
-	static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false", "off"};
+	static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false",
+										    "off"};
 	for (size_t i = 0; i < SL_ARRAY_SIZE(yes); i++) {
 		if (strcasecmp(v, yes[i]) == 0) {
 			*ret = true;
@@ -185,7 +186,8 @@ static int handler(void *user, const char *section, const char *name, const char
 	} else if (IS("daemon", "LatencyTargetMs")) {
 		r = parse_double(value, 0.1, 60000, &c->target_ms);
 	} else if (IS("daemon", "Backend")) {
-		r = strcmp(value, "xnnpack") == 0 || strcmp(value, "ref") == 0 ? set_str(&c->backend, value) : -EINVAL;
+		r = strcmp(value, "xnnpack") == 0 || strcmp(value, "ref") == 0 ? set_str(&c->backend, value)
+									       : -EINVAL;
 	} else if (IS("daemon", "Threads")) {
 		r = parse_int(value, 0, 64, &c->threads);
 	} else if (IS("daemon", "ResultRateHz")) {
@@ -229,8 +231,8 @@ static int handler(void *user, const char *section, const char *name, const char
 	return r >= 0;
 }
 
-int sl_daemon_config_load(const char *path, const sl_daemon_overrides *ov, sl_daemon_config *out, char *errbuf,
-			  size_t errlen)
+int sl_daemon_config_load(const char *path, const sl_daemon_overrides *ov, sl_daemon_config *out,
+			  char *errbuf, size_t errlen)
 {
 	sl_daemon_config c;
 	sl_daemon_config_defaults(&c);
@@ -251,7 +253,8 @@ int sl_daemon_config_load(const char *path, const sl_daemon_overrides *ov, sl_da
 		parse_ctx p = {.c = &c, .base_dir = dir, .path = path};
 		int r = ini_parse(abs, handler, &p);
 		if (r < 0) {
-			snprintf(errbuf, errlen, "%s: cannot read: %s", path, r == -1 ? strerror(errno) : "out of memory");
+			snprintf(errbuf, errlen, "%s: cannot read: %s", path,
+				 r == -1 ? strerror(errno) : "out of memory");
 			sl_daemon_config_clear(&c);
 			return r == -1 ? -errno : -ENOMEM;
 		}
@@ -304,8 +307,8 @@ int sl_daemon_config_load(const char *path, const sl_daemon_overrides *ov, sl_da
 		r = -EINVAL;
 	}
 	if (r >= 0 && c.min_samples > c.window) {
-		snprintf(errbuf, errlen, "%s: [auto] MinFrames=%d exceeds WindowFrames=%d", path ? path : "configuration",
-			 c.min_samples, c.window);
+		snprintf(errbuf, errlen, "%s: [auto] MinFrames=%d exceeds WindowFrames=%d",
+			 path ? path : "configuration", c.min_samples, c.window);
 		r = -EINVAL;
 	}
 	if (r < 0) {

@@ -8,11 +8,11 @@
 
 typedef struct {
 	/* [daemon] */
-	char *source;          /* URI; "file:" paths made absolute */
+	char *source;	       /* URI; "file:" paths made absolute */
 	char *fallback_source; /* tried when `source` cannot be opened; NULL: none */
-	char *ladder;          /* manifest file, or a folder holding manifest.json */
+	char *ladder;	       /* manifest file, or a folder holding manifest.json */
 	char *models_dir;      /* base of relative model/labels paths; NULL: manifest's choice */
-	char *variant;         /* variant to start with; NULL: the first */
+	char *variant;	       /* variant to start with; NULL: the first */
 	bool auto_mode;
 	double target_ms;
 	char *backend; /* "xnnpack" or "ref" */

@@ -42,7 +42,8 @@ static const char *state_name(sl_daemon *d)
 		return "stopping";
 	if (!d->ready)
 		return "starting";
-	bool source_ok = d->source && (d->source_state == SL_SOURCE_STREAMING || d->source_state == SL_SOURCE_OPENING);
+	bool source_ok =
+	    d->source && (d->source_state == SL_SOURCE_STREAMING || d->source_state == SL_SOURCE_OPENING);
 	if (!source_ok || d->last_result_failed)
 		return "degraded";
 	return "running";
@@ -72,16 +73,17 @@ static void start_load(sl_daemon *d)
 	if (i < 0)
 		return; /* the ladder changed under the request: handled by the caller */
 	sl_engine_options o = {
-		.backend = d->cfg.backend,
-		.threads = d->cfg.threads,
-		.top_k = d->cfg.top_k,
-		.score_threshold = (float)d->cfg.score_threshold,
+	    .backend = d->cfg.backend,
+	    .threads = d->cfg.threads,
+	    .top_k = d->cfg.top_k,
+	    .score_threshold = (float)d->cfg.score_threshold,
 	};
 	uint64_t gen = ++d->next_generation;
 	int r = sl_loader_load(d->loader, &d->ladder->v[i], &o, gen, &d->load_id);
 	if (r < 0) {
 		sl_dbus_error err = {.name = SL_DBUS_ERROR_LOAD_FAILED};
-		snprintf(err.message, sizeof(err.message), "Cannot queue the load of '%s': %s", d->want, strerror(-r));
+		snprintf(err.message, sizeof(err.message), "Cannot queue the load of '%s': %s", d->want,
+			 strerror(-r));
 		log_error("%s", err.message);
 		d->want[0] = 0;
 		complete_waiters(d, r, &err);
@@ -92,13 +94,15 @@ static void start_load(sl_daemon *d)
 	log_info("loading variant '%s' from %s", d->want, d->ladder->v[i].file);
 }
 
-int sl_daemon_request_variant(sl_daemon *d, const char *name, const char *reason, sl_dbus_call *call, bool force)
+int sl_daemon_request_variant(sl_daemon *d, const char *name, const char *reason, sl_dbus_call *call,
+			      bool force)
 {
 	if (!force && !d->want[0] && !d->loading && strcmp(d->active_name, name) == 0)
 		return 0;
 	if (strcmp(d->want, name) != 0 && d->n_waiters > 0) {
 		sl_dbus_error err = {.name = SL_DBUS_ERROR_CANCELLED};
-		snprintf(err.message, sizeof(err.message), "Superseded by a request for '%s' (%s)", name, reason);
+		snprintf(err.message, sizeof(err.message), "Superseded by a request for '%s' (%s)", name,
+			 reason);
 		complete_waiters(d, -ECANCELED, &err);
 	}
 	snprintf(d->want, sizeof(d->want), "%s", name);
@@ -204,7 +208,8 @@ static void drain_swaps(sl_daemon *d)
 
 static void auto_step(sl_daemon *d, const sl_result *res)
 {
-	if (!d->auto_mode || !d->auto_ready || d->loading || d->want[0] || res->generation != d->active_generation)
+	if (!d->auto_mode || !d->auto_ready || d->loading || d->want[0] ||
+	    res->generation != d->active_generation)
 		return;
 	int cur = variant_index(d, d->active_name);
 	if (cur < 0)
@@ -319,20 +324,20 @@ void sl_daemon_poll_source_state(sl_daemon *d)
 	if (!changed)
 		return;
 	if (st != d->source_state)
-		log_notice("source %s: %s (%s)", d->source_uri ? d->source_uri : "?", sl_source_state_name(st),
-			   reason);
+		log_notice("source %s: %s (%s)", d->source_uri ? d->source_uri : "?",
+			   sl_source_state_name(st), reason);
 	d->source_state = st;
 }
 
 static int open_one_source(sl_daemon *d, const char *uri)
 {
 	sl_source_config sc = {
-		.uri = uri,
-		.fps = d->cfg.capture_fps,
-		.loop = d->cfg.loop,
-		.spec = d->ladder->capture_spec,
-		.on_state = on_source_state,
-		.userdata = d,
+	    .uri = uri,
+	    .fps = d->cfg.capture_fps,
+	    .loop = d->cfg.loop,
+	    .spec = d->ladder->capture_spec,
+	    .on_state = on_source_state,
+	    .userdata = d,
 	};
 	sl_source *src = NULL;
 	int r = sl_source_new(&sc, &src);
@@ -366,13 +371,13 @@ int sl_daemon_open_source(sl_daemon *d)
 
 	int r = open_one_source(d, d->cfg.source);
 	if (r < 0 && d->cfg.fallback_source) {
-		log_warning("source %s cannot be opened (%s); falling back to %s", d->cfg.source, strerror(-r),
-			    d->cfg.fallback_source);
+		log_warning("source %s cannot be opened (%s); falling back to %s", d->cfg.source,
+			    strerror(-r), d->cfg.fallback_source);
 		r = open_one_source(d, d->cfg.fallback_source);
 	}
 	if (r < 0) {
-		log_error("source %s cannot be opened: %s", d->cfg.fallback_source ? d->cfg.fallback_source : d->cfg.source,
-			  strerror(-r));
+		log_error("source %s cannot be opened: %s",
+			  d->cfg.fallback_source ? d->cfg.fallback_source : d->cfg.source, strerror(-r));
 		free(d->source_uri);
 		d->source_uri = strdup(d->cfg.source);
 		d->source_state = SL_SOURCE_STOPPED;
@@ -473,7 +478,8 @@ static double fps_now(sl_daemon *d)
 	if (d->fps_n < 2)
 		return 0;
 	int newest = (d->fps_head + (int)SL_ARRAY_SIZE(d->fps_times) - 1) % (int)SL_ARRAY_SIZE(d->fps_times);
-	int oldest = (d->fps_head + (int)SL_ARRAY_SIZE(d->fps_times) - d->fps_n) % (int)SL_ARRAY_SIZE(d->fps_times);
+	int oldest =
+	    (d->fps_head + (int)SL_ARRAY_SIZE(d->fps_times) - d->fps_n) % (int)SL_ARRAY_SIZE(d->fps_times);
 	uint64_t now = sl_daemon_now_us();
 	/* Nothing for two seconds: the rate is zero, not the last one seen. */
 	if (now - d->fps_times[newest] > 2000000u)
@@ -488,21 +494,21 @@ void sl_daemon_status(sl_daemon *d, sl_dbus_status *st)
 	if (d->source)
 		sl_source_get_stats(d->source, &ss);
 	*st = (sl_dbus_status){
-		.state = state_name(d),
-		.source = d->source_uri ? d->source_uri : d->cfg.source,
-		.source_state = d->source ? sl_source_state_name(d->source_state) : "stopped",
-		.active_variant = d->active_name,
-		.pending_variant = d->want[0] ? d->want : NULL,
-		.mode = d->auto_mode ? "auto" : "manual",
-		.latency_target_ms = d->target_ms,
-		.frames_captured = d->captured_base + ss.captured,
-		.frames_inferred = d->inferred,
-		.frames_dropped = d->dropped_base + ss.dropped_driver + ss.dropped_stale,
-		.frames_corrupt = d->corrupt_base + ss.corrupt,
-		.fps = fps_now(d),
-		.latency_p50_ms = sl_window_percentile(&d->lat_window, 0.50),
-		.latency_p95_ms = sl_window_percentile(&d->lat_window, 0.95),
-		.latency_p99_ms = sl_window_percentile(&d->lat_window, 0.99),
+	    .state = state_name(d),
+	    .source = d->source_uri ? d->source_uri : d->cfg.source,
+	    .source_state = d->source ? sl_source_state_name(d->source_state) : "stopped",
+	    .active_variant = d->active_name,
+	    .pending_variant = d->want[0] ? d->want : NULL,
+	    .mode = d->auto_mode ? "auto" : "manual",
+	    .latency_target_ms = d->target_ms,
+	    .frames_captured = d->captured_base + ss.captured,
+	    .frames_inferred = d->inferred,
+	    .frames_dropped = d->dropped_base + ss.dropped_driver + ss.dropped_stale,
+	    .frames_corrupt = d->corrupt_base + ss.corrupt,
+	    .fps = fps_now(d),
+	    .latency_p50_ms = sl_window_percentile(&d->lat_window, 0.50),
+	    .latency_p95_ms = sl_window_percentile(&d->lat_window, 0.95),
+	    .latency_p99_ms = sl_window_percentile(&d->lat_window, 0.99),
 	};
 	if (isnan(st->latency_p50_ms))
 		st->latency_p50_ms = st->latency_p95_ms = st->latency_p99_ms = 0;
@@ -521,35 +527,38 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	sl_dbus_status st;
 	sl_daemon_status(d, &st);
 	if (d->ready)
-		(void)sd_notifyf(0, "STATUS=%s: %s, %.1f fps, p95 %.1f ms, %s%s", st.state, d->active_name, st.fps,
-				 st.latency_p95_ms, st.mode, d->auto_mode ? " mode" : " mode");
+		(void)sd_notifyf(0, "STATUS=%s: %s, %.1f fps, p95 %.1f ms, %s%s", st.state, d->active_name,
+				 st.fps, st.latency_p95_ms, st.mode, d->auto_mode ? " mode" : " mode");
 	if (d->svc)
 		(void)sl_dbus_service_sync(d->svc);
 	return rearm(s, usec + 1000000u);
 }
 
 /* WATCHDOG=1 only while the pipeline makes progress: the inference thread
- * turns, and frames get inferred unless the source has none to give (backoff,
- * reopening, ended) or no variant is loaded yet. */
+ * turns, and frames arrive (inferred, or at least captured: a camera sending
+ * only corrupt frames is not a hang a restart would cure) unless the source
+ * has none to give (backoff, reopening, ended) or no variant is loaded yet. */
 static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	sl_daemon *d = userdata;
 	uint64_t hb = sl_pipeline_heartbeat(d->pipeline);
 	uint64_t inferred = sl_pipeline_inferred(d->pipeline);
+	sl_source_stats ss = {0};
+	if (d->source)
+		sl_source_get_stats(d->source, &ss);
 	bool thread_alive = !d->source || hb != d->wd_heartbeat;
-	bool frames_flow = inferred != d->wd_inferred || !d->active_name[0] || !d->source ||
-			   d->source_state != SL_SOURCE_STREAMING;
-	if (thread_alive && frames_flow)
+	bool frames_flow = inferred != d->wd_inferred || ss.captured != d->wd_captured || !d->active_name[0] ||
+			   !d->source || d->source_state != SL_SOURCE_STREAMING;
+	bool progress = thread_alive && frames_flow;
+	if (progress)
 		(void)sd_notify(0, "WATCHDOG=1");
-	else if (!d->wd_warned) {
+	else if (!d->wd_warned)
 		log_warning("no progress (%s); withholding the watchdog ping",
-			    thread_alive ? "no frame inferred" : "inference thread stuck");
-		d->wd_warned = true;
-	}
-	if (thread_alive && frames_flow)
-		d->wd_warned = false;
+			    thread_alive ? "no frame captured or inferred" : "inference thread stuck");
+	d->wd_warned = !progress;
 	d->wd_heartbeat = hb;
 	d->wd_inferred = inferred;
+	d->wd_captured = ss.captured;
 	return rearm(s, usec + d->watchdog_usec / 2);
 }
 
@@ -587,12 +596,12 @@ static int open_bus(sl_daemon *d, const sl_daemon_args *a, sd_bus **ret)
 static int apply_auto_params(sl_daemon *d)
 {
 	sl_autoctl_params p = {
-		.window = d->cfg.window,
-		.min_samples = d->cfg.min_samples,
-		.margin = d->cfg.step_up_margin,
-		.hold_us = (uint64_t)d->cfg.step_up_hold_ms * 1000u,
-		.backoff_us = (uint64_t)d->cfg.backoff_ms * 1000u,
-		.backoff_max_us = (uint64_t)SL_MAX(d->cfg.backoff_max_ms, d->cfg.backoff_ms) * 1000u,
+	    .window = d->cfg.window,
+	    .min_samples = d->cfg.min_samples,
+	    .margin = d->cfg.step_up_margin,
+	    .hold_us = (uint64_t)d->cfg.step_up_hold_ms * 1000u,
+	    .backoff_us = (uint64_t)d->cfg.backoff_ms * 1000u,
+	    .backoff_max_us = (uint64_t)SL_MAX(d->cfg.backoff_max_ms, d->cfg.backoff_ms) * 1000u,
 	};
 	if (d->auto_ready)
 		sl_autoctl_free(&d->autoctl);
@@ -624,12 +633,12 @@ int sl_daemon_set_ladder(sl_daemon *d, sl_ladder *l)
 		if (old >= 0 && strcmp(d->ladder->v[old].file, l->v[i].file) == 0)
 			macs[i] = d->macs[old];
 		views[i] = (sl_dbus_variant){
-			.name = l->v[i].name,
-			.precision = l->v[i].precision,
-			.sparsity_kind = l->v[i].sparsity_kind,
-			.sparsity = l->v[i].sparsity,
-			.top1 = l->v[i].top1,
-			.size_bytes = l->v[i].size_bytes,
+		    .name = l->v[i].name,
+		    .precision = l->v[i].precision,
+		    .sparsity_kind = l->v[i].sparsity_kind,
+		    .sparsity = l->v[i].sparsity,
+		    .top1 = l->v[i].top1,
+		    .size_bytes = l->v[i].size_bytes,
 		};
 	}
 	sl_ladder_free(d->ladder);
@@ -714,7 +723,8 @@ int sl_daemon_run(sl_daemon *d)
 	if (r >= 0)
 		r = sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
 	if (r >= 0)
-		r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 1000000u, 100000u, on_status_timer, d);
+		r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 1000000u, 100000u,
+					       on_status_timer, d);
 	if (r >= 0 && sd_watchdog_enabled(0, &d->watchdog_usec) > 0)
 		r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, d->watchdog_usec / 2, 10000u,
 					       on_watchdog_timer, d);
@@ -731,7 +741,7 @@ int sl_daemon_run(sl_daemon *d)
 	r = open_bus(d, &d->args, &d->bus);
 	if (r < 0)
 		return log_error("cannot connect to the %s bus: %s",
-				 d->args.bus == SL_BUS_USER      ? "user"
+				 d->args.bus == SL_BUS_USER	 ? "user"
 				 : d->args.bus == SL_BUS_ADDRESS ? "given"
 								 : "system",
 				 strerror(-r)),
@@ -739,9 +749,9 @@ int sl_daemon_run(sl_daemon *d)
 	r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
 	if (r >= 0) {
 		sl_dbus_config dc = {
-			.version = SL_VERSION,
-			.control_group = d->cfg.control_group,
-			.result_rate_hz = d->cfg.result_rate_hz,
+		    .version = SL_VERSION,
+		    .control_group = d->cfg.control_group,
+		    .result_rate_hz = d->cfg.result_rate_hz,
 		};
 		r = sl_dbus_service_new(d->bus, &dc, ops(), d, &d->svc);
 	}

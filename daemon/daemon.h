@@ -8,7 +8,7 @@
 #include "daemon/config.h"
 
 typedef enum {
-	SL_BUS_SYSTEM,  /* honours DBUS_SYSTEM_BUS_ADDRESS */
+	SL_BUS_SYSTEM, /* honours DBUS_SYSTEM_BUS_ADDRESS */
 	SL_BUS_USER,
 	SL_BUS_ADDRESS,
 } sl_bus_kind;

@@ -94,8 +94,8 @@ static int cache_get(sl_model_cache *c, const char *path, sl_model **ret, sl_err
 	if (c && c->n < (int)SL_ARRAY_SIZE(c->e)) {
 		char *p = strdup(path);
 		if (p)
-			c->e[c->n++] = (cache_entry){.path = p, .mtime = st.st_mtim, .size = st.st_size,
-						     .model = sl_model_ref(m)};
+			c->e[c->n++] = (cache_entry){
+			    .path = p, .mtime = st.st_mtim, .size = st.st_size, .model = sl_model_ref(m)};
 	}
 	*ret = m;
 	return 0;
@@ -107,17 +107,18 @@ static int input_spec(const sl_variant_desc *v, const sl_tensor *t, sl_preproces
 		      size_t errlen)
 {
 	if (t->rank != 4 || t->dims[0] != 1 || t->dims[3] != 3 || t->dims[1] < 1 || t->dims[2] < 1) {
-		snprintf(errbuf, errlen, "%s: input must be 1xHxWx3, the model has rank %d", v->file, t->rank);
+		snprintf(errbuf, errlen, "%s: input must be 1xHxWx3, the model has rank %d", v->file,
+			 t->rank);
 		return -EINVAL;
 	}
 	*spec = (sl_preprocess_spec){
-		.width = t->dims[2],
-		.height = t->dims[1],
-		.fit = SL_FIT_STRETCH, /* the capture spec already cropped or letterboxed */
-		.crop_fraction = 1.0f,
-		.resize = SL_RESIZE_AUTO,
-		.float_scale = 1,
-		.q_scale = 1,
+	    .width = t->dims[2],
+	    .height = t->dims[1],
+	    .fit = SL_FIT_STRETCH, /* the capture spec already cropped or letterboxed */
+	    .crop_fraction = 1.0f,
+	    .resize = SL_RESIZE_AUTO,
+	    .float_scale = 1,
+	    .q_scale = 1,
 	};
 	int qmin;
 	switch (t->dtype) {
@@ -173,7 +174,8 @@ static int setup_head(sl_engine *e, const sl_variant_desc *v, const sl_engine_op
 	} else {
 		sl_head_guess g = sl_head_guess_kind(m);
 		if (g.kind != SL_HEAD_DETECT_BLAZEFACE) {
-			snprintf(errbuf, errlen, "%s: outputs do not look like a BlazeFace-style SSD detector", v->file);
+			snprintf(errbuf, errlen,
+				 "%s: outputs do not look like a BlazeFace-style SSD detector", v->file);
 			return -EINVAL;
 		}
 		sl_ssd_anchor_options a;
@@ -196,8 +198,8 @@ static int setup_head(sl_engine *e, const sl_variant_desc *v, const sl_engine_op
 	return r;
 }
 
-int sl_engine_load(const sl_variant_desc *v, const sl_engine_options *o, sl_model_cache *cache, uint64_t generation,
-		   sl_engine **ret, char *errbuf, size_t errlen)
+int sl_engine_load(const sl_variant_desc *v, const sl_engine_options *o, sl_model_cache *cache,
+		   uint64_t generation, sl_engine **ret, char *errbuf, size_t errlen)
 {
 	sl_error err = {{0}};
 	_cleanup_(sl_model_unrefp) sl_model *m = NULL;
@@ -317,16 +319,17 @@ int sl_engine_run(sl_engine *e, const sl_image *src, const sl_frame *f, sl_resul
 	}
 	if (e->detector) {
 		int n = sl_detector_run(e->detector, sl_runtime_output(e->rt, e->boxes_output),
-					sl_runtime_output(e->rt, e->scores_output), e->dets, SL_RESULT_MAX_DETECTIONS);
+					sl_runtime_output(e->rt, e->scores_output), e->dets,
+					SL_RESULT_MAX_DETECTIONS);
 		for (int i = 0; i < n; i++) {
 			const sl_detection *d = &e->dets[i];
 			out->detections[i] = (sl_result_det){
-				.cls = d->cls,
-				.score = d->score,
-				.x0 = map_x(f, d->x0),
-				.y0 = map_y(f, d->y0),
-				.x1 = map_x(f, d->x1),
-				.y1 = map_y(f, d->y1),
+			    .cls = d->cls,
+			    .score = d->score,
+			    .x0 = map_x(f, d->x0),
+			    .y0 = map_y(f, d->y0),
+			    .x1 = map_x(f, d->x1),
+			    .y1 = map_y(f, d->y1),
 			};
 		}
 		out->n_detections = n;

@@ -10,9 +10,9 @@
 #include "daemon/ladder.h"
 #include "dbus/service.h"
 
-#define SL_RESULT_MAX_CLASSES    10
+#define SL_RESULT_MAX_CLASSES	 10
 #define SL_RESULT_MAX_DETECTIONS 32
-#define SL_LABEL_MAX             48
+#define SL_LABEL_MAX		 48
 
 typedef struct {
 	int32_t index;
@@ -57,8 +57,8 @@ sl_model_cache *sl_model_cache_new(void);
 void sl_model_cache_flush(sl_model_cache *c);
 sl_model_cache *sl_model_cache_free(sl_model_cache *c);
 
-int sl_engine_load(const sl_variant_desc *v, const sl_engine_options *o, sl_model_cache *cache, uint64_t generation,
-		   sl_engine **ret, char *errbuf, size_t errlen);
+int sl_engine_load(const sl_variant_desc *v, const sl_engine_options *o, sl_model_cache *cache,
+		   uint64_t generation, sl_engine **ret, char *errbuf, size_t errlen);
 sl_engine *sl_engine_free(sl_engine *e); /* NULL-safe */
 
 const char *sl_engine_name(const sl_engine *e);

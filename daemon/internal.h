@@ -34,8 +34,8 @@ struct sl_daemon {
 	sl_loader *loader;
 
 	sl_ladder *ladder;
-	bool *usable;                   /* per ladder entry: false after a failed load */
-	double *macs;                   /* per ladder entry, known once loaded */
+	bool *usable;			/* per ladder entry: false after a failed load */
+	double *macs;			/* per ladder entry, known once loaded */
 	sl_dbus_variant *variant_views; /* ListVariants */
 
 	sl_source *source;
@@ -77,7 +77,7 @@ struct sl_daemon {
 	sl_dbus_class view_classes[SL_RESULT_MAX_CLASSES];
 	sl_dbus_detection view_dets[SL_RESULT_MAX_DETECTIONS];
 
-	uint64_t watchdog_usec, wd_heartbeat, wd_inferred;
+	uint64_t watchdog_usec, wd_heartbeat, wd_inferred, wd_captured;
 	bool wd_warned;
 };
 
@@ -87,7 +87,8 @@ uint64_t sl_daemon_now_us(void);
 /* Ask for variant `name` for `reason`; call (may be NULL) is answered once the
  * switch happened or failed. 0: nothing to do (already running, unless force),
  * 1: call kept, negative: error. */
-int sl_daemon_request_variant(sl_daemon *d, const char *name, const char *reason, sl_dbus_call *call, bool force);
+int sl_daemon_request_variant(sl_daemon *d, const char *name, const char *reason, sl_dbus_call *call,
+			      bool force);
 void sl_daemon_pick_startup_variant(sl_daemon *d, const char *why);
 void sl_daemon_check_ready(sl_daemon *d);
 void sl_daemon_poll_source_state(sl_daemon *d);

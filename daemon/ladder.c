@@ -117,7 +117,8 @@ static int get_string(ctx *c, json_object *o, const char *key, const char *where
 	return 1;
 }
 
-static int get_number(ctx *c, json_object *o, const char *key, const char *where, double lo, double hi, double *ret)
+static int get_number(ctx *c, json_object *o, const char *key, const char *where, double lo, double hi,
+		      double *ret)
 {
 	json_object *v;
 	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
@@ -164,20 +165,20 @@ static int parse_task(ctx *c, const char *s, const char *where, sl_task *ret)
 	return 0;
 }
 
-static int parse_preprocessing(ctx *c, json_object *root, sl_preprocess_spec *spec, bool *has_range, float *lo,
-			       float *hi)
+static int parse_preprocessing(ctx *c, json_object *root, sl_preprocess_spec *spec, bool *has_range,
+			       float *lo, float *hi)
 {
 	*spec = (sl_preprocess_spec){
-		.width = 224,
-		.height = 224,
-		.fit = SL_FIT_CROP,
-		.crop_fraction = 0.875f,
-		.resize = SL_RESIZE_BILINEAR,
-		.type = SL_PIXEL_U8,
-		.float_scale = 1,
-		.float_offset = 0,
-		.q_scale = 1,
-		.q_zero_point = 0,
+	    .width = 224,
+	    .height = 224,
+	    .fit = SL_FIT_CROP,
+	    .crop_fraction = 0.875f,
+	    .resize = SL_RESIZE_BILINEAR,
+	    .type = SL_PIXEL_U8,
+	    .float_scale = 1,
+	    .float_offset = 0,
+	    .q_scale = 1,
+	    .q_zero_point = 0,
 	};
 	json_object *p;
 	if (!json_object_object_get_ex(root, "preprocessing", &p) || json_object_is_type(p, json_type_null))
@@ -228,7 +229,8 @@ static int parse_preprocessing(ctx *c, json_object *root, sl_preprocess_spec *sp
 			json_object *e = json_object_array_get_idx(size, i);
 			int64_t n = json_object_is_type(e, json_type_int) ? json_object_get_int64(e) : -1;
 			if (n < 8 || n > 4096)
-				return fail(c, "preprocessing: \"size\" entries must be integers in [8, 4096]");
+				return fail(c,
+					    "preprocessing: \"size\" entries must be integers in [8, 4096]");
 			wh[i] = (int)n;
 		}
 		spec->width = wh[0];
@@ -257,13 +259,13 @@ static int parse_variant(ctx *c, json_object *o, int idx, const char *models_dir
 		return r < 0 ? r : fail(c, "%s: missing \"file\"", where);
 
 	*v = (sl_variant_desc){
-		.sparsity = 0,
-		.top1 = NAN,
-		.latency_ms = NAN,
-		.task = dflt->task,
-		.has_range = dflt->has_range,
-		.range_lo = dflt->range_lo,
-		.range_hi = dflt->range_hi,
+	    .sparsity = 0,
+	    .top1 = NAN,
+	    .latency_ms = NAN,
+	    .task = dflt->task,
+	    .has_range = dflt->has_range,
+	    .range_lo = dflt->range_lo,
+	    .range_hi = dflt->range_hi,
 	};
 	v->name = strdup(name);
 	v->file = join(models_dir, file);
@@ -325,7 +327,8 @@ static char *dirname_of(const char *path)
 	return d;
 }
 
-int sl_ladder_load(const char *path, const char *models_dir_override, sl_ladder **ret, char *errbuf, size_t errlen)
+int sl_ladder_load(const char *path, const char *models_dir_override, sl_ladder **ret, char *errbuf,
+		   size_t errlen)
 {
 	char manifest[PATH_MAX];
 	struct stat st;
@@ -338,7 +341,8 @@ int sl_ladder_load(const char *path, const char *models_dir_override, sl_ladder 
 
 	json_object *root = json_object_from_file(manifest);
 	if (!root)
-		return fail(&c, "cannot parse: %s", json_util_get_last_err() ? json_util_get_last_err() : "?");
+		return fail(&c, "cannot parse: %s",
+			    json_util_get_last_err() ? json_util_get_last_err() : "?");
 
 	int r = 0;
 	sl_ladder *l = calloc(1, sizeof(*l));
@@ -375,13 +379,13 @@ int sl_ladder_load(const char *path, const char *models_dir_override, sl_ladder 
 	if ((r = get_string(&c, root, "labels", "manifest", &labels)) < 0)
 		goto out;
 	dflt.labels = (char *)labels;
-	if ((r = parse_preprocessing(&c, root, &l->capture_spec, &dflt.has_range, &dflt.range_lo, &dflt.range_hi)) <
-	    0)
+	if ((r = parse_preprocessing(&c, root, &l->capture_spec, &dflt.has_range, &dflt.range_lo,
+				     &dflt.range_hi)) < 0)
 		goto out;
 
 	json_object *arr;
-	if (!json_object_object_get_ex(root, "variants", &arr) || !json_object_is_type(arr, json_type_array) ||
-	    json_object_array_length(arr) == 0) {
+	if (!json_object_object_get_ex(root, "variants", &arr) ||
+	    !json_object_is_type(arr, json_type_array) || json_object_array_length(arr) == 0) {
 		r = fail(&c, "\"variants\" must be a non-empty array");
 		goto out;
 	}
@@ -396,7 +400,8 @@ int sl_ladder_load(const char *path, const char *models_dir_override, sl_ladder 
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		r = parse_variant(&c, json_object_array_get_idx(arr, i), (int)i, l->models_dir, &dflt, &l->v[i]);
+		r = parse_variant(&c, json_object_array_get_idx(arr, i), (int)i, l->models_dir, &dflt,
+				  &l->v[i]);
 		l->n = (int)i + 1;
 		if (r < 0)
 			goto out;

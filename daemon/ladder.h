@@ -34,9 +34,9 @@ typedef struct {
 	char *labels; /* absolute, NULL: none */
 	char *precision;
 	char *sparsity_kind;
-	double sparsity;   /* 0..1 */
-	double top1;       /* 0..1, NaN unknown */
-	double latency_ms; /* reference latency, NaN unknown */
+	double sparsity;     /* 0..1 */
+	double top1;	     /* 0..1, NaN unknown */
+	double latency_ms;   /* reference latency, NaN unknown */
 	uint64_t size_bytes; /* of the model file, 0 when missing */
 	sl_task task;
 	/* Real-value range of one pixel for this model's input, [lo, hi] for 0..255;
@@ -56,7 +56,8 @@ typedef struct {
 
 /* models_dir_override: NULL or the configuration's ModelsDir. path may be a
  * folder holding manifest.json. Errors name the manifest and the variant. */
-int sl_ladder_load(const char *path, const char *models_dir_override, sl_ladder **ret, char *errbuf, size_t errlen);
+int sl_ladder_load(const char *path, const char *models_dir_override, sl_ladder **ret, char *errbuf,
+		   size_t errlen);
 sl_ladder *sl_ladder_free(sl_ladder *l); /* NULL-safe, returns NULL */
 static inline void sl_ladder_freep(sl_ladder **l)
 {

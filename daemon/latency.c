@@ -124,7 +124,8 @@ int sl_autoctl_sample(sl_autoctl *c, int cur, double latency_ms, uint64_t now_us
 		if (lower < 0) {
 			if (!c->reported_floor)
 				snprintf(reason, reason_len,
-					 "p95 %.2f ms > target %.2f ms over %d frames, and no faster variant is left",
+					 "p95 %.2f ms > target %.2f ms over %d frames, and no faster variant "
+					 "is left",
 					 p95, c->target_ms, c->w.n);
 			c->reported_floor = true;
 			return -1;
@@ -134,7 +135,8 @@ int sl_autoctl_sample(sl_autoctl *c, int cur, double latency_ms, uint64_t now_us
 		 * this variant: wait longer before the next try, so we never flap. */
 		uint64_t probation = SL_MAX(c->p.backoff_us, 2 * c->p.hold_us);
 		if (v->up_at_us && now_us - v->up_at_us < probation + v->backoff_us)
-			v->backoff_us = SL_MIN(v->backoff_us ? v->backoff_us * 2 : c->p.backoff_us, c->p.backoff_max_us);
+			v->backoff_us =
+			    SL_MIN(v->backoff_us ? v->backoff_us * 2 : c->p.backoff_us, c->p.backoff_max_us);
 		else
 			v->backoff_us = c->p.backoff_us;
 		v->down_at_us = now_us;
@@ -163,7 +165,8 @@ int sl_autoctl_sample(sl_autoctl *c, int cur, double latency_ms, uint64_t now_us
 		return -1;
 	c->v[upper].up_at_us = now_us;
 	snprintf(reason, reason_len,
-		 "predicted p95 %.2f ms (p95 %.2f ms x cost ratio %.2f) within target %.2f ms less %.0f%% for %.1f s",
+		 "predicted p95 %.2f ms (p95 %.2f ms x cost ratio %.2f) within target %.2f ms less %.0f%% "
+		 "for %.1f s",
 		 predicted, p95, ratio, c->target_ms, c->p.margin * 100, (now_us - c->ok_since_us) / 1e6);
 	return upper;
 }

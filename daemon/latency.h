@@ -23,9 +23,9 @@ void sl_window_push(sl_window *w, double x);
 double sl_window_percentile(const sl_window *w, double q);
 
 typedef struct {
-	int window;          /* samples judged */
+	int window;	     /* samples judged */
 	int min_samples;     /* before judging a variant just switched to */
-	double margin;       /* step up only when the prediction leaves this fraction of the target free */
+	double margin;	     /* step up only when the prediction leaves this fraction of the target free */
 	uint64_t hold_us;    /* ... continuously for this long */
 	uint64_t backoff_us; /* after stepping down from v, no step back up to v for this long */
 	uint64_t backoff_max_us;
@@ -40,11 +40,11 @@ typedef struct {
 typedef struct {
 	sl_autoctl_params p;
 	double target_ms;
-	int n;                  /* variants in the ladder */
-	sl_autoctl_variant *v;  /* n entries */
+	int n;		       /* variants in the ladder */
+	sl_autoctl_variant *v; /* n entries */
 	sl_window w;
-	uint64_t ok_since_us;   /* step-up condition true since (0: not true) */
-	bool reported_floor;    /* "lowest variant misses" said once per episode */
+	uint64_t ok_since_us; /* step-up condition true since (0: not true) */
+	bool reported_floor;  /* "lowest variant misses" said once per episode */
 } sl_autoctl;
 
 int sl_autoctl_init(sl_autoctl *c, const sl_autoctl_params *p, int n_variants);

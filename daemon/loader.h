@@ -11,7 +11,7 @@
 typedef struct sl_loader sl_loader;
 
 typedef struct {
-	uint64_t id;      /* as returned by sl_loader_load */
+	uint64_t id;	   /* as returned by sl_loader_load */
 	sl_engine *engine; /* NULL on failure */
 	int error;
 	char message[512];

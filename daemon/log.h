@@ -11,8 +11,8 @@ void sl_log_init(void);
 void sl_log_set_level(int max_level);
 __attribute__((format(printf, 2, 3))) void sl_log(int level, const char *fmt, ...);
 
-#define log_error(...)   sl_log(SL_LOG_ERR, __VA_ARGS__)
+#define log_error(...)	 sl_log(SL_LOG_ERR, __VA_ARGS__)
 #define log_warning(...) sl_log(SL_LOG_WARNING, __VA_ARGS__)
-#define log_notice(...)  sl_log(SL_LOG_NOTICE, __VA_ARGS__)
-#define log_info(...)    sl_log(SL_LOG_INFO, __VA_ARGS__)
-#define log_debug(...)   sl_log(SL_LOG_DEBUG, __VA_ARGS__)
+#define log_notice(...)	 sl_log(SL_LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)	 sl_log(SL_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	 sl_log(SL_LOG_DEBUG, __VA_ARGS__)

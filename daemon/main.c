@@ -17,43 +17,42 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: sightlined [OPTIONS]\n"
-		"Runs the Sightline inference daemon: captures frames, runs the active model\n"
-		"variant and publishes results as org.sightline.Sightline1 on D-Bus.\n\n"
-		"  -c, --config FILE     configuration (default " SL_DEFAULT_CONFIG ")\n"
-		"  -s, --source URI      frame source: testsrc[:WxH@FPS], file:PATH, v4l2:/dev/videoN\n"
-		"  -l, --ladder PATH     ladder manifest (or the folder holding manifest.json)\n"
-		"  -m, --models-dir DIR  folder of the model and label files the manifest names\n"
-		"      --variant NAME    variant to start with\n"
-		"      --backend NAME    xnnpack or ref\n"
-		"      --auto MS         start in auto mode with this p95 latency target\n"
-		"      --user            serve on the session bus instead of the system bus\n"
-		"      --address ADDR    serve on the bus at this D-Bus address\n"
-		"  -v, --verbose         log debug messages\n"
-		"  -h, --help            show this help\n"
-		"      --version         show the version\n\n"
-		"The system bus address comes from DBUS_SYSTEM_BUS_ADDRESS when set.\n"
-		"SIGHUP reloads the configuration and the ladder; SIGTERM stops.\n");
+	fprintf(f, "Usage: sightlined [OPTIONS]\n"
+		   "Runs the Sightline inference daemon: captures frames, runs the active model\n"
+		   "variant and publishes results as org.sightline.Sightline1 on D-Bus.\n\n"
+		   "  -c, --config FILE     configuration (default " SL_DEFAULT_CONFIG ")\n"
+		   "  -s, --source URI      frame source: testsrc[:WxH@FPS], file:PATH, v4l2:/dev/videoN\n"
+		   "  -l, --ladder PATH     ladder manifest (or the folder holding manifest.json)\n"
+		   "  -m, --models-dir DIR  folder of the model and label files the manifest names\n"
+		   "      --variant NAME    variant to start with\n"
+		   "      --backend NAME    xnnpack or ref\n"
+		   "      --auto MS         start in auto mode with this p95 latency target\n"
+		   "      --user            serve on the session bus instead of the system bus\n"
+		   "      --address ADDR    serve on the bus at this D-Bus address\n"
+		   "  -v, --verbose         log debug messages\n"
+		   "  -h, --help            show this help\n"
+		   "      --version         show the version\n\n"
+		   "The system bus address comes from DBUS_SYSTEM_BUS_ADDRESS when set.\n"
+		   "SIGHUP reloads the configuration and the ladder; SIGTERM stops.\n");
 }
 
 int main(int argc, char **argv)
 {
 	enum { OPT_VARIANT = 256, OPT_BACKEND, OPT_AUTO, OPT_USER, OPT_ADDRESS, OPT_VERSION };
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"source", required_argument, NULL, 's'},
-		{"ladder", required_argument, NULL, 'l'},
-		{"models-dir", required_argument, NULL, 'm'},
-		{"variant", required_argument, NULL, OPT_VARIANT},
-		{"backend", required_argument, NULL, OPT_BACKEND},
-		{"auto", required_argument, NULL, OPT_AUTO},
-		{"user", no_argument, NULL, OPT_USER},
-		{"address", required_argument, NULL, OPT_ADDRESS},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"source", required_argument, NULL, 's'},
+	    {"ladder", required_argument, NULL, 'l'},
+	    {"models-dir", required_argument, NULL, 'm'},
+	    {"variant", required_argument, NULL, OPT_VARIANT},
+	    {"backend", required_argument, NULL, OPT_BACKEND},
+	    {"auto", required_argument, NULL, OPT_AUTO},
+	    {"user", no_argument, NULL, OPT_USER},
+	    {"address", required_argument, NULL, OPT_ADDRESS},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {0},
 	};
 	sl_daemon_args a = {.bus = SL_BUS_SYSTEM, .ov = {.target_ms = -1}};
 	bool config_given = false;
@@ -80,7 +79,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_BACKEND:
 			if (strcmp(optarg, "xnnpack") != 0 && strcmp(optarg, "ref") != 0) {
-				fprintf(stderr, "sightlined: --backend must be xnnpack or ref, not '%s'\n", optarg);
+				fprintf(stderr, "sightlined: --backend must be xnnpack or ref, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			a.ov.backend = optarg;
@@ -89,8 +89,10 @@ int main(int argc, char **argv)
 			char *end;
 			a.ov.target_ms = strtod(optarg, &end);
 			if (*end || !(a.ov.target_ms >= 0.1 && a.ov.target_ms <= 60000)) {
-				fprintf(stderr, "sightlined: --auto takes a target in ms within [0.1, 60000], not '%s'\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "sightlined: --auto takes a target in ms within [0.1, 60000], not '%s'\n",
+				    optarg);
 				return 2;
 			}
 			break;

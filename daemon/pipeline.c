@@ -25,8 +25,8 @@ struct sl_pipeline {
 	sl_engine *active;    /* inference thread's; read by others only under lock */
 	sl_engine *offered;
 	sl_result ring[SL_RESULT_RING];
-	uint64_t next_seq;  /* sequence of the next result */
-	uint64_t read_seq;  /* next sequence the main loop will read */
+	uint64_t next_seq; /* sequence of the next result */
+	uint64_t read_seq; /* next sequence the main loop will read */
 	uint64_t lost;
 	sl_swap_event swaps[SWAP_RING];
 	int swap_head, swap_n;

@@ -19,7 +19,7 @@ typedef struct sl_pipeline sl_pipeline;
  * engine); `to` runs from result `first_sequence` on. */
 typedef struct {
 	sl_engine *from; /* now owned by the receiver, to free */
-	sl_engine *to;   /* still owned by the pipeline */
+	sl_engine *to;	 /* still owned by the pipeline */
 	uint64_t first_sequence;
 } sl_swap_event;
 

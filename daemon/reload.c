@@ -16,7 +16,8 @@ static bool str_differs(const char *a, const char *b)
 static bool source_differs(const sl_daemon *d, const sl_daemon_config *c, const sl_ladder *l)
 {
 	const sl_preprocess_spec *x = &d->ladder->capture_spec, *y = &l->capture_spec;
-	return str_differs(c->source, d->cfg.source) || str_differs(c->fallback_source, d->cfg.fallback_source) ||
+	return str_differs(c->source, d->cfg.source) ||
+	       str_differs(c->fallback_source, d->cfg.fallback_source) ||
 	       c->capture_fps != d->cfg.capture_fps || c->loop != d->cfg.loop || !d->source ||
 	       x->width != y->width || x->height != y->height || x->fit != y->fit ||
 	       x->crop_fraction != y->crop_fraction || x->resize != y->resize || x->pad_value != y->pad_value;
@@ -93,7 +94,8 @@ int sl_daemon_reload(sl_daemon *d, const char *who, sl_dbus_call *call, char *er
 	} else if (now >= 0 && strcmp(old_file, d->ladder->v[now].file) != 0) {
 		name = d->active_name;
 		force = true;
-		snprintf(reason, sizeof(reason), "reload: '%s' now comes from %s", d->active_name, d->ladder->v[now].file);
+		snprintf(reason, sizeof(reason), "reload: '%s' now comes from %s", d->active_name,
+			 d->ladder->v[now].file);
 	}
 	if (name)
 		return sl_daemon_request_variant(d, name, reason, call, force);

@@ -15,7 +15,7 @@
 /* Properties announced through PropertiesChanged, with the value last sent. */
 enum { P_STATE, P_SOURCE, P_SOURCE_STATE, P_ACTIVE, P_MODE, P_TARGET, P__COUNT };
 static const char *const signalled_names[P__COUNT] = {
-	"State", "Source", "SourceState", "ActiveVariant", "Mode", "LatencyTargetMs",
+    "State", "Source", "SourceState", "ActiveVariant", "Mode", "LatencyTargetMs",
 };
 
 struct sl_dbus_call {
@@ -98,37 +98,37 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
 		const char *name;
 		size_t off;
 	} strs[] = {
-		{"State", offsetof(sl_dbus_status, state)},
-		{"Source", offsetof(sl_dbus_status, source)},
-		{"SourceState", offsetof(sl_dbus_status, source_state)},
-		{"ActiveVariant", offsetof(sl_dbus_status, active_variant)},
-		{"Mode", offsetof(sl_dbus_status, mode)},
+	    {"State", offsetof(sl_dbus_status, state)},
+	    {"Source", offsetof(sl_dbus_status, source)},
+	    {"SourceState", offsetof(sl_dbus_status, source_state)},
+	    {"ActiveVariant", offsetof(sl_dbus_status, active_variant)},
+	    {"Mode", offsetof(sl_dbus_status, mode)},
 	};
 	static const struct {
 		const char *name;
 		size_t off;
 	} u64s[] = {
-		{"FramesCaptured", offsetof(sl_dbus_status, frames_captured)},
-		{"FramesInferred", offsetof(sl_dbus_status, frames_inferred)},
-		{"FramesDropped", offsetof(sl_dbus_status, frames_dropped)},
-		{"FramesCorrupt", offsetof(sl_dbus_status, frames_corrupt)},
+	    {"FramesCaptured", offsetof(sl_dbus_status, frames_captured)},
+	    {"FramesInferred", offsetof(sl_dbus_status, frames_inferred)},
+	    {"FramesDropped", offsetof(sl_dbus_status, frames_dropped)},
+	    {"FramesCorrupt", offsetof(sl_dbus_status, frames_corrupt)},
 	};
 	static const struct {
 		const char *name;
 		size_t off;
 	} dbls[] = {
-		{"LatencyTargetMs", offsetof(sl_dbus_status, latency_target_ms)},
-		{"Fps", offsetof(sl_dbus_status, fps)},
-		{"LatencyP50Ms", offsetof(sl_dbus_status, latency_p50_ms)},
-		{"LatencyP95Ms", offsetof(sl_dbus_status, latency_p95_ms)},
-		{"LatencyP99Ms", offsetof(sl_dbus_status, latency_p99_ms)},
+	    {"LatencyTargetMs", offsetof(sl_dbus_status, latency_target_ms)},
+	    {"Fps", offsetof(sl_dbus_status, fps)},
+	    {"LatencyP50Ms", offsetof(sl_dbus_status, latency_p50_ms)},
+	    {"LatencyP95Ms", offsetof(sl_dbus_status, latency_p95_ms)},
+	    {"LatencyP99Ms", offsetof(sl_dbus_status, latency_p99_ms)},
 	};
 	const char *base = (const char *)&st;
 
 	for (size_t i = 0; i < SL_ARRAY_SIZE(strs); i++)
 		if (strcmp(property, strs[i].name) == 0)
-			return sd_bus_message_append(reply, "s",
-						     str_or_empty(*(const char *const *)(base + strs[i].off)));
+			return sd_bus_message_append(
+			    reply, "s", str_or_empty(*(const char *const *)(base + strs[i].off)));
 	for (size_t i = 0; i < SL_ARRAY_SIZE(u64s); i++)
 		if (strcmp(property, u64s[i].name) == 0)
 			return sd_bus_message_append(reply, "t", *(const uint64_t *)(base + u64s[i].off));
@@ -178,14 +178,16 @@ static int authorise(sl_dbus_service *s, sd_bus_message *m, char *who, size_t wh
 	_cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
 	uid_t uid;
 	const char *sender = str_or_empty(sd_bus_message_get_sender(m));
-	int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_EGID |
-						     SD_BUS_CREDS_GID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
+	int r = sd_bus_query_sender_creds(m,
+					  SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_EGID |
+					      SD_BUS_CREDS_GID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
 					  &creds);
 	if (r < 0)
-		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-					 "Cannot identify caller %s: %s", sender, strerror(-r));
+		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot identify caller %s: %s",
+					 sender, strerror(-r));
 	if (sd_bus_creds_get_euid(creds, &uid) < 0 && sd_bus_creds_get_uid(creds, &uid) < 0)
-		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot identify caller %s", sender);
+		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot identify caller %s",
+					 sender);
 	snprintf(who, who_len, "uid %u%s%s", (unsigned)uid, *sender ? " " : "", sender);
 
 	if (uid == 0 || uid == geteuid())
@@ -253,7 +255,8 @@ void sl_dbus_call_complete(sl_dbus_call *c, int r, const sl_dbus_error *err)
 }
 
 /* Runs an action that may keep the call: 1 means the reply is owed later. */
-static int finish_action(sl_dbus_service *s, sd_bus_message *m, sl_dbus_call *c, int r, const sl_dbus_error *err)
+static int finish_action(sl_dbus_service *s, sd_bus_message *m, sl_dbus_call *c, int r,
+			 const sl_dbus_error *err)
 {
 	if (r == 1) {
 		c->next = s->calls;
@@ -302,8 +305,8 @@ int sl_dbus_append_result(sd_bus_message *m, const sl_dbus_result *res)
 		return r;
 	r = sd_bus_message_open_container(m, 'a', "(isd)");
 	for (size_t i = 0; r >= 0 && i < res->n_classes; i++)
-		r = sd_bus_message_append(m, "(isd)", res->classes[i].index, str_or_empty(res->classes[i].label),
-					  res->classes[i].score);
+		r = sd_bus_message_append(m, "(isd)", res->classes[i].index,
+					  str_or_empty(res->classes[i].label), res->classes[i].score);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	if (r >= 0)
@@ -361,9 +364,9 @@ static int method_set_variant(sd_bus_message *m, void *userdata, sd_bus_error *e
 	for (size_t i = 0; i < n && !known; i++)
 		known = streq0(v[i].name, name);
 	if (!known)
-		return sd_bus_error_setf(error, SL_DBUS_ERROR_NO_SUCH_VARIANT,
-					 "No variant named '%s' in the ladder (%zu variants; see ListVariants)", name,
-					 n);
+		return sd_bus_error_setf(
+		    error, SL_DBUS_ERROR_NO_SUCH_VARIANT,
+		    "No variant named '%s' in the ladder (%zu variants; see ListVariants)", name, n);
 
 	sl_dbus_status st = {0};
 	s->ops->get_status(s->userdata, &st);
@@ -427,49 +430,49 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 #define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
 static const sd_bus_vtable vtable[] = {
-	SD_BUS_VTABLE_START(0),
-	SD_BUS_PROPERTY("Version", "s", get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-	SD_BUS_PROPERTY("State", "s", get_property, 0, EMITS),
-	SD_BUS_PROPERTY("Source", "s", get_property, 0, EMITS),
-	SD_BUS_PROPERTY("SourceState", "s", get_property, 0, EMITS),
-	SD_BUS_PROPERTY("ActiveVariant", "s", get_property, 0, EMITS),
-	SD_BUS_PROPERTY("Mode", "s", get_property, 0, EMITS),
-	SD_BUS_PROPERTY("LatencyTargetMs", "d", get_property, 0, EMITS),
-	SD_BUS_PROPERTY("FramesCaptured", "t", get_property, 0, 0),
-	SD_BUS_PROPERTY("FramesInferred", "t", get_property, 0, 0),
-	SD_BUS_PROPERTY("FramesDropped", "t", get_property, 0, 0),
-	SD_BUS_PROPERTY("FramesCorrupt", "t", get_property, 0, 0),
-	SD_BUS_PROPERTY("Fps", "d", get_property, 0, 0),
-	SD_BUS_PROPERTY("LatencyP50Ms", "d", get_property, 0, 0),
-	SD_BUS_PROPERTY("LatencyP95Ms", "d", get_property, 0, 0),
-	SD_BUS_PROPERTY("LatencyP99Ms", "d", get_property, 0, 0),
-	/* Every method is UNPRIVILEGED to sd-bus (which would otherwise demand
-	 * CAP_SYS_ADMIN on the system bus): readers are open to all, and the
-	 * actions run their own authorise step after validation. */
-	SD_BUS_METHOD_WITH_NAMES("ListVariants", "", , "a(sssddt)", SD_BUS_PARAM(variants), method_list_variants,
-				 SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("SetVariant", "s", SD_BUS_PARAM(name), "", , method_set_variant,
-				 SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("SetAuto", "d", SD_BUS_PARAM(target_ms), "", , method_set_auto,
-				 SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("GetLatestResult", "", , SL_DBUS_RESULT_SIG,
-				 SD_BUS_PARAM(sequence) SD_BUS_PARAM(timestamp_us) SD_BUS_PARAM(variant)
-					 SD_BUS_PARAM(classes) SD_BUS_PARAM(detections),
-				 method_get_latest_result, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_SIGNAL_WITH_NAMES("ResultReady", SL_DBUS_RESULT_SIG,
-				 SD_BUS_PARAM(sequence) SD_BUS_PARAM(timestamp_us) SD_BUS_PARAM(variant)
-					 SD_BUS_PARAM(classes) SD_BUS_PARAM(detections),
-				 0),
-	SD_BUS_SIGNAL_WITH_NAMES("VariantChanged", "sss", SD_BUS_PARAM(old) SD_BUS_PARAM(new) SD_BUS_PARAM(reason),
-				 0),
-	SD_BUS_VTABLE_END,
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Version", "s", get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("State", "s", get_property, 0, EMITS),
+    SD_BUS_PROPERTY("Source", "s", get_property, 0, EMITS),
+    SD_BUS_PROPERTY("SourceState", "s", get_property, 0, EMITS),
+    SD_BUS_PROPERTY("ActiveVariant", "s", get_property, 0, EMITS),
+    SD_BUS_PROPERTY("Mode", "s", get_property, 0, EMITS),
+    SD_BUS_PROPERTY("LatencyTargetMs", "d", get_property, 0, EMITS),
+    SD_BUS_PROPERTY("FramesCaptured", "t", get_property, 0, 0),
+    SD_BUS_PROPERTY("FramesInferred", "t", get_property, 0, 0),
+    SD_BUS_PROPERTY("FramesDropped", "t", get_property, 0, 0),
+    SD_BUS_PROPERTY("FramesCorrupt", "t", get_property, 0, 0),
+    SD_BUS_PROPERTY("Fps", "d", get_property, 0, 0),
+    SD_BUS_PROPERTY("LatencyP50Ms", "d", get_property, 0, 0),
+    SD_BUS_PROPERTY("LatencyP95Ms", "d", get_property, 0, 0),
+    SD_BUS_PROPERTY("LatencyP99Ms", "d", get_property, 0, 0),
+    /* Every method is UNPRIVILEGED to sd-bus (which would otherwise demand
+     * CAP_SYS_ADMIN on the system bus): readers are open to all, and the
+     * actions run their own authorise step after validation. */
+    SD_BUS_METHOD_WITH_NAMES("ListVariants", "", , "a(sssddt)", SD_BUS_PARAM(variants), method_list_variants,
+			     SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("SetVariant", "s", SD_BUS_PARAM(name), "", , method_set_variant,
+			     SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("SetAuto", "d", SD_BUS_PARAM(target_ms), "", , method_set_auto,
+			     SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("GetLatestResult", "", , SL_DBUS_RESULT_SIG,
+			     SD_BUS_PARAM(sequence) SD_BUS_PARAM(timestamp_us) SD_BUS_PARAM(variant)
+				 SD_BUS_PARAM(classes) SD_BUS_PARAM(detections),
+			     method_get_latest_result, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_SIGNAL_WITH_NAMES("ResultReady", SL_DBUS_RESULT_SIG,
+			     SD_BUS_PARAM(sequence) SD_BUS_PARAM(timestamp_us) SD_BUS_PARAM(variant)
+				 SD_BUS_PARAM(classes) SD_BUS_PARAM(detections),
+			     0),
+    SD_BUS_SIGNAL_WITH_NAMES("VariantChanged", "sss",
+			     SD_BUS_PARAM(old) SD_BUS_PARAM(new) SD_BUS_PARAM(reason), 0),
+    SD_BUS_VTABLE_END,
 };
 
 int sl_dbus_emit_variant_changed(sl_dbus_service *s, const char *old, const char *new_, const char *reason)
 {
-	return sd_bus_emit_signal(s->bus, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged", "sss", str_or_empty(old),
-				  str_or_empty(new_), str_or_empty(reason));
+	return sd_bus_emit_signal(s->bus, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged", "sss",
+				  str_or_empty(old), str_or_empty(new_), str_or_empty(reason));
 }
 
 int sl_dbus_emit_result(sl_dbus_service *s, const sl_dbus_result *res, uint64_t now_us)

@@ -18,10 +18,10 @@
 
 #define SL_DBUS_ERROR_NO_SUCH_VARIANT SL_DBUS_IFACE ".Error.NoSuchVariant"
 #define SL_DBUS_ERROR_LOAD_FAILED     SL_DBUS_IFACE ".Error.LoadFailed"
-#define SL_DBUS_ERROR_NO_RESULT       SL_DBUS_IFACE ".Error.NoResult"
+#define SL_DBUS_ERROR_NO_RESULT	      SL_DBUS_IFACE ".Error.NoResult"
 #define SL_DBUS_ERROR_RELOAD_FAILED   SL_DBUS_IFACE ".Error.ReloadFailed"
-#define SL_DBUS_ERROR_NOT_READY       SL_DBUS_IFACE ".Error.NotReady"
-#define SL_DBUS_ERROR_CANCELLED       SL_DBUS_IFACE ".Error.Cancelled"
+#define SL_DBUS_ERROR_NOT_READY	      SL_DBUS_IFACE ".Error.NotReady"
+#define SL_DBUS_ERROR_CANCELLED	      SL_DBUS_IFACE ".Error.Cancelled"
 
 /* Bounds checked before anything else happens. */
 #define SL_DBUS_NAME_MAX      64      /* variant names, bytes */
@@ -29,12 +29,12 @@
 #define SL_DBUS_TARGET_MAX_MS 60000.0 /* a minute per frame is not a latency target */
 
 typedef struct {
-	const char *state;        /* starting|running|degraded|stopping */
-	const char *source;       /* source URI */
+	const char *state;	  /* starting|running|degraded|stopping */
+	const char *source;	  /* source URI */
 	const char *source_state; /* opening|streaming|lost|backoff|reopening|stopped */
 	const char *active_variant;
 	const char *pending_variant; /* being loaded for a switch, NULL if none */
-	const char *mode;            /* manual|auto */
+	const char *mode;	     /* manual|auto */
 	double latency_target_ms;
 	uint64_t frames_captured, frames_inferred, frames_dropped, frames_corrupt;
 	double fps, latency_p50_ms, latency_p95_ms, latency_p99_ms;
@@ -43,7 +43,7 @@ typedef struct {
 typedef struct {
 	const char *name, *precision, *sparsity_kind;
 	double sparsity; /* 0..1 */
-	double top1;     /* 0..1, NaN when not measured */
+	double top1;	 /* 0..1, NaN when not measured */
 	uint64_t size_bytes;
 } sl_dbus_variant;
 
@@ -100,7 +100,7 @@ typedef struct {
 	/* Callers whose effective uid is 0 or ours, or who are in this group,
 	 * may change things (the bus policy says the same: this is the second lock). */
 	const char *control_group; /* NULL or "": no group */
-	double result_rate_hz;     /* ResultReady rate limit; 0 = every result */
+	double result_rate_hz;	   /* ResultReady rate limit; 0 = every result */
 } sl_dbus_config;
 
 typedef struct sl_dbus_service sl_dbus_service;

@@ -30,20 +30,21 @@ int sl_dbus_validate_variant_name(const char *name, sl_dbus_error *err)
 		if (err) {
 			err->name = SD_BUS_ERROR_INVALID_ARGS;
 			snprintf(err->message, sizeof(err->message),
-				 "Variant name '%s...' is %zu bytes long, the limit is %d", head, strlen(name),
-				 SL_DBUS_NAME_MAX);
+				 "Variant name '%s...' is %zu bytes long, the limit is %d", head,
+				 strlen(name), SL_DBUS_NAME_MAX);
 		}
 		return -EINVAL;
 	}
 	for (const char *p = name; *p; p++) {
 		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-			  c == '-' || c == '.' || c == '+';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '_' || c == '-' || c == '.' || c == '+';
 		if (!ok) {
 			if (err) {
 				err->name = SD_BUS_ERROR_INVALID_ARGS;
 				snprintf(err->message, sizeof(err->message),
-					 "Variant name contains byte 0x%02x at offset %td; allowed: A-Z a-z 0-9 _ - . +",
+					 "Variant name contains byte 0x%02x at offset %td; allowed: A-Z a-z "
+					 "0-9 _ - . +",
 					 (unsigned char)c, p - name);
 			}
 			return -EINVAL;
@@ -62,8 +63,8 @@ int sl_dbus_validate_target(double target_ms, sl_dbus_error *err)
 		if (err) {
 			err->name = SD_BUS_ERROR_INVALID_ARGS;
 			snprintf(err->message, sizeof(err->message),
-				 "Latency target %g ms is out of range [%g, %g] ms", target_ms, SL_DBUS_TARGET_MIN_MS,
-				 SL_DBUS_TARGET_MAX_MS);
+				 "Latency target %g ms is out of range [%g, %g] ms", target_ms,
+				 SL_DBUS_TARGET_MIN_MS, SL_DBUS_TARGET_MAX_MS);
 		}
 		return -EINVAL;
 	}

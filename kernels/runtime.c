@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/macros.h"
+#include "kernels/neon/neon_backend.h"
 #include "kernels/ref/ref_ops.h"
 #include "kernels/xnn/xnn_backend.h"
 
@@ -26,6 +27,8 @@ const char *sl_backend_name(sl_backend b)
 		return "ref";
 	case SL_BACKEND_XNNPACK:
 		return "xnnpack";
+	case SL_BACKEND_NEON:
+		return "neon";
 	}
 	return "?";
 }
@@ -42,6 +45,10 @@ int sl_backend_from_string(const char *s, sl_backend *ret)
 		*ret = SL_BACKEND_XNNPACK;
 		return 0;
 	}
+	if (strcmp(s, "neon") == 0) {
+		*ret = SL_BACKEND_NEON;
+		return 0;
+	}
 	return -EINVAL;
 }
 
@@ -54,6 +61,8 @@ const char *sl_impl_name(sl_impl i)
 		return "xnnpack";
 	case SL_IMPL_SPARSE:
 		return "sparse";
+	case SL_IMPL_NEON:
+		return "neon";
 	case SL_IMPL_NONE:
 		return "none";
 	}
@@ -84,6 +93,8 @@ static int backend_chain(sl_backend b, sl_prepare_fn *chain)
 	int n = 0;
 	if (b == SL_BACKEND_XNNPACK)
 		chain[n++] = sl_xnn_prepare;
+	if (b == SL_BACKEND_NEON)
+		chain[n++] = sl_neon_prepare;
 	chain[n++] = sl_ref_prepare;
 	return n;
 }

@@ -8,6 +8,7 @@
 typedef enum {
 	SL_BACKEND_REF,     /* scalar reference ops only */
 	SL_BACKEND_XNNPACK, /* XNNPACK where it has the op, reference otherwise */
+	SL_BACKEND_NEON,    /* dense NEON kernels (aarch64) where they apply, reference otherwise */
 } sl_backend;
 
 typedef struct {
@@ -20,6 +21,7 @@ typedef enum {
 	SL_IMPL_REF,
 	SL_IMPL_XNNPACK,
 	SL_IMPL_SPARSE,
+	SL_IMPL_NEON,
 	SL_IMPL_NONE, /* no-op, e.g. RESHAPE aliasing its input */
 } sl_impl;
 

@@ -22,7 +22,7 @@ typedef struct {
 	bool json;
 	bool user;
 	const char *address;
-	long count;      /* watch: stop after this many results (0: never) */
+	long count;	  /* watch: stop after this many results (0: never) */
 	double timeout_s; /* watch: stop after this long (0: never) */
 } opts;
 
@@ -102,8 +102,8 @@ static int cmd_status(sd_bus *bus, const opts *o)
 {
 	_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	int r = sd_bus_call_method(bus, SL_DBUS_NAME, SL_DBUS_PATH, "org.freedesktop.DBus.Properties", "GetAll", &e,
-				   &reply, "s", SL_DBUS_IFACE);
+	int r = sd_bus_call_method(bus, SL_DBUS_NAME, SL_DBUS_PATH, "org.freedesktop.DBus.Properties",
+				   "GetAll", &e, &reply, "s", SL_DBUS_IFACE);
 	if (r < 0)
 		return report("status", r, &e);
 
@@ -161,8 +161,8 @@ static int cmd_status(sd_bus *bus, const opts *o)
 		printf("Frames:         %llu captured, %llu inferred, %llu dropped, %llu corrupt\n",
 		       T("FramesCaptured"), T("FramesInferred"), T("FramesDropped"), T("FramesCorrupt"));
 		printf("Rate:           %.1f fps\n", D("Fps"));
-		printf("Latency:        p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", D("LatencyP50Ms"), D("LatencyP95Ms"),
-		       D("LatencyP99Ms"));
+		printf("Latency:        p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", D("LatencyP50Ms"),
+		       D("LatencyP95Ms"), D("LatencyP99Ms"));
 #undef S
 #undef D
 #undef T
@@ -183,7 +183,8 @@ static int cmd_variants(sd_bus *bus, const opts *o)
 	_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	_cleanup_free_ char *active = NULL;
-	int r = sd_bus_call_method(bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ListVariants", &e, &reply, "");
+	int r = sd_bus_call_method(bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ListVariants", &e, &reply,
+				   "");
 	if (r < 0)
 		return report("variants", r, &e);
 	(void)get_string_property(bus, "ActiveVariant", &active);
@@ -198,7 +199,8 @@ static int cmd_variants(sd_bus *bus, const opts *o)
 		double sparsity, top1;
 		uint64_t size;
 		if (r >= 0)
-			r = sd_bus_message_read(reply, SL_DBUS_VARIANT_SIG, &name, &prec, &kind, &sparsity, &top1, &size);
+			r = sd_bus_message_read(reply, SL_DBUS_VARIANT_SIG, &name, &prec, &kind, &sparsity,
+						&top1, &size);
 		if (r <= 0)
 			break;
 		bool is_active = active && strcmp(active, name) == 0;
@@ -218,8 +220,8 @@ static int cmd_variants(sd_bus *bus, const opts *o)
 				snprintf(t1, sizeof(t1), "-");
 			else
 				snprintf(t1, sizeof(t1), "%.1f%%", top1 * 100);
-			printf("%c %-28s %-9s %-10s %7.0f%% %7s %7.2f MB\n", is_active ? '*' : ' ', name, prec, kind,
-			       sparsity * 100, t1, (double)size / 1e6);
+			printf("%c %-28s %-9s %-10s %7.0f%% %7s %7.2f MB\n", is_active ? '*' : ' ', name,
+			       prec, kind, sparsity * 100, t1, (double)size / 1e6);
 		}
 	}
 	if (r < 0) {
@@ -281,8 +283,8 @@ static void print_result(const sl_dbus_result *res, const opts *o, const char *e
 		       res->classes[i].score * 100);
 	for (size_t i = 0; i < res->n_detections; i++) {
 		const sl_dbus_detection *d = &res->detections[i];
-		printf("%s class %d %.0f%% [%.2f %.2f %.2f %.2f]", i ? "," : "", d->cls, d->score * 100, d->x0, d->y0,
-		       d->x1, d->y1);
+		printf("%s class %d %.0f%% [%.2f %.2f %.2f %.2f]", i ? "," : "", d->cls, d->score * 100,
+		       d->x0, d->y0, d->x1, d->y1);
 	}
 	putchar('\n');
 	fflush(stdout);
@@ -295,7 +297,8 @@ static int cmd_result(sd_bus *bus, const opts *o)
 	sl_dbus_class classes[64];
 	sl_dbus_detection dets[256];
 	sl_dbus_result res;
-	int r = sd_bus_call_method(bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "GetLatestResult", &e, &reply, "");
+	int r = sd_bus_call_method(bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "GetLatestResult", &e,
+				   &reply, "");
 	if (r < 0)
 		return report("result", r, &e);
 	r = sl_dbus_read_result(reply, &res, classes, SL_ARRAY_SIZE(classes), dets, SL_ARRAY_SIZE(dets));
@@ -380,7 +383,8 @@ static int cmd_watch(sd_bus *bus, const opts *o)
 	if (r >= 0)
 		r = sd_bus_attach_event(bus, ev, 0);
 	if (r >= 0)
-		r = sd_bus_match_signal(bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "ResultReady", on_result, &w);
+		r = sd_bus_match_signal(bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "ResultReady",
+					on_result, &w);
 	if (r >= 0)
 		r = sd_bus_match_signal(bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged",
 					on_variant_changed, &w);
@@ -388,8 +392,8 @@ static int cmd_watch(sd_bus *bus, const opts *o)
 		r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
 					"org.freedesktop.DBus", "NameOwnerChanged", on_owner_changed, &w);
 	if (r >= 0 && o->timeout_s > 0)
-		r = sd_event_add_time_relative(ev, NULL, CLOCK_MONOTONIC, (uint64_t)(o->timeout_s * 1e6), 1000,
-					       on_timeout, NULL);
+		r = sd_event_add_time_relative(ev, NULL, CLOCK_MONOTONIC, (uint64_t)(o->timeout_s * 1e6),
+					       1000, on_timeout, NULL);
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -405,7 +409,8 @@ static int cmd_watch(sd_bus *bus, const opts *o)
 	/* Say which daemon we watch (and fail early when there is none). */
 	_cleanup_free_ char *active = NULL;
 	_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-	r = sd_bus_get_property_string(bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ActiveVariant", &e, &active);
+	r = sd_bus_get_property_string(bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ActiveVariant", &e,
+				       &active);
 	if (r < 0)
 		return report("watch", r, &e);
 	if (!o->json) {
@@ -452,13 +457,13 @@ int main(int argc, char **argv)
 {
 	enum { OPT_USER = 256, OPT_ADDRESS };
 	static const struct option lopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"user", no_argument, NULL, OPT_USER},
-		{"address", required_argument, NULL, OPT_ADDRESS},
-		{"count", required_argument, NULL, 'n'},
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"user", no_argument, NULL, OPT_USER},
+	    {"address", required_argument, NULL, OPT_ADDRESS},
+	    {"count", required_argument, NULL, 'n'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	opts o = {0};
 	int c;
@@ -477,7 +482,8 @@ int main(int argc, char **argv)
 		case 'n':
 			o.count = strtol(optarg, &end, 10);
 			if (*end || o.count < 1) {
-				fprintf(stderr, "sightctl: --count wants a positive number, not '%s'\n", optarg);
+				fprintf(stderr, "sightctl: --count wants a positive number, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -513,7 +519,10 @@ int main(int argc, char **argv)
 	int r = open_bus(&o, &bus);
 	if (r < 0) {
 		fprintf(stderr, "sightctl: cannot connect to the %s bus: %s\n",
-			o.address ? "given" : o.user ? "session" : "system", strerror(-r));
+			o.address ? "given"
+			: o.user  ? "session"
+				  : "system",
+			strerror(-r));
 		return 1;
 	}
 

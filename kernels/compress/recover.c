@@ -10,7 +10,9 @@
  *     (H'_SS + l I) v = (C w)_S + l w0_S,   H' = sum x' x'^T,  C = sum x' x^T
  * where w0 is the row before the re-fit and l = damp * mean(diag H'). Rows
  * that share a sparsity pattern (the four rows of a 1x4 block) share one
- * factorisation. Depthwise layers, which are not pruned, get their biases
+ * factorisation. Before the re-fit of an unstructured-pruned layer, its zero
+ * blocks are re-chosen by OBS saliency under H' (same count as magnitude
+ * chose). Depthwise layers, which are not pruned, get their biases
  * re-estimated from the shift of their input means. */
 #include <errno.h>
 #include <math.h>

@@ -225,6 +225,11 @@ static int run(const char *model_path, const char *outdir, const image_list *img
 		fprintf(stderr, "dump_io: %s: input is not a [1,H,W,3] u8/i8/f32 image tensor\n", model_path);
 		return r;
 	}
+	_cleanup_free_ void *input = malloc(in->bytes);
+	if (!input) {
+		fprintf(stderr, "dump_io: out of memory\n");
+		return -ENOMEM;
+	}
 	int on_xnn = 0;
 	for (int i = 0; i < sl_runtime_n_steps(xnn); i++)
 		on_xnn += sl_runtime_step(xnn, i)->impl == SL_IMPL_XNNPACK;
@@ -258,14 +263,16 @@ static int run(const char *model_path, const char *outdir, const image_list *img
 				sl_strerror(r));
 			return r;
 		}
-		memcpy(sl_runtime_input(xnn, 0), sl_runtime_input(ref, 0), in->bytes);
+		/* Saved before invoking: the arena planner lets later activations
+		 * overwrite the input tensor's memory. */
+		memcpy(input, sl_runtime_input(ref, 0), in->bytes);
+		memcpy(sl_runtime_input(xnn, 0), input, in->bytes);
 		if ((r = sl_runtime_invoke(ref)) < 0 || (r = sl_runtime_invoke(xnn)) < 0) {
 			fprintf(stderr, "dump_io: %s: inference failed: %s\n", imgs->path[i], sl_strerror(r));
 			return r;
 		}
 		static const char *const kinds[] = {"in", "ref.out", "xnnpack.out"};
-		const void *data[] = {sl_runtime_input(ref, 0), sl_runtime_output(ref, 0),
-				      sl_runtime_output(xnn, 0)};
+		const void *data[] = {input, sl_runtime_output(ref, 0), sl_runtime_output(xnn, 0)};
 		const size_t len[] = {in->bytes, out->bytes, out->bytes};
 		for (int k = 0; k < 3; k++) {
 			snprintf(path, sizeof(path), "%s/%05d.%s", outdir, i, kinds[k]);

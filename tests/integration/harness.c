@@ -36,7 +36,8 @@ const char *itest_shared_models(void)
 	char probe[PATH_MAX + 64];
 	snprintf(probe, sizeof(probe), "%s/mobilenet_v1_0.25_128_quant.tflite", path);
 	if (access(probe, R_OK) != 0)
-		cr_skip_test("shared models not found (%s): set SL_SHARED_DIR to the folder holding models/", probe);
+		cr_skip_test("shared models not found (%s): set SL_SHARED_DIR to the folder holding models/",
+			     probe);
 	return path;
 }
 
@@ -53,36 +54,42 @@ static void write_bus_conf(itest *t, const char *path)
 	char buf[8192];
 	const char *src = env_or("SL_SOURCE_ROOT", ".");
 	if (t->o.permissive_bus)
-		snprintf(buf, sizeof(buf),
-			 "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-			 " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-			 "<busconfig>\n  <type>session</type>\n  <listen>unix:dir=%s</listen>\n"
-			 "  <auth>EXTERNAL</auth>\n"
-			 "  <policy context=\"default\">\n    <allow user=\"*\"/>\n"
-			 "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n    <allow eavesdrop=\"true\"/>\n"
-			 "    <allow own=\"*\"/>\n  </policy>\n</busconfig>\n",
-			 t->sockdir);
+		snprintf(
+		    buf, sizeof(buf),
+		    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+		    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+		    "<busconfig>\n  <type>session</type>\n  <listen>unix:dir=%s</listen>\n"
+		    "  <auth>EXTERNAL</auth>\n"
+		    "  <policy context=\"default\">\n    <allow user=\"*\"/>\n"
+		    "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n    <allow "
+		    "eavesdrop=\"true\"/>\n"
+		    "    <allow own=\"*\"/>\n  </policy>\n</busconfig>\n",
+		    t->sockdir);
 	else
 		/* The system bus defaults (deny by default), then the real policy file. */
-		snprintf(buf, sizeof(buf),
-			 "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-			 " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-			 "<busconfig>\n  <type>session</type>\n  <listen>unix:dir=%s</listen>\n"
-			 "  <auth>EXTERNAL</auth>\n"
-			 "  <policy context=\"default\">\n    <allow user=\"*\"/>\n    <deny own=\"*\"/>\n"
-			 "    <deny send_type=\"method_call\"/>\n    <allow send_type=\"signal\"/>\n"
-			 "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
-			 "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
-			 "    <allow receive_type=\"method_call\"/>\n    <allow receive_type=\"method_return\"/>\n"
-			 "    <allow receive_type=\"error\"/>\n    <allow receive_type=\"signal\"/>\n"
-			 "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
-			 "    <allow send_destination=\"org.freedesktop.DBus\""
-			 " send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
-			 "    <allow send_destination=\"org.freedesktop.DBus\""
-			 " send_interface=\"org.freedesktop.DBus.Properties\"/>\n"
-			 "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus.Peer\"/>\n"
-			 "  </policy>\n  <include>%s/systemd/org.sightline.Sightline1.conf</include>\n</busconfig>\n",
-			 t->sockdir, src);
+		snprintf(
+		    buf, sizeof(buf),
+		    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+		    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+		    "<busconfig>\n  <type>session</type>\n  <listen>unix:dir=%s</listen>\n"
+		    "  <auth>EXTERNAL</auth>\n"
+		    "  <policy context=\"default\">\n    <allow user=\"*\"/>\n    <deny own=\"*\"/>\n"
+		    "    <deny send_type=\"method_call\"/>\n    <allow send_type=\"signal\"/>\n"
+		    "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+		    "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+		    "    <allow receive_type=\"method_call\"/>\n    <allow receive_type=\"method_return\"/>\n"
+		    "    <allow receive_type=\"error\"/>\n    <allow receive_type=\"signal\"/>\n"
+		    "    <allow send_destination=\"org.freedesktop.DBus\" "
+		    "send_interface=\"org.freedesktop.DBus\"/>\n"
+		    "    <allow send_destination=\"org.freedesktop.DBus\""
+		    " send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+		    "    <allow send_destination=\"org.freedesktop.DBus\""
+		    " send_interface=\"org.freedesktop.DBus.Properties\"/>\n"
+		    "    <allow send_destination=\"org.freedesktop.DBus\" "
+		    "send_interface=\"org.freedesktop.DBus.Peer\"/>\n"
+		    "  </policy>\n  "
+		    "<include>%s/systemd/org.sightline.Sightline1.conf</include>\n</busconfig>\n",
+		    t->sockdir, src);
 	write_file(path, buf);
 }
 
@@ -94,13 +101,14 @@ void itest_write_conf(itest *t, const char *extra)
 		snprintf(ladder, sizeof(ladder), "%s/ladder.json", t->dir);
 		write_file(ladder, t->o.ladder_json);
 	} else {
-		snprintf(ladder, sizeof(ladder), "%s/configs/ladder/manifest.json", env_or("SL_SOURCE_ROOT", "."));
+		snprintf(ladder, sizeof(ladder), "%s/configs/ladder/manifest.json",
+			 env_or("SL_SOURCE_ROOT", "."));
 	}
 	snprintf(buf, sizeof(buf),
 		 "[daemon]\nSource=%s\nLadder=%s\nModelsDir=%s\nResultRateHz=0\nBackend=xnnpack\n%s%s\n"
 		 "[capture]\nFps=30\n%s\n",
-		 t->o.source ? t->o.source : "testsrc", ladder, itest_shared_models(), t->o.variant ? "Variant=" : "",
-		 t->o.variant ? t->o.variant : "", extra ? extra : "");
+		 t->o.source ? t->o.source : "testsrc", ladder, itest_shared_models(),
+		 t->o.variant ? "Variant=" : "", t->o.variant ? t->o.variant : "", extra ? extra : "");
 	write_file(t->conf, buf);
 }
 
@@ -145,7 +153,8 @@ static void start_bus(itest *t)
 	close(p[1]);
 	size_t n = 0;
 	ssize_t k;
-	while (n < sizeof(t->address) - 1 && (k = read(p[0], t->address + n, sizeof(t->address) - 1 - n)) > 0) {
+	while (n < sizeof(t->address) - 1 &&
+	       (k = read(p[0], t->address + n, sizeof(t->address) - 1 - n)) > 0) {
 		n += (size_t)k;
 		if (memchr(t->address, '\n', n))
 			break;
@@ -186,8 +195,8 @@ static bool has_owner(itest *t)
 {
 	sd_bus_message *reply = NULL;
 	int owned = 0;
-	if (sd_bus_call_method(t->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-			       "NameHasOwner", NULL, &reply, "s", SL_DBUS_NAME) >= 0)
+	if (sd_bus_call_method(t->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+			       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s", SL_DBUS_NAME) >= 0)
 		(void)sd_bus_message_read(reply, "b", &owned);
 	sd_bus_message_unref(reply);
 	return owned;
@@ -226,7 +235,8 @@ void itest_start(itest *t, const itest_opts *o)
 	uint64_t deadline = itest_now_us() + (t->o.valgrind ? 300 : 60) * 1000000ull;
 	for (;;) {
 		int status;
-		cr_assert_eq(waitpid(t->daemon_pid, &status, WNOHANG), 0, "sightlined exited early (see %s)", t->log);
+		cr_assert_eq(waitpid(t->daemon_pid, &status, WNOHANG), 0, "sightlined exited early (see %s)",
+			     t->log);
 		if (has_owner(t)) {
 			char *v = itest_get_string(t, "ActiveVariant");
 			bool ok = v[0] != 0;
@@ -285,7 +295,8 @@ static sd_bus_message *get_prop(itest *t, const char *prop, const char *type)
 {
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	sd_bus_message *reply = NULL;
-	int r = sd_bus_get_property(t->bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, prop, &err, &reply, type);
+	int r =
+	    sd_bus_get_property(t->bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, prop, &err, &reply, type);
 	cr_assert_geq(r, 0, "Get %s: %s", prop, err.message ? err.message : strerror(-r));
 	sd_bus_error_free(&err);
 	return reply;

@@ -9,17 +9,17 @@
 #include <systemd/sd-bus.h>
 
 typedef struct {
-	const char *ladder_json;  /* manifest text; NULL: the repository's ladder */
-	const char *extra_conf;   /* INI text appended to the generated sightline.conf */
-	bool permissive_bus;      /* session-style allow-all bus instead of the system policy */
-	const char *source;       /* default "testsrc" */
-	const char *variant;      /* start variant; NULL: the first */
-	bool valgrind;            /* run sightlined under valgrind's leak checker */
-	const char *env[4];       /* extra "NAME=value" for sightlined (NULL-terminated) */
+	const char *ladder_json; /* manifest text; NULL: the repository's ladder */
+	const char *extra_conf;	 /* INI text appended to the generated sightline.conf */
+	bool permissive_bus;	 /* session-style allow-all bus instead of the system policy */
+	const char *source;	 /* default "testsrc" */
+	const char *variant;	 /* start variant; NULL: the first */
+	bool valgrind;		 /* run sightlined under valgrind's leak checker */
+	const char *env[4];	 /* extra "NAME=value" for sightlined (NULL-terminated) */
 } itest_opts;
 
 typedef struct {
-	char dir[PATH_MAX / 2]; /* this run's files, under the build folder */
+	char dir[PATH_MAX / 2];	    /* this run's files, under the build folder */
 	char sockdir[PATH_MAX / 2]; /* the bus socket (short path, world-traversable) */
 	char address[PATH_MAX + 64];
 	char conf[PATH_MAX];

@@ -30,7 +30,8 @@ static void expect_error(int r, sd_bus_error *err, const char *name, const char 
 	cr_assert_lt(r, 0, "call should fail with %s", name);
 	cr_expect_str_eq(err->name, name, "got %s: %s", err->name, err->message);
 	if (needle)
-		cr_expect(err->message && strstr(err->message, needle), "'%s' not in '%s'", needle, err->message);
+		cr_expect(err->message && strstr(err->message, needle), "'%s' not in '%s'", needle,
+			  err->message);
 	sd_bus_error_free(err);
 }
 
@@ -79,11 +80,15 @@ static int on_result(sd_bus_message *m, void *userdata, sd_bus_error *e)
 
 static void subscribe(sigs *s)
 {
-	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged", on_variant, s), 0);
+	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged",
+					  on_variant, s),
+		      0);
 	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, "org.freedesktop.DBus.Properties",
 					  "PropertiesChanged", on_props, s),
 		      0);
-	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "ResultReady", on_result, s), 0);
+	cr_assert_geq(
+	    sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "ResultReady", on_result, s),
+	    0);
 }
 
 Test(api, properties)
@@ -117,7 +122,8 @@ Test(api, properties)
 
 	/* Properties are read-only. */
 	sd_bus_error err = SD_BUS_ERROR_NULL;
-	int r = sd_bus_set_property(T.bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "Mode", &err, "s", "auto");
+	int r =
+	    sd_bus_set_property(T.bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "Mode", &err, "s", "auto");
 	cr_expect_lt(r, 0);
 	sd_bus_error_free(&err);
 }
@@ -128,13 +134,15 @@ Test(api, list_variants_and_result)
 	sd_bus_message *reply = NULL;
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	cr_assert_geq(itest_call(&T, "ListVariants", &err, &reply, ""), 0);
-	static const char *const names[] = {"mobilenet_v2_int8", "mobilenet_v2_uint8", "mobilenet_v1_0.25_128"};
+	static const char *const names[] = {"mobilenet_v2_int8", "mobilenet_v2_uint8",
+					    "mobilenet_v1_0.25_128"};
 	cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "(sssddt)"), 0);
 	for (int i = 0; i < 3; i++) {
 		const char *name, *prec, *kind;
 		double sp, top1;
 		uint64_t size;
-		cr_assert_gt(sd_bus_message_read(reply, "(sssddt)", &name, &prec, &kind, &sp, &top1, &size), 0);
+		cr_assert_gt(sd_bus_message_read(reply, "(sssddt)", &name, &prec, &kind, &sp, &top1, &size),
+			     0);
 		cr_expect_str_eq(name, names[i]);
 		cr_expect_gt(size, 100000u, "%s has its file size", name);
 		cr_expect_str_eq(kind, "dense");
@@ -173,7 +181,8 @@ Test(api, set_variant_and_auto)
 	subscribe(&s);
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 
-	cr_assert_geq(itest_call(&T, "SetVariant", &err, NULL, "s", "mobilenet_v1_0.25_128"), 0, "%s", err.message);
+	cr_assert_geq(itest_call(&T, "SetVariant", &err, NULL, "s", "mobilenet_v1_0.25_128"), 0, "%s",
+		      err.message);
 	/* The reply comes once the switch happened. */
 	char *v = itest_get_string(&T, "ActiveVariant");
 	cr_expect_str_eq(v, "mobilenet_v1_0.25_128");
@@ -204,7 +213,8 @@ Test(api, set_variant_and_auto)
 	free(v);
 	cr_expect_eq(itest_get_double(&T, "LatencyTargetMs"), 5000.0);
 	/* SetVariant pins again (manual). */
-	cr_assert_geq(itest_call(&T, "SetVariant", &err, NULL, "s", "mobilenet_v2_uint8"), 0, "%s", err.message);
+	cr_assert_geq(itest_call(&T, "SetVariant", &err, NULL, "s", "mobilenet_v2_uint8"), 0, "%s",
+		      err.message);
 	v = itest_get_string(&T, "Mode");
 	cr_expect_str_eq(v, "manual");
 	free(v);
@@ -218,19 +228,21 @@ Test(api, invalid_arguments)
 	memset(long_name, 'v', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = 0;
 
-	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", ""), &err, SD_BUS_ERROR_INVALID_ARGS, "empty");
-	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", long_name), &err, SD_BUS_ERROR_INVALID_ARGS,
-		     "limit is 64");
-	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "../etc/passwd"), &err, SD_BUS_ERROR_INVALID_ARGS,
-		     "0x2f");
-	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "nope"), &err, SL_DBUS_ERROR_NO_SUCH_VARIANT,
-		     "'nope'");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", ""), &err, SD_BUS_ERROR_INVALID_ARGS,
+		     "empty");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", long_name), &err,
+		     SD_BUS_ERROR_INVALID_ARGS, "limit is 64");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "../etc/passwd"), &err,
+		     SD_BUS_ERROR_INVALID_ARGS, "0x2f");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "nope"), &err,
+		     SL_DBUS_ERROR_NO_SUCH_VARIANT, "'nope'");
 	const double bad[] = {0, -1, NAN, INFINITY, 0.01, 1e7};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(itest_call(&T, "SetAuto", &err, NULL, "d", bad[i]), &err, SD_BUS_ERROR_INVALID_ARGS,
-			     "Latency target");
+		expect_error(itest_call(&T, "SetAuto", &err, NULL, "d", bad[i]), &err,
+			     SD_BUS_ERROR_INVALID_ARGS, "Latency target");
 	expect_error(itest_call(&T, "SetAuto", &err, NULL, "s", "10"), &err, SD_BUS_ERROR_INVALID_ARGS, NULL);
-	expect_error(itest_call(&T, "SetVariant", &err, NULL, "u", 3u), &err, SD_BUS_ERROR_INVALID_ARGS, NULL);
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "u", 3u), &err, SD_BUS_ERROR_INVALID_ARGS,
+		     NULL);
 	expect_error(itest_call(&T, "Frobnicate", &err, NULL, ""), &err, SD_BUS_ERROR_UNKNOWN_METHOD, NULL);
 
 	char *m = itest_get_string(&T, "Mode");
@@ -242,10 +254,10 @@ Test(api, invalid_arguments)
 }
 
 static const char broken_ladder_fmt[] =
-	"{ \"labels\": \"imagenet_labels.txt\", \"variants\": ["
-	"{\"name\": \"small\", \"file\": \"mobilenet_v1_0.25_128_quant.tflite\", \"precision\": \"uint8\"},"
-	"{\"name\": \"missing\", \"file\": \"does-not-exist.tflite\"},"
-	"{\"name\": \"garbage\", \"file\": \"%s\"} ] }";
+    "{ \"labels\": \"imagenet_labels.txt\", \"variants\": ["
+    "{\"name\": \"small\", \"file\": \"mobilenet_v1_0.25_128_quant.tflite\", \"precision\": \"uint8\"},"
+    "{\"name\": \"missing\", \"file\": \"does-not-exist.tflite\"},"
+    "{\"name\": \"garbage\", \"file\": \"%s\"} ] }";
 
 Test(api, load_failure_keeps_serving)
 {
@@ -263,10 +275,10 @@ Test(api, load_failure_keeps_serving)
 	itest_pump(&T, 500);
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 
-	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "missing"), &err, SL_DBUS_ERROR_LOAD_FAILED,
-		     "does-not-exist.tflite");
-	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "garbage"), &err, SL_DBUS_ERROR_LOAD_FAILED,
-		     "garbage");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "missing"), &err,
+		     SL_DBUS_ERROR_LOAD_FAILED, "does-not-exist.tflite");
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "garbage"), &err,
+		     SL_DBUS_ERROR_LOAD_FAILED, "garbage");
 	unlink(garbage);
 	char *v = itest_get_string(&T, "ActiveVariant");
 	cr_expect_str_eq(v, "small", "the running variant keeps serving");
@@ -291,7 +303,8 @@ Test(api, reload_and_reload_failure)
 
 	/* A broken file: the reload fails, everything stays as it was. */
 	itest_write_conf(&T, "[daemon]\nNoSuchKey=1\n");
-	expect_error(itest_call(&T, "Reload", &err, NULL, ""), &err, SL_DBUS_ERROR_RELOAD_FAILED, "NoSuchKey");
+	expect_error(itest_call(&T, "Reload", &err, NULL, ""), &err, SL_DBUS_ERROR_RELOAD_FAILED,
+		     "NoSuchKey");
 	char *v = itest_get_string(&T, "State");
 	cr_expect_str_eq(v, "running");
 	free(v);
@@ -356,39 +369,43 @@ static int as_nobody(const char *address, bool expect_daemon_message)
 		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
 			_exit(200);
 		sd_bus *b = NULL;
-		if (sd_bus_new(&b) < 0 || sd_bus_set_address(b, address) < 0 || sd_bus_set_bus_client(b, 1) < 0 ||
-		    sd_bus_start(b) < 0)
+		if (sd_bus_new(&b) < 0 || sd_bus_set_address(b, address) < 0 ||
+		    sd_bus_set_bus_client(b, 1) < 0 || sd_bus_start(b) < 0)
 			_exit(201);
 		int bits = 0;
 		sd_bus_error e = SD_BUS_ERROR_NULL;
-		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ListVariants", &e, NULL, "") >= 0)
+		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ListVariants", &e, NULL,
+				       "") >= 0)
 			bits |= 1;
 		sd_bus_error_free(&e);
 		char *v = NULL;
-		if (sd_bus_get_property_string(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ActiveVariant", &e, &v) >= 0)
+		if (sd_bus_get_property_string(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "ActiveVariant",
+					       &e, &v) >= 0)
 			bits |= 2;
 		sd_bus_error_free(&e);
 		bool msg_ok = true;
 		static const char *const needle[2] = {"Rejected send message", "neither root nor in group"};
-		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "SetVariant", &e, NULL, "s",
-				       "mobilenet_v1_0.25_128") < 0 &&
+		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "SetVariant", &e, NULL,
+				       "s", "mobilenet_v1_0.25_128") < 0 &&
 		    sd_bus_error_has_name(&e, SD_BUS_ERROR_ACCESS_DENIED)) {
 			bits |= 4;
 			msg_ok = msg_ok && e.message && strstr(e.message, needle[expect_daemon_message]);
 		}
 		sd_bus_error_free(&e);
-		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "SetAuto", &e, NULL, "d", 30.0) < 0 &&
+		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "SetAuto", &e, NULL, "d",
+				       30.0) < 0 &&
 		    sd_bus_error_has_name(&e, SD_BUS_ERROR_ACCESS_DENIED))
 			bits |= 8;
 		sd_bus_error_free(&e);
-		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "Reload", &e, NULL, "") < 0 &&
+		if (sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "Reload", &e, NULL, "") <
+			0 &&
 		    sd_bus_error_has_name(&e, SD_BUS_ERROR_ACCESS_DENIED))
 			bits |= 16;
 		sd_bus_error_free(&e);
 		if (msg_ok)
 			bits |= 32;
-		if (v && sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "SetVariant", &e, NULL, "s",
-					    v) >= 0)
+		if (v && sd_bus_call_method(b, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, "SetVariant", &e,
+					    NULL, "s", v) >= 0)
 			bits |= 64;
 		_exit(bits);
 	}
@@ -503,9 +520,10 @@ static void read_notes(notes *n, int ms)
 				if (T.bus) {
 					int owned = 0;
 					sd_bus_message *r = NULL;
-					if (sd_bus_call_method(T.bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-							       "org.freedesktop.DBus", "NameHasOwner", NULL, &r, "s",
-							       SL_DBUS_NAME) >= 0)
+					if (sd_bus_call_method(T.bus, "org.freedesktop.DBus",
+							       "/org/freedesktop/DBus",
+							       "org.freedesktop.DBus", "NameHasOwner", NULL,
+							       &r, "s", SL_DBUS_NAME) >= 0)
 						(void)sd_bus_message_read(r, "b", &owned);
 					sd_bus_message_unref(r);
 					n->ready_after_name = owned;
@@ -558,7 +576,8 @@ Test(notify, ready_status_and_watchdog_follow_progress)
 	cr_expect_eq(stalled.watchdog, 0, "no WATCHDOG=1 while the pipeline makes no progress");
 
 	int st = itest_stop_daemon(&T);
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM stops even a stalled pipeline (status %#x)", st);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM stops even a stalled pipeline (status %#x)",
+		  st);
 	notes end = {0};
 	read_notes(&end, 300);
 	cr_expect_eq(end.stopping, 1, "STOPPING=1");
@@ -568,7 +587,8 @@ Test(notify, watchdog_continues_while_the_camera_is_in_backoff)
 {
 	char sock_env[160];
 	notify_socket(sock_env, sizeof(sock_env));
-	itest_opts o = {.source = "v4l2:/dev/sl-no-such-camera", .env = {sock_env, "WATCHDOG_USEC=1000000", NULL}};
+	itest_opts o = {.source = "v4l2:/dev/sl-no-such-camera",
+			.env = {sock_env, "WATCHDOG_USEC=1000000", NULL}};
 	itest_start(&T, &o);
 	notes n = {0};
 	read_notes(&n, 3000);
@@ -579,7 +599,7 @@ Test(notify, watchdog_continues_while_the_camera_is_in_backoff)
 	free(s);
 	s = itest_get_string(&T, "SourceState");
 	cr_expect(strcmp(s, "backoff") == 0 || strcmp(s, "reopening") == 0 || strcmp(s, "lost") == 0 ||
-			  strcmp(s, "opening") == 0,
+		      strcmp(s, "opening") == 0,
 		  "SourceState %s", s);
 	free(s);
 	cr_expect_eq(itest_get_u64(&T, "FramesInferred"), 0u);

@@ -67,7 +67,8 @@ Test(auto_mode, steps_down_on_slowdown_and_back_up_without_flapping)
 	itest_opts o = {.extra_conf = conf};
 	itest_start(&T, &o);
 	changes c = {0};
-	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged", on_variant, &c),
+	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged",
+					  on_variant, &c),
 		      0);
 	char *mode = itest_get_string(&T, "Mode");
 	cr_assert_str_eq(mode, "auto");

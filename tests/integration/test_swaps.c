@@ -63,8 +63,11 @@ static void run_swaps(const itest_opts *o, int n, const char *a, const char *b)
 	pair[1] = b;
 	itest_start(&T, o);
 	tally t = {0};
-	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "ResultReady", on_result, &t), 0);
-	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged", on_variant, &t),
+	cr_assert_geq(
+	    sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "ResultReady", on_result, &t),
+	    0);
+	cr_assert_geq(sd_bus_match_signal(T.bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged",
+					  on_variant, &t),
 		      0);
 	itest_pump(&T, 500);
 	uint64_t t0 = itest_now_us();
@@ -78,8 +81,8 @@ static void run_swaps(const itest_opts *o, int n, const char *a, const char *b)
 	itest_pump(&T, 1000);
 	uint64_t inferred = itest_get_u64(&T, "FramesInferred");
 	cr_log_info("%d swaps in %.1f s (%.1f ms each); %llu results, %llu of %s and %llu of %s", n, secs,
-		    secs * 1000 / n, (unsigned long long)t.results, (unsigned long long)t.per_variant[0], pair[0],
-		    (unsigned long long)t.per_variant[1], pair[1]);
+		    secs * 1000 / n, (unsigned long long)t.results, (unsigned long long)t.per_variant[0],
+		    pair[0], (unsigned long long)t.per_variant[1], pair[1]);
 
 	cr_expect_eq(t.changes, (uint64_t)n, "one VariantChanged per swap");
 	cr_expect_eq(t.gaps, 0u, "no result sequence number lost");
@@ -91,8 +94,8 @@ static void run_swaps(const itest_opts *o, int n, const char *a, const char *b)
 	free(st);
 
 	int status = itest_stop_daemon(&T);
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "clean exit, no leak (status %#x; see %s)", status, T.log);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "clean exit, no leak (status %#x; see %s)",
+		  status, T.log);
 }
 
 Test(swaps, thousand_swaps_while_streaming)
@@ -111,9 +114,9 @@ Test(swaps, no_leak_under_valgrind)
 	/* Valgrind is ~50x slower: fewer swaps, between two copies of the small
 	 * model (a swap waits for the frame in flight). Leaks would be per swap. */
 	static const char ladder[] =
-		"{\"labels\": \"imagenet_labels.txt\", \"variants\": ["
-		"{\"name\": \"small_a\", \"file\": \"mobilenet_v1_0.25_128_quant.tflite\"},"
-		"{\"name\": \"small_b\", \"file\": \"mobilenet_v1_0.25_128_quant.tflite\"}]}";
+	    "{\"labels\": \"imagenet_labels.txt\", \"variants\": ["
+	    "{\"name\": \"small_a\", \"file\": \"mobilenet_v1_0.25_128_quant.tflite\"},"
+	    "{\"name\": \"small_b\", \"file\": \"mobilenet_v1_0.25_128_quant.tflite\"}]}";
 	itest_opts o = {.ladder_json = ladder, .valgrind = true, .extra_conf = "[capture]\nFps=10\n"};
 	run_swaps(&o, 100, "small_b", "small_a");
 }

@@ -61,7 +61,8 @@ Test(config, relative_paths_follow_the_file)
 
 Test(config, command_line_wins)
 {
-	char *p = put("b.conf", "[daemon]\nSource=v4l2:/dev/video0\nFallbackSource=testsrc\nLadder=/x.json\n");
+	char *p =
+	    put("b.conf", "[daemon]\nSource=v4l2:/dev/video0\nFallbackSource=testsrc\nLadder=/x.json\n");
 	sl_daemon_overrides ov = {.source = "testsrc:64x48@5", .target_ms = 30, .variant = "v"};
 	sl_daemon_config c;
 	sl_daemon_config_defaults(&c);
@@ -80,16 +81,16 @@ Test(config, errors_name_the_line_and_key)
 	static const struct {
 		const char *text, *needle;
 	} bad[] = {
-		{"[daemon]\nLadder=/x\nBogus=1\n", ":3: unknown key 'Bogus'"},
-		{"[daemon]\nLadder=/x\nLatencyTargetMs=0\n", "invalid value '0' for LatencyTargetMs"},
-		{"[daemon]\nLadder=/x\nLatencyTargetMs=nan\n", "LatencyTargetMs"},
-		{"[daemon]\nLadder=/x\nMode=turbo\n", "'turbo'"},
-		{"[daemon]\nLadder=/x\nBackend=cuda\n", "'cuda'"},
-		{"[daemon]\nLadder=/x\nTopK=11\n", "TopK"},
-		{"[capture]\nLoop=maybe\n", "Loop"},
-		{"[daemon]\nSource=testsrc\n", "no ladder"},
-		{"[daemon]\nLadder=/x\n[auto]\nWindowFrames=5\nMinFrames=9\n", "MinFrames=9 exceeds"},
-		{"this is not ini\n", ":1:"},
+	    {"[daemon]\nLadder=/x\nBogus=1\n", ":3: unknown key 'Bogus'"},
+	    {"[daemon]\nLadder=/x\nLatencyTargetMs=0\n", "invalid value '0' for LatencyTargetMs"},
+	    {"[daemon]\nLadder=/x\nLatencyTargetMs=nan\n", "LatencyTargetMs"},
+	    {"[daemon]\nLadder=/x\nMode=turbo\n", "'turbo'"},
+	    {"[daemon]\nLadder=/x\nBackend=cuda\n", "'cuda'"},
+	    {"[daemon]\nLadder=/x\nTopK=11\n", "TopK"},
+	    {"[capture]\nLoop=maybe\n", "Loop"},
+	    {"[daemon]\nSource=testsrc\n", "no ladder"},
+	    {"[daemon]\nLadder=/x\n[auto]\nWindowFrames=5\nMinFrames=9\n", "MinFrames=9 exceeds"},
+	    {"this is not ini\n", ":1:"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *p = put("bad.conf", bad[i].text);
@@ -112,12 +113,15 @@ TestSuite(ladder, .init = setup, .fini = teardown);
 Test(ladder, parses_fields_and_defaults)
 {
 	put("m.tflite", "xx");
-	char *p = put("manifest.json",
-		      "{\"task\": \"classification\", \"labels\": \"l.txt\", \"preprocessing\": {\"fit\": \"letterbox\","
-		      " \"size\": [128, 96], \"range\": [-1, 1]},"
-		      " \"variants\": [{\"name\": \"a\", \"file\": \"m.tflite\", \"precision\": \"int8\","
-		      " \"sparsity_kind\": \"unstructured\", \"sparsity\": 0.5, \"top1\": 0.7, \"latency_ms\": 8},"
-		      " {\"name\": \"b\", \"file\": \"/abs/other.tflite\", \"task\": \"detection\", \"labels\": \"k.txt\"}]}");
+	char *p =
+	    put("manifest.json",
+		"{\"task\": \"classification\", \"labels\": \"l.txt\", \"preprocessing\": {\"fit\": "
+		"\"letterbox\","
+		" \"size\": [128, 96], \"range\": [-1, 1]},"
+		" \"variants\": [{\"name\": \"a\", \"file\": \"m.tflite\", \"precision\": \"int8\","
+		" \"sparsity_kind\": \"unstructured\", \"sparsity\": 0.5, \"top1\": 0.7, \"latency_ms\": 8},"
+		" {\"name\": \"b\", \"file\": \"/abs/other.tflite\", \"task\": \"detection\", \"labels\": "
+		"\"k.txt\"}]}");
 	sl_ladder *l = NULL;
 	char err[512];
 	cr_assert_eq(sl_ladder_load(dir, NULL, &l, err, sizeof(err)), 0, "%s", err);
@@ -156,19 +160,22 @@ Test(ladder, errors_name_the_variant)
 	static const struct {
 		const char *json, *needle;
 	} bad[] = {
-		{"{", "cannot parse"},
-		{"[]", "top level"},
-		{"{\"variants\": []}", "non-empty"},
-		{"{\"variants\": [{\"file\": \"x\"}]}", "variants[0]: missing \"name\""},
-		{"{\"variants\": [{\"name\": \"a b\", \"file\": \"x\"}]}", "0x20"},
-		{"{\"variants\": [{\"name\": \"a\"}]}", "variant 'a': missing \"file\""},
-		{"{\"variants\": [{\"name\": \"a\", \"file\": 3}]}", "\"file\" must be a string"},
-		{"{\"variants\": [{\"name\": \"a\", \"file\": \"x\", \"sparsity\": 2}]}", "outside [0, 1]"},
-		{"{\"variants\": [{\"name\": \"a\", \"file\": \"x\", \"task\": \"pose\"}]}", "unknown task"},
-		{"{\"variants\": [{\"name\": \"a\", \"file\": \"x\"}, {\"name\": \"a\", \"file\": \"y\"}]}", "twice"},
-		{"{\"preprocessing\": {\"fit\": \"zoom\"}, \"variants\": [{\"name\": \"a\", \"file\": \"x\"}]}", "zoom"},
-		{"{\"preprocessing\": {\"size\": [1, 2]}, \"variants\": [{\"name\": \"a\", \"file\": \"x\"}]}", "size"},
-		{"{\"variants\": [{\"name\": \"a\", \"file\": \"x\", \"range\": [1, 1]}]}", "range"},
+	    {"{", "cannot parse"},
+	    {"[]", "top level"},
+	    {"{\"variants\": []}", "non-empty"},
+	    {"{\"variants\": [{\"file\": \"x\"}]}", "variants[0]: missing \"name\""},
+	    {"{\"variants\": [{\"name\": \"a b\", \"file\": \"x\"}]}", "0x20"},
+	    {"{\"variants\": [{\"name\": \"a\"}]}", "variant 'a': missing \"file\""},
+	    {"{\"variants\": [{\"name\": \"a\", \"file\": 3}]}", "\"file\" must be a string"},
+	    {"{\"variants\": [{\"name\": \"a\", \"file\": \"x\", \"sparsity\": 2}]}", "outside [0, 1]"},
+	    {"{\"variants\": [{\"name\": \"a\", \"file\": \"x\", \"task\": \"pose\"}]}", "unknown task"},
+	    {"{\"variants\": [{\"name\": \"a\", \"file\": \"x\"}, {\"name\": \"a\", \"file\": \"y\"}]}",
+	     "twice"},
+	    {"{\"preprocessing\": {\"fit\": \"zoom\"}, \"variants\": [{\"name\": \"a\", \"file\": \"x\"}]}",
+	     "zoom"},
+	    {"{\"preprocessing\": {\"size\": [1, 2]}, \"variants\": [{\"name\": \"a\", \"file\": \"x\"}]}",
+	     "size"},
+	    {"{\"variants\": [{\"name\": \"a\", \"file\": \"x\", \"range\": [1, 1]}]}", "range"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *p = put("bad.json", bad[i].json);

@@ -31,12 +31,12 @@ Test(window, nearest_rank_percentiles)
 
 /* With 30 samples, p95 is the second largest: one spike alone decides nothing. */
 static const sl_autoctl_params P = {
-	.window = 30,
-	.min_samples = 5,
-	.margin = 0.25,
-	.hold_us = 2000000,
-	.backoff_us = 5000000,
-	.backoff_max_us = 40000000,
+    .window = 30,
+    .min_samples = 5,
+    .margin = 0.25,
+    .hold_us = 2000000,
+    .backoff_us = 5000000,
+    .backoff_max_us = 40000000,
 };
 
 /* Three variants; the cost ratio between neighbours is 2. */

@@ -9,29 +9,29 @@
 #include <unistd.h>
 
 static const sl_dbus_variant variants[] = {
-	{"big", "int8", "dense", 0.0, 0.71, 4000000},
-	{"small", "uint8", "unstructured", 0.5, NAN, 500000},
+    {"big", "int8", "dense", 0.0, 0.71, 4000000},
+    {"small", "uint8", "unstructured", 0.5, NAN, 500000},
 };
 
 static void get_status(void *userdata, sl_dbus_status *st)
 {
 	fake_daemon *f = userdata;
 	*st = (sl_dbus_status){
-		.state = f->state,
-		.source = "testsrc",
-		.source_state = "streaming",
-		.active_variant = f->active,
-		.pending_variant = f->pending[0] ? f->pending : NULL,
-		.mode = f->mode,
-		.latency_target_ms = f->target,
-		.frames_captured = 10,
-		.frames_inferred = 9,
-		.frames_dropped = 1,
-		.frames_corrupt = 0,
-		.fps = 29.5,
-		.latency_p50_ms = 1.5,
-		.latency_p95_ms = 2.5,
-		.latency_p99_ms = 3.5,
+	    .state = f->state,
+	    .source = "testsrc",
+	    .source_state = "streaming",
+	    .active_variant = f->active,
+	    .pending_variant = f->pending[0] ? f->pending : NULL,
+	    .mode = f->mode,
+	    .latency_target_ms = f->target,
+	    .frames_captured = 10,
+	    .frames_inferred = 9,
+	    .frames_dropped = 1,
+	    .frames_corrupt = 0,
+	    .fps = 29.5,
+	    .latency_p50_ms = 1.5,
+	    .latency_p95_ms = 2.5,
+	    .latency_p99_ms = 3.5,
 	};
 }
 
@@ -50,8 +50,13 @@ static int get_latest_result(void *userdata, sl_dbus_result *ret)
 	fake_daemon *f = userdata;
 	if (!f->have_result)
 		return -ENODATA;
-	*ret = (sl_dbus_result){.sequence = 42, .timestamp_us = 123456789, .variant = "big",
-				.n_classes = 2, .classes = classes, .n_detections = 1, .detections = dets};
+	*ret = (sl_dbus_result){.sequence = 42,
+				.timestamp_us = 123456789,
+				.variant = "big",
+				.n_classes = 2,
+				.classes = classes,
+				.n_detections = 1,
+				.detections = dets};
 	return 0;
 }
 
@@ -69,7 +74,8 @@ static int act(fake_daemon *f, sl_dbus_call *call, sl_dbus_error *err)
 	return 0;
 }
 
-static int set_variant(void *userdata, const char *name, const char *who, sl_dbus_call *call, sl_dbus_error *err)
+static int set_variant(void *userdata, const char *name, const char *who, sl_dbus_call *call,
+		       sl_dbus_error *err)
 {
 	(void)who;
 	fake_daemon *f = userdata;
@@ -136,8 +142,9 @@ static void *server_main(void *arg)
 		}
 		pthread_mutex_unlock(&e->lock);
 		(void)sd_bus_flush(e->server);
-		struct pollfd p[2] = {{.fd = sd_bus_get_fd(e->server), .events = (short)sd_bus_get_events(e->server)},
-				      {.fd = e->stop_pipe[0], .events = POLLIN}};
+		struct pollfd p[2] = {
+		    {.fd = sd_bus_get_fd(e->server), .events = (short)sd_bus_get_events(e->server)},
+		    {.fd = e->stop_pipe[0], .events = POLLIN}};
 		poll(p, 2, 20);
 		if (p[1].revents) {
 			char c;

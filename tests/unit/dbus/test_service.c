@@ -25,7 +25,8 @@ static void teardown(void)
 TestSuite(dbus_service, .init = setup, .fini = teardown, .timeout = 30);
 
 /* Calls method with one argument of type sig (or none); returns r, fills err. */
-static int call(const char *method, const char *sig, const void *arg, sd_bus_error *err, sd_bus_message **reply)
+static int call(const char *method, const char *sig, const void *arg, sd_bus_error *err,
+		sd_bus_message **reply)
 {
 	sd_bus_message *m = NULL;
 	int r = sd_bus_message_new_method_call(env.client, &m, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, method);
@@ -40,7 +41,8 @@ static int call(const char *method, const char *sig, const void *arg, sd_bus_err
 	return r;
 }
 
-static void expect_error(const char *method, const char *sig, const void *arg, const char *name, const char *needle)
+static void expect_error(const char *method, const char *sig, const void *arg, const char *name,
+			 const char *needle)
 {
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	int r = call(method, sig, arg, &err, NULL);
@@ -55,8 +57,8 @@ static void get_prop(const char *name, char type, void *ret)
 {
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	sd_bus_message *reply = NULL;
-	int r = sd_bus_call_method(env.client, NULL, SL_DBUS_PATH, "org.freedesktop.DBus.Properties", "Get", &err,
-				   &reply, "ss", SL_DBUS_IFACE, name);
+	int r = sd_bus_call_method(env.client, NULL, SL_DBUS_PATH, "org.freedesktop.DBus.Properties", "Get",
+				   &err, &reply, "ss", SL_DBUS_IFACE, name);
 	cr_assert_geq(r, 0, "Get %s: %s", name, err.message);
 	char sig[2] = {type, 0};
 	r = sd_bus_message_enter_container(reply, 'v', sig);
@@ -73,8 +75,9 @@ static void get_prop(const char *name, char type, void *ret)
 
 Test(dbus_service, properties_have_their_types_and_values)
 {
-	static const char *const strs[][2] = {{"Version", "9.9.9"}, {"State", "running"}, {"Source", "testsrc"},
-					      {"SourceState", "streaming"}, {"ActiveVariant", "big"}, {"Mode", "manual"}};
+	static const char *const strs[][2] = {{"Version", "9.9.9"},	{"State", "running"},
+					      {"Source", "testsrc"},	{"SourceState", "streaming"},
+					      {"ActiveVariant", "big"}, {"Mode", "manual"}};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		char *s;
 		get_prop(strs[i][0], 's', &s);
@@ -84,7 +87,8 @@ Test(dbus_service, properties_have_their_types_and_values)
 	static const struct {
 		const char *n;
 		uint64_t v;
-	} u64s[] = {{"FramesCaptured", 10}, {"FramesInferred", 9}, {"FramesDropped", 1}, {"FramesCorrupt", 0}};
+	} u64s[] = {
+	    {"FramesCaptured", 10}, {"FramesInferred", 9}, {"FramesDropped", 1}, {"FramesCorrupt", 0}};
 	for (size_t i = 0; i < 4; i++) {
 		uint64_t t;
 		get_prop(u64s[i].n, 't', &t);
@@ -93,7 +97,10 @@ Test(dbus_service, properties_have_their_types_and_values)
 	static const struct {
 		const char *n;
 		double v;
-	} dbls[] = {{"LatencyTargetMs", 50}, {"Fps", 29.5}, {"LatencyP50Ms", 1.5}, {"LatencyP95Ms", 2.5},
+	} dbls[] = {{"LatencyTargetMs", 50},
+		    {"Fps", 29.5},
+		    {"LatencyP50Ms", 1.5},
+		    {"LatencyP95Ms", 2.5},
 		    {"LatencyP99Ms", 3.5}};
 	for (size_t i = 0; i < 5; i++) {
 		double x;
@@ -105,8 +112,8 @@ Test(dbus_service, properties_have_their_types_and_values)
 Test(dbus_service, properties_are_read_only)
 {
 	sd_bus_error err = SD_BUS_ERROR_NULL;
-	int r = sd_bus_call_method(env.client, NULL, SL_DBUS_PATH, "org.freedesktop.DBus.Properties", "Set", &err,
-				   NULL, "ssv", SL_DBUS_IFACE, "Mode", "s", "auto");
+	int r = sd_bus_call_method(env.client, NULL, SL_DBUS_PATH, "org.freedesktop.DBus.Properties", "Set",
+				   &err, NULL, "ssv", SL_DBUS_IFACE, "Mode", "s", "auto");
 	cr_assert_lt(r, 0);
 	sd_bus_error_free(&err);
 }
@@ -161,7 +168,8 @@ Test(dbus_service, set_variant_acts_and_announces)
 	bool seen = false;
 	sd_bus_message *m = NULL;
 	while (sd_bus_process(env.client, &m) > 0) {
-		if (m && sd_bus_message_is_signal(m, "org.freedesktop.DBus.Properties", "PropertiesChanged")) {
+		if (m &&
+		    sd_bus_message_is_signal(m, "org.freedesktop.DBus.Properties", "PropertiesChanged")) {
 			const char *iface;
 			cr_assert_geq(sd_bus_message_read(m, "s", &iface), 0);
 			cr_expect_str_eq(iface, SL_DBUS_IFACE);
@@ -331,8 +339,9 @@ Test(dbus_service, introspection_file_matches_the_vtable)
 	sd_bus_message *reply = NULL;
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	const char *xml;
-	cr_assert_geq(sd_bus_call_method(env.client, NULL, SL_DBUS_PATH, "org.freedesktop.DBus.Introspectable",
-					 "Introspect", &err, &reply, ""),
+	cr_assert_geq(sd_bus_call_method(env.client, NULL, SL_DBUS_PATH,
+					 "org.freedesktop.DBus.Introspectable", "Introspect", &err, &reply,
+					 ""),
 		      0);
 	cr_assert_geq(sd_bus_message_read(reply, "s", &xml), 0);
 	char *live = api_lines(xml);

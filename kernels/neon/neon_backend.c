@@ -1,0 +1,256 @@
+/* Node adapter of the NEON backend: reads a node's tensors and quantization
+ * (multipliers and activation range through the reference's helpers, so the
+ * result is bit-exact with it), packs the weights and prepares the layer. */
+#include "kernels/neon/neon_backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macros.h"
+
+typedef struct {
+	size_t in_off, out_off;
+	struct pthreadpool *pool;
+	sl_neon_gemm *gemm;
+	sl_neon_conv *conv;
+	sl_neon_dw *dw;
+	sl_neon_dwconv *dwconv;
+} neon_state;
+
+static void state_free(neon_state *s)
+{
+	if (!s)
+		return;
+	sl_neon_conv_free(s->conv);
+	sl_neon_gemm_free(s->gemm);
+	sl_neon_dwconv_free(s->dwconv);
+	sl_neon_dw_free(s->dw);
+	free(s);
+}
+
+static void state_freep(neon_state **s)
+{
+	state_free(*s);
+}
+
+static void step_destroy(sl_step *step)
+{
+	state_free(step->state);
+	step->state = NULL;
+}
+
+static int run_conv(sl_step *step, uint8_t *arena)
+{
+	neon_state *s = step->state;
+	sl_neon_conv_run(s->conv, arena + s->in_off, arena + s->out_off, s->pool);
+	return 0;
+}
+
+static int run_dw(sl_step *step, uint8_t *arena)
+{
+	neon_state *s = step->state;
+	sl_neon_dwconv_run(s->dwconv, arena + s->in_off, arena + s->out_off, s->pool);
+	return 0;
+}
+
+static const sl_tensor *tensor(const sl_model *m, const sl_node *n, int k)
+{
+	if (k >= n->n_inputs || n->inputs[k] < 0 || n->inputs[k] >= m->n_tensors)
+		return NULL;
+	return &m->tensors[n->inputs[k]];
+}
+
+static bool is_q8(sl_dtype t)
+{
+	return t == SL_DTYPE_I8 || t == SL_DTYPE_U8;
+}
+
+/* Quantization of a node whose tensors are all int8/uint8 with constant
+ * weights and bias; false (decline) otherwise. The arrays hold out_c entries. */
+typedef struct {
+	sl_neon_quant_desc d;
+	int32_t *mult;
+	int *shift;
+} quant_arrays;
+
+static int read_quant(const sl_node *node, const sl_tensor *in, const sl_tensor *w, const sl_tensor *b,
+		      const sl_tensor *out, int out_c, quant_arrays *qa)
+{
+	if (!is_q8(in->dtype) || !is_q8(w->dtype) || !is_q8(out->dtype) || in->kind != SL_TENSOR_ACTIVATION ||
+	    out->kind != SL_TENSOR_ACTIVATION || w->kind != SL_TENSOR_CONST || !w->data)
+		return -EOPNOTSUPP;
+	if (b && (b->dtype != SL_DTYPE_I32 || b->kind != SL_TENSOR_CONST || !b->data ||
+		  sl_tensor_numel(b) != out_c))
+		return -EOPNOTSUPP;
+	if (in->q.n < 1 || out->q.n < 1 || (w->q.n != 1 && w->q.n != out_c) || out_c < 1)
+		return -EOPNOTSUPP;
+	const int nq = w->q.n;
+	qa->mult = malloc((size_t)nq * sizeof(*qa->mult));
+	qa->shift = malloc((size_t)nq * sizeof(*qa->shift));
+	if (!qa->mult || !qa->shift)
+		return -ENOMEM;
+	sl_ref_conv_q8_multipliers(in->q.scale[0], w->q.scale, nq, out->q.scale[0], qa->mult, qa->shift);
+	qa->d = (sl_neon_quant_desc){
+	    .in_type = in->dtype,
+	    .w_type = w->dtype,
+	    .out_type = out->dtype,
+	    .nq = nq,
+	    .w_zp = w->q.zero_point,
+	    .mult = qa->mult,
+	    .shift = qa->shift,
+	    .bias = b ? b->data : NULL,
+	    .in_zp = in->q.zero_point[0],
+	    .out_zp = out->q.zero_point[0],
+	};
+	sl_ref_act_range_q8(node->act, out->dtype, out->q.scale[0], out->q.zero_point[0], &qa->d.act_min,
+			    &qa->d.act_max);
+	return 0;
+}
+
+/* A failed pack or plan: out of memory is a hard error, anything else (sizes
+ * beyond the kernels' limits) is left to the next backend. */
+static int decline_or_fail(int r, int node, sl_error *err)
+{
+	if (r != -ENOMEM)
+		return -EOPNOTSUPP;
+	if (err)
+		snprintf(err->msg, sizeof(err->msg), "neon: node %d: out of memory packing weights", node);
+	return r;
+}
+
+int sl_neon_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_neon_kernels *k, sl_step *step,
+			    sl_error *err)
+{
+	if (!ctx || !ctx->model || !k || !step || node < 0 || node >= ctx->model->n_nodes)
+		return -EINVAL;
+	const sl_model *m = ctx->model;
+	const sl_node *n = &m->nodes[node];
+	if (n->op != SL_OP_CONV_2D && n->op != SL_OP_DEPTHWISE_CONV_2D && n->op != SL_OP_FULLY_CONNECTED)
+		return -EOPNOTSUPP;
+	if (n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+		return -EOPNOTSUPP;
+	const sl_tensor *in = tensor(m, n, 0), *w = tensor(m, n, 1), *b = tensor(m, n, 2),
+			*out = &m->tensors[n->outputs[0]];
+	if (!in || !w)
+		return -EOPNOTSUPP;
+
+	sl_ref_conv_geom g;
+	const bool dw = n->op == SL_OP_DEPTHWISE_CONV_2D;
+	if (n->op == SL_OP_FULLY_CONNECTED) {
+		if (w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
+			return -EOPNOTSUPP;
+		const int64_t numel = sl_tensor_numel(in), depth = w->dims[1];
+		if (numel < depth || numel % depth || numel / depth > INT32_MAX ||
+		    sl_tensor_numel(out) != numel / depth * w->dims[0])
+			return -EOPNOTSUPP;
+		g = (sl_ref_conv_geom){.batch = (int)(numel / depth),
+				       .in_h = 1,
+				       .in_w = 1,
+				       .in_c = (int)depth,
+				       .out_h = 1,
+				       .out_w = 1,
+				       .out_c = w->dims[0],
+				       .filter_h = 1,
+				       .filter_w = 1,
+				       .stride_h = 1,
+				       .stride_w = 1,
+				       .dilation_h = 1,
+				       .dilation_w = 1,
+				       .groups = 1,
+				       .depth_multiplier = 1};
+	} else {
+		if (in->rank != 4 || w->rank != 4 || out->rank != 4)
+			return -EOPNOTSUPP;
+		const sl_conv_params *p = &n->p.conv;
+		g = (sl_ref_conv_geom){.batch = in->dims[0],
+				       .in_h = in->dims[1],
+				       .in_w = in->dims[2],
+				       .in_c = in->dims[3],
+				       .out_h = out->dims[1],
+				       .out_w = out->dims[2],
+				       .out_c = out->dims[3],
+				       .filter_h = w->dims[1],
+				       .filter_w = w->dims[2],
+				       .stride_h = p->stride_h,
+				       .stride_w = p->stride_w,
+				       .dilation_h = p->dilation_h,
+				       .dilation_w = p->dilation_w,
+				       .pad_top = p->pad_top,
+				       .pad_left = p->pad_left,
+				       .groups = 1,
+				       .depth_multiplier = 1};
+		const bool ok = dw ? (w->dims[0] == 1 && w->dims[3] == g.out_c && g.out_c == g.in_c)
+				   : (w->dims[0] == g.out_c && w->dims[3] == g.in_c);
+		if (!ok || out->dims[0] != g.batch)
+			return -EOPNOTSUPP; /* grouped, depth multiplier > 1 or malformed */
+	}
+	if ((dw && !k->n_dw) || (!dw && !k->gemm))
+		return -EOPNOTSUPP;
+
+	_cleanup_free_ int32_t *mult = NULL;
+	_cleanup_free_ int *shift = NULL;
+	quant_arrays qa = {0};
+	int r = read_quant(n, in, w, b, out, g.out_c, &qa);
+	mult = qa.mult;
+	shift = qa.shift;
+	if (r < 0)
+		return decline_or_fail(r, node, err);
+
+	_cleanup_(state_freep) neon_state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return decline_or_fail(-ENOMEM, node, err);
+	s->in_off = in->arena_offset;
+	s->out_off = out->arena_offset;
+	s->pool = ctx->pool;
+	const int threads = ctx->pool ? ctx->threads : 1;
+	sl_error perr = {{0}};
+	if (dw) {
+		r = sl_neon_dw_pack(g.in_c, g.filter_h * g.filter_w, w->data, &qa.d, &s->dw, &perr);
+		if (r < 0)
+			return decline_or_fail(r, node, err);
+		const sl_neon_dw_impl *impl = NULL;
+		for (size_t i = 0; i < k->n_dw && !impl; i++)
+			if (sl_neon_dw_usable(&k->dw[i], s->dw, g.filter_h, g.filter_w))
+				impl = &k->dw[i];
+		if (!impl)
+			return -EOPNOTSUPP;
+		r = sl_neon_dwconv_new(&g, s->dw, impl, threads, &s->dwconv, &perr);
+		if (r < 0)
+			return decline_or_fail(r, node, err);
+		snprintf(step->why, sizeof(step->why), "neon %s%s", impl->name, s->dw->fast ? "" : " (zero points)");
+		step->run = run_dw;
+	} else {
+		r = sl_neon_gemm_pack(g.out_c, g.filter_h * g.filter_w * g.in_c, w->data, &qa.d, k->gemm->layout,
+				      &s->gemm, &perr);
+		if (r < 0)
+			return decline_or_fail(r, node, err);
+		r = sl_neon_conv_new(&g, s->gemm, k->gemm, threads, &s->conv, &perr);
+		if (r < 0)
+			return decline_or_fail(r, node, err);
+		snprintf(step->why, sizeof(step->why), "neon %s, %s%s", k->gemm->name,
+			 sl_neon_conv_direct(s->conv) ? "direct" : "packed tiles", s->gemm->cw ? ", row sums" : "");
+		step->run = run_conv;
+	}
+	step->impl = SL_IMPL_NEON;
+	step->destroy = step_destroy;
+	step->state = SL_TAKE_PTR(s);
+	return 0;
+}
+
+int sl_neon_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error *err)
+{
+#if defined(__aarch64__)
+	size_t n_dw;
+	const sl_neon_dw_impl *dw = sl_neon_dw_impls(&n_dw);
+	const sl_neon_kernels k = {.gemm = sl_neon_gemm_select(), .dw = dw, .n_dw = n_dw};
+	return sl_neon_prepare_kernels(ctx, node, &k, step, err);
+#else
+	(void)ctx;
+	(void)node;
+	(void)step;
+	(void)err;
+	return -EOPNOTSUPP;
+#endif
+}

@@ -1,0 +1,111 @@
+/* Shared by the per-ISA kernel sources (gemm_smlal.c, gemm_sdot.c,
+ * dw_smlal.c): built for aarch64 natively, or for x86 through SIMDe in the
+ * test-only library (SL_NEON_SIMDE), where the exported names get a _simde
+ * suffix. Internal to kernels/neon. */
+#pragma once
+
+#include <stdint.h>
+#include <string.h>
+
+#ifdef SL_NEON_SIMDE
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/arm/neon.h>
+#define SL_NEON_FN(name) name##_simde
+#else
+#include <arm_neon.h>
+#define SL_NEON_FN(name) name
+#endif
+
+#include "kernels/neon/neon.h"
+#include "kernels/neon/neon_kernels.h"
+
+/* Small fixed loops over register arrays: fully unrolled so that the arrays
+ * stay in registers at -O2. */
+#define SL_NEON_UNROLL _Pragma("GCC unroll 16")
+
+#ifdef SL_NEON_SIMDE
+/* SRSHL by a negative (right) shift. SIMDe 0.7.4's portable version adds the
+ * rounding constant in int32 and wraps for values within 2^(n-1) of
+ * INT32_MAX; the instruction (and qemu) compute it exactly. */
+static inline int32x4_t sl_neon_srshl(int32x4_t a, int32x4_t b)
+{
+	int32_t va[4], vb[4];
+	vst1q_s32(va, a);
+	vst1q_s32(vb, b);
+	for (int i = 0; i < 4; i++) {
+		const int n = -(int8_t)vb[i];
+		if (n > 0)
+			va[i] = (int32_t)(((int64_t)va[i] + ((int64_t)1 << (n - 1))) >> n);
+		else
+			va[i] = (int32_t)((uint32_t)va[i] << -n);
+	}
+	return vld1q_s32(va);
+}
+#else
+#define sl_neon_srshl vrshlq_s32
+#endif
+
+/* gemmlowp's MultiplyByQuantizedMultiplier on 4 lanes of 4 channels. The left
+ * shift wraps like the reference's uint32 shift; SQRDMULH is exactly
+ * SaturatingRoundingDoublingHighMul; RoundingDivideByPOT rounds half away
+ * from zero, SRSHL half up, so negative values are first lowered by one. That
+ * subtraction (SSRA of the sign) cannot overflow: with a multiplier in
+ * [0, INT32_MAX] (the packers reject others) SQRDMULH never returns
+ * INT32_MIN. rsh is the right shift negated; with rsh 0 the fix-up is 0. */
+static inline int32x4_t sl_neon_rq(int32x4_t x, int32x4_t mult, int32x4_t lsh, int32x4_t rsh, int any_lsh)
+{
+	if (any_lsh)
+		x = vshlq_s32(x, lsh);
+	x = vqrdmulhq_s32(x, mult);
+	x = vsraq_n_s32(x, vandq_s32(x, rsh), 31);
+	return sl_neon_srshl(x, rsh);
+}
+
+/* Requantize channels [c0, c0 + 4) of one accumulator vector. */
+static inline int32x4_t sl_neon_rq_at(const sl_neon_requant *q, int32x4_t x, size_t c0)
+{
+	return sl_neon_rq(x, vld1q_s32(q->mult + c0), vld1q_s32(q->lsh + c0), vld1q_s32(q->rsh + c0), q->any_lsh);
+}
+
+/* Two requantized vectors -> 8 output bytes: the zero point is added with
+ * int32 wrap-around as in the reference, then saturated to the output type
+ * and clamped to the activation range. */
+static inline uint8x8_t sl_neon_narrow8(const sl_neon_requant *q, int32x4_t lo, int32x4_t hi)
+{
+	const int32x4_t zp = vdupq_n_s32(q->out_zp);
+	const int16x8_t h = vcombine_s16(vqmovn_s32(vaddq_s32(lo, zp)), vqmovn_s32(vaddq_s32(hi, zp)));
+	if (q->out_u8)
+		return vmin_u8(vmax_u8(vqmovun_s16(h), vdup_n_u8((uint8_t)q->act_min)),
+			       vdup_n_u8((uint8_t)q->act_max));
+	return vreinterpret_u8_s8(
+		vmin_s8(vmax_s8(vqmovn_s16(h), vdup_n_s8((int8_t)q->act_min)), vdup_n_s8((int8_t)q->act_max)));
+}
+
+static inline uint8x16_t sl_neon_narrow16(const sl_neon_requant *q, const int32x4_t x[4])
+{
+	const int32x4_t zp = vdupq_n_s32(q->out_zp);
+	const int16x8_t h0 = vcombine_s16(vqmovn_s32(vaddq_s32(x[0], zp)), vqmovn_s32(vaddq_s32(x[1], zp)));
+	const int16x8_t h1 = vcombine_s16(vqmovn_s32(vaddq_s32(x[2], zp)), vqmovn_s32(vaddq_s32(x[3], zp)));
+	if (q->out_u8)
+		return vminq_u8(vmaxq_u8(vcombine_u8(vqmovun_s16(h0), vqmovun_s16(h1)),
+					 vdupq_n_u8((uint8_t)q->act_min)),
+				vdupq_n_u8((uint8_t)q->act_max));
+	return vreinterpretq_u8_s8(vminq_s8(vmaxq_s8(vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1)),
+						     vdupq_n_s8((int8_t)q->act_min)),
+					    vdupq_n_s8((int8_t)q->act_max)));
+}
+
+/* First n (< 8 or < 16) bytes of a vector. */
+static inline void sl_neon_store_part8(uint8_t *d, uint8x8_t v, size_t n)
+{
+	uint8_t t[8];
+	vst1_u8(t, v);
+	memcpy(d, t, n);
+}
+
+static inline void sl_neon_store_part16(uint8_t *d, uint8x16_t v, size_t n)
+{
+	uint8_t t[16];
+	vst1q_u8(t, v);
+	memcpy(d, t, n);
+}

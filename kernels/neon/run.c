@@ -1,0 +1,265 @@
+/* Whole layers on the micro-kernels: activation packing (im2col of a tile of
+ * pixels, or the tap-pointer table of a depthwise output row) into scratch
+ * allocated when the layer is prepared, and the split over a pthreadpool.
+ *
+ * The work is cut into a fixed number of chunks (about four per thread, in
+ * whole micro-kernel tiles) and each chunk owns one scratch slot: pthreadpool
+ * does not say which thread runs a task, but a chunk index is enough, and
+ * nothing is allocated or shared per frame. */
+#include <errno.h>
+#include <pthreadpool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macros.h"
+#include "kernels/neon/neon.h"
+
+static size_t chunking(size_t units, size_t quantum, int threads, size_t *ret_per_chunk)
+{
+	const size_t t = threads > 1 ? (size_t)threads : 1;
+	size_t per = (units + 4 * t - 1) / (4 * t);
+	per = SL_ALIGN_UP(per ? per : 1, quantum);
+	*ret_per_chunk = per;
+	return (units + per - 1) / per;
+}
+
+/* ---- CONV_2D / FULLY_CONNECTED --------------------------------------------------- */
+
+struct sl_neon_conv {
+	sl_ref_conv_geom g;
+	const sl_neon_gemm *p;
+	const sl_neon_gemm_impl *impl;
+	size_t m, mr;
+	bool direct;
+	size_t per_chunk, n_chunks;
+	size_t slot_bytes;
+	uint8_t *scratch;
+};
+
+typedef struct {
+	sl_neon_conv *c;
+	const uint8_t *in;
+	uint8_t *out;
+} conv_run;
+
+sl_neon_conv *sl_neon_conv_free(sl_neon_conv *c)
+{
+	if (c) {
+		free(c->scratch);
+		free(c);
+	}
+	return NULL;
+}
+
+bool sl_neon_conv_direct(const sl_neon_conv *c)
+{
+	return c->direct;
+}
+
+int sl_neon_conv_new(const sl_ref_conv_geom *g, const sl_neon_gemm *p, const sl_neon_gemm_impl *impl, int threads,
+		     sl_neon_conv **ret, sl_error *err)
+{
+	if (!g || !p || !impl || !ret || impl->layout != p->layout)
+		return -EINVAL;
+	const int64_t k = (int64_t)g->filter_h * g->filter_w * g->in_c;
+	if ((g->groups > 1) || k != p->k || g->out_c != p->n || g->batch < 1 || g->out_h < 1 || g->out_w < 1 ||
+	    g->stride_h < 1 || g->stride_w < 1 || g->dilation_h < 1 || g->dilation_w < 1) {
+		if (err)
+			snprintf(err->msg, sizeof(err->msg), "neon: geometry does not match the packed weights");
+		return -EINVAL;
+	}
+	_cleanup_(sl_neon_conv_freep) sl_neon_conv *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->g = *g;
+	c->p = p;
+	c->impl = impl;
+	c->mr = (size_t)impl->mr;
+	c->m = (size_t)g->batch * (size_t)g->out_h * (size_t)g->out_w;
+	c->direct = g->filter_h == 1 && g->filter_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+		    g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w &&
+		    p->in_flip == 0 && !p->cw && p->k == p->kp;
+	c->n_chunks = chunking(c->m, c->mr, threads, &c->per_chunk);
+	if (!c->direct) {
+		/* a tile of mr packed rows, then mr row sums */
+		c->slot_bytes = SL_ALIGN_UP(c->mr * (size_t)p->kp + c->mr * sizeof(int32_t), 64);
+		size_t total;
+		if (!sl_mul_size(c->slot_bytes, c->n_chunks, &total))
+			return -EOVERFLOW;
+		c->scratch = aligned_alloc(64, total);
+		if (!c->scratch)
+			return -ENOMEM;
+	}
+	*ret = SL_TAKE_PTR(c);
+	return 0;
+}
+
+/* im2col of output pixels [m0, m0 + rows) into mr rows of kp bytes, in the
+ * int8 domain, padding taps as the zero point and the K tail as 0; row sums
+ * when the weights have zero points. */
+static void pack_tile(const sl_neon_conv *c, const uint8_t *in, size_t m0, size_t rows, int8_t *at,
+		      int32_t *rowsum)
+{
+	const sl_ref_conv_geom *g = &c->g;
+	const sl_neon_gemm *p = c->p;
+	const size_t ic = (size_t)g->in_c, kp = (size_t)p->kp, k = (size_t)p->k;
+	const size_t plane = (size_t)g->out_h * (size_t)g->out_w;
+	for (size_t i = 0; i < rows; i++) {
+		const size_t m = m0 + i, b = m / plane, oy = m % plane / (size_t)g->out_w, ox = m % (size_t)g->out_w;
+		uint8_t *d = (uint8_t *)(at + i * kp);
+		for (int fy = 0; fy < g->filter_h; fy++) {
+			const long iy = (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
+			for (int fx = 0; fx < g->filter_w; fx++, d += ic) {
+				const long ix = (long)ox * g->stride_w - g->pad_left + (long)fx * g->dilation_w;
+				if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+					memset(d, (uint8_t)p->pad_byte, ic);
+				else
+					memcpy(d, in + ((b * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w +
+							(size_t)ix) * ic,
+					       ic);
+			}
+		}
+		uint8_t *row = (uint8_t *)(at + i * kp);
+		if (p->in_flip)
+			for (size_t j = 0; j < k; j++)
+				row[j] ^= 0x80;
+		memset(row + k, 0, kp - k);
+		if (p->cw) {
+			int32_t s = 0;
+			for (size_t j = 0; j < k; j++)
+				s += (int8_t)row[j];
+			rowsum[i] = s;
+		}
+	}
+	for (size_t i = rows; i < c->mr; i++)
+		rowsum[i] = 0;
+}
+
+static void conv_task(void *arg, size_t chunk)
+{
+	const conv_run *r = arg;
+	const sl_neon_conv *c = r->c;
+	const sl_neon_gemm *p = c->p;
+	const size_t n = (size_t)p->n;
+	const size_t begin = chunk * c->per_chunk, end = SL_MIN(c->m, begin + c->per_chunk);
+	int8_t *at = c->direct ? NULL : (int8_t *)(c->scratch + chunk * c->slot_bytes);
+	int32_t *rowsum = c->direct ? NULL : (int32_t *)(void *)(at + c->mr * (size_t)p->kp);
+	for (size_t m0 = begin; m0 < end; m0 += c->mr) {
+		const size_t rows = SL_MIN(c->mr, end - m0);
+		if (c->direct) {
+			c->impl->fn(p, rows, (const int8_t *)r->in + m0 * (size_t)p->k, (size_t)p->k, NULL,
+				    r->out + m0 * n, n);
+		} else {
+			pack_tile(c, r->in, m0, rows, at, rowsum);
+			c->impl->fn(p, rows, at, (size_t)p->kp, rowsum, r->out + m0 * n, n);
+		}
+	}
+}
+
+void sl_neon_conv_run(sl_neon_conv *c, const void *in, void *out, struct pthreadpool *pool)
+{
+	conv_run r = {.c = c, .in = in, .out = out};
+	if (pool && c->n_chunks > 1) {
+		pthreadpool_parallelize_1d(pool, conv_task, &r, c->n_chunks, 0);
+		return;
+	}
+	for (size_t i = 0; i < c->n_chunks; i++)
+		conv_task(&r, i);
+}
+
+/* ---- DEPTHWISE_CONV_2D ----------------------------------------------------------------- */
+
+struct sl_neon_dwconv {
+	sl_ref_conv_geom g;
+	const sl_neon_dw *p;
+	const sl_neon_dw_impl *impl;
+	size_t rows; /* batch * out_h */
+	size_t per_chunk, n_chunks;
+	size_t slot_ptrs;
+	const uint8_t **ptrs;
+};
+
+typedef struct {
+	sl_neon_dwconv *c;
+	const uint8_t *in;
+	uint8_t *out;
+} dw_run;
+
+sl_neon_dwconv *sl_neon_dwconv_free(sl_neon_dwconv *c)
+{
+	if (c) {
+		free(c->ptrs);
+		free(c);
+	}
+	return NULL;
+}
+
+int sl_neon_dwconv_new(const sl_ref_conv_geom *g, const sl_neon_dw *p, const sl_neon_dw_impl *impl, int threads,
+		       sl_neon_dwconv **ret, sl_error *err)
+{
+	if (!g || !p || !impl || !ret)
+		return -EINVAL;
+	if ((g->depth_multiplier > 1) || g->in_c != p->c || g->out_c != p->c ||
+	    (int64_t)g->filter_h * g->filter_w != p->taps || g->batch < 1 || g->out_h < 1 || g->out_w < 1 ||
+	    g->stride_h < 1 || g->stride_w < 1 || g->dilation_h < 1 || g->dilation_w < 1 ||
+	    !sl_neon_dw_usable(impl, p, g->filter_h, g->filter_w)) {
+		if (err)
+			snprintf(err->msg, sizeof(err->msg), "neon: depthwise geometry or kernel does not match");
+		return -EINVAL;
+	}
+	_cleanup_(sl_neon_dwconv_freep) sl_neon_dwconv *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->g = *g;
+	c->p = p;
+	c->impl = impl;
+	c->rows = (size_t)g->batch * (size_t)g->out_h;
+	c->n_chunks = chunking(c->rows, 1, threads, &c->per_chunk);
+	c->slot_ptrs = (size_t)g->out_w * (size_t)p->taps;
+	size_t total;
+	if (!sl_mul_size(c->slot_ptrs, c->n_chunks, &total) || !sl_mul_size(total, sizeof(*c->ptrs), &total))
+		return -EOVERFLOW;
+	c->ptrs = malloc(total);
+	if (!c->ptrs)
+		return -ENOMEM;
+	*ret = SL_TAKE_PTR(c);
+	return 0;
+}
+
+static void dw_task(void *arg, size_t chunk)
+{
+	const dw_run *r = arg;
+	const sl_neon_dwconv *c = r->c;
+	const sl_ref_conv_geom *g = &c->g;
+	const size_t ch = (size_t)g->in_c;
+	const uint8_t **ptrs = c->ptrs + chunk * c->slot_ptrs;
+	const size_t begin = chunk * c->per_chunk, end = SL_MIN(c->rows, begin + c->per_chunk);
+	for (size_t row = begin; row < end; row++) {
+		const size_t b = row / (size_t)g->out_h, oy = row % (size_t)g->out_h;
+		const uint8_t **pt = ptrs;
+		for (int ox = 0; ox < g->out_w; ox++)
+			for (int fy = 0; fy < g->filter_h; fy++) {
+				const long iy = (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
+				const bool row_in = iy >= 0 && iy < g->in_h;
+				const uint8_t *base = r->in + (b * (size_t)g->in_h + (size_t)(row_in ? iy : 0)) *
+								  (size_t)g->in_w * ch;
+				for (int fx = 0; fx < g->filter_w; fx++) {
+					const long ix = (long)ox * g->stride_w - g->pad_left + (long)fx * g->dilation_w;
+					*pt++ = row_in && ix >= 0 && ix < g->in_w ? base + (size_t)ix * ch : c->p->zp_row;
+				}
+			}
+		c->impl->fn(c->p, (size_t)g->out_w, ptrs, r->out + row * (size_t)g->out_w * ch, ch);
+	}
+}
+
+void sl_neon_dwconv_run(sl_neon_dwconv *c, const void *in, void *out, struct pthreadpool *pool)
+{
+	dw_run r = {.c = c, .in = in, .out = out};
+	if (pool && c->n_chunks > 1) {
+		pthreadpool_parallelize_1d(pool, dw_task, &r, c->n_chunks, 0);
+		return;
+	}
+	for (size_t i = 0; i < c->n_chunks; i++)
+		dw_task(&r, i);
+}
