@@ -112,7 +112,8 @@ int sl_daemon_request_variant(sl_daemon *d, const char *name, const char *reason
 		return r;
 	if (!d->loading)
 		start_load(d);
-	return d->want[0] ? r : 0;
+	/* 1 when the call was kept, even if a failed start already answered it. */
+	return r;
 }
 
 static int variant_index(sl_daemon *d, const char *name)
@@ -547,8 +548,8 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	if (d->source)
 		sl_source_get_stats(d->source, &ss);
 	bool thread_alive = !d->source || hb != d->wd_heartbeat;
-	bool frames_flow = inferred != d->wd_inferred || ss.captured != d->wd_captured || !d->active_name[0] ||
-			   !d->source || d->source_state != SL_SOURCE_STREAMING;
+	bool frames_flow = inferred != d->wd_inferred || ss.captured != d->wd_captured ||
+			   !d->active_name[0] || !d->source || d->source_state != SL_SOURCE_STREAMING;
 	bool progress = thread_alive && frames_flow;
 	if (progress)
 		(void)sd_notify(0, "WATCHDOG=1");

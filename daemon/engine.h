@@ -12,7 +12,7 @@
 
 #define SL_RESULT_MAX_CLASSES	 10
 #define SL_RESULT_MAX_DETECTIONS 32
-#define SL_LABEL_MAX		 48
+#define SL_LABEL_MAX		 128 /* the longest ImageNet label is 121 bytes */
 
 typedef struct {
 	int32_t index;

@@ -7,9 +7,13 @@ usage: ladder-crosscheck.py LADDER_DIR DIR [--label-offset K] [--crop F]
 
 litert: the ai-edge-litert package (pip); armnn: Debian's python3-pyarmnn
 (CpuRef backend, run with /usr/bin/python3; slow: ~7 s per MobileNet image).
-Preprocessing follows ../shared/reference/ref_eval.py: centre crop F, PIL
-bilinear resize; uint8 inputs get raw pixels, int8 pixel-128, float inputs
-the manifest's preprocessing range (default raw 0..255).
+Preprocessing: --preprocess sightline (default) mirrors `sightline eval`
+(central crop F with rounded edges, then area resize when shrinking by more
+than 2x, else non-antialiased bilinear with half-pixel centres), so that any
+difference is the runtime's; --preprocess pil follows
+../shared/reference/ref_eval.py (PIL's antialiasing bilinear). uint8 inputs
+get raw pixels, int8 pixel-128, float inputs the manifest's preprocessing
+range (default raw 0..255).
 Exit status 1 when a variant differs from the manifest by more than 1 point."""
 import argparse, json, os, sys
 import numpy as np
@@ -21,6 +25,7 @@ ap.add_argument('--label-offset', type=int, default=0)
 ap.add_argument('--crop', type=float, default=None)
 ap.add_argument('--limit', type=int, default=0)
 ap.add_argument('--runtime', choices=['litert', 'armnn'], default='litert')
+ap.add_argument('--preprocess', choices=['sightline', 'pil'], default='sightline')
 a = ap.parse_args()
 
 mpath = a.ladder if a.ladder.endswith('.json') else os.path.join(a.ladder, 'manifest.json')
@@ -75,14 +80,42 @@ class ArmNN:
 
 
 cache = {}
+
+
+def bilinear(a, W, H):
+    """Non-antialiased bilinear with half-pixel centres, edge-clamped."""
+    h, w = a.shape[:2]
+    fy = np.clip((np.arange(H) + 0.5) * (h / H) - 0.5, 0, h - 1)
+    fx = np.clip((np.arange(W) + 0.5) * (w / W) - 0.5, 0, w - 1)
+    y0 = fy.astype(int); x0 = fx.astype(int)
+    y1 = np.minimum(y0 + 1, h - 1); x1 = np.minimum(x0 + 1, w - 1)
+    wy = (fy - y0)[:, None, None]; wx = (fx - x0)[None, :, None]
+    top = a[y0][:, x0] * (1 - wx) + a[y0][:, x1] * wx
+    bot = a[y1][:, x0] * (1 - wx) + a[y1][:, x1] * wx
+    return np.floor(top * (1 - wy) + bot * wy + 0.5)
+
+
 def load(f, H, W):
     key = (f, H, W)
     if key not in cache:
         im = Image.open(os.path.join(a.dir, f)).convert('RGB')
-        if crop < 1.0:
-            w, h = im.size; cw, ch = w * crop, h * crop
-            im = im.crop(((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2))
-        cache[key] = np.asarray(im.resize((W, H), Image.BILINEAR), dtype=np.float32)[None]
+        if a.preprocess == 'pil':
+            if crop < 1.0:
+                w, h = im.size; cw, ch = w * crop, h * crop
+                im = im.crop(((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2))
+            x = np.asarray(im.resize((W, H), Image.BILINEAR), dtype=np.float32)
+        else:
+            if crop < 1.0:
+                w, h = im.size; cw, ch = w * crop, h * crop
+                x0, x1 = int(np.floor((w - cw) / 2 + 0.5)), int(np.floor((w + cw) / 2 + 0.5))
+                y0, y1 = int(np.floor((h - ch) / 2 + 0.5)), int(np.floor((h + ch) / 2 + 0.5))
+                im = im.crop((x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)))
+            w, h = im.size
+            if w > 2 * W or h > 2 * H:
+                x = np.asarray(im.resize((W, H), Image.BOX), dtype=np.float32)
+            else:
+                x = bilinear(np.asarray(im, dtype=np.float64), W, H).astype(np.float32)
+        cache[key] = x[None]
     return cache[key]
 
 
@@ -110,5 +143,5 @@ for v in man['variants']:
         bad += 1
     print('%-22s %7.2f%% %7.2f%% %7s%% %6s' % (v['name'], 100 * t1 / n, 100 * t5 / n,
           '-' if ref is None else '%.2f' % (100 * ref), diff), flush=True)
-print('%d images, runtime %s' % (len(rows), a.runtime))
+print('%d images, runtime %s, preprocessing %s' % (len(rows), a.runtime, a.preprocess))
 sys.exit(1 if bad else 0)

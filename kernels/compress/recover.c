@@ -522,3 +522,81 @@ out:
 	free(dw);
 	return r;
 }
+
+/* ---- single-layer re-fits in isolation, for recovery-aware sensitivity ---- */
+
+struct cr_local {
+	sl_compress_ctx *cc;
+	rl *v;	    /* per entry of cc->layers (unused for dense-only layers) */
+	bool *have; /* v[i] collected */
+};
+
+void cr_local_free(cr_local *lc)
+{
+	if (!lc)
+		return;
+	for (int i = 0; lc->v && i < lc->cc->n_layers; i++)
+		rl_free(&lc->v[i]);
+	free(lc->v);
+	free(lc->have);
+	free(lc);
+}
+
+int cr_local_new(sl_compress_ctx *cc, cr_local **ret, sl_error *err)
+{
+	const sl_model *m = cc->master;
+	cr_local *lc = calloc(1, sizeof(*lc));
+	if (!lc)
+		return -ENOMEM;
+	lc->cc = cc;
+	lc->v = calloc((size_t)cc->n_layers + 1, sizeof(rl));
+	lc->have = calloc((size_t)cc->n_layers + 1, sizeof(bool));
+	int r = lc->v && lc->have ? 0 : -ENOMEM;
+	for (int i = 0; i < cc->n_layers && r == 0; i++) {
+		const cl_layer *L = &cc->layers[i];
+		if (!L->prunable)
+			continue;
+		rl *l = &lc->v[i];
+		l->node = L->node;
+		l->o = L->o;
+		l->kt = l->kd = L->k;
+		l->npos = (int)(sl_tensor_numel(&m->tensors[L->out]) / l->o);
+		l->p = SL_MIN(cc->o.positions_per_image, l->npos);
+		l->active = true;
+		const size_t k1 = (size_t)L->k + 1;
+		l->pos = malloc(sizeof(int) * (size_t)l->p);
+		l->xd = malloc(sizeof(float) * k1 * (size_t)l->p);
+		l->xt = malloc(sizeof(float) * k1 * (size_t)l->p);
+		l->h = calloc(k1 * k1, sizeof(double));
+		l->c = calloc(k1 * k1, sizeof(double));
+		if (!l->pos || !l->xd || !l->xt || !l->h || !l->c)
+			r = -ENOMEM;
+		lc->have[i] = true;
+	}
+	if (r == 0) {
+		/* The master against itself: C = H, exact inputs for every layer. */
+		rctx c = {.dense = m, .target = m, .layers = lc->v, .n = cc->n_layers};
+		r = run_pass(cc, cc->master, &c, err);
+	}
+	if (r < 0) {
+		cr_local_free(lc);
+		return r;
+	}
+	/* Sampling buffers are no longer needed; keep H and C. */
+	for (int i = 0; i < cc->n_layers; i++) {
+		free(lc->v[i].xd);
+		free(lc->v[i].xt);
+		free(lc->v[i].pos);
+		lc->v[i].xd = lc->v[i].xt = NULL;
+		lc->v[i].pos = NULL;
+	}
+	*ret = lc;
+	return 0;
+}
+
+int cr_local_refit(cr_local *lc, sl_model *work, int li)
+{
+	if (li < 0 || li >= lc->cc->n_layers || !lc->have[li])
+		return 0;
+	return solve_layer(work, lc->cc->master, &lc->v[li], lc->cc->o.damp, &lc->cc->o);
+}

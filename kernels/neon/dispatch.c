@@ -16,15 +16,15 @@
 
 #if defined(__aarch64__)
 static const sl_neon_gemm_impl gemm_impls[] = {
-	{"sdot 8x8", SL_NEON_ISA_NEON | SL_NEON_ISA_DOT, SL_NEON_LAYOUT_DOT_8, SL_NEON_GEMM_MR_DOT,
-	 sl_neon_gemm_sdot_8x8},
-	{"smlal 4x4", SL_NEON_ISA_NEON, SL_NEON_LAYOUT_C16_4, SL_NEON_GEMM_MR_C16, sl_neon_gemm_smlal_4x4},
+    {"sdot 8x8", SL_NEON_ISA_NEON | SL_NEON_ISA_DOT, SL_NEON_LAYOUT_DOT_8, SL_NEON_GEMM_MR_DOT,
+     sl_neon_gemm_sdot_8x8},
+    {"smlal 4x4", SL_NEON_ISA_NEON, SL_NEON_LAYOUT_C16_4, SL_NEON_GEMM_MR_C16, sl_neon_gemm_smlal_4x4},
 };
 
 static const sl_neon_dw_impl dw_impls[] = {
-	{"dw 3x3 smlal8", SL_NEON_ISA_NEON, SL_NEON_DW_NEEDS_FAST | SL_NEON_DW_NEEDS_3X3, sl_neon_dw_3x3_smlal8},
-	{"dw smlal8", SL_NEON_ISA_NEON, SL_NEON_DW_NEEDS_FAST, sl_neon_dw_any_smlal8},
-	{"dw smlal16", SL_NEON_ISA_NEON, 0, sl_neon_dw_any_smlal16},
+    {"dw 3x3 smlal8", SL_NEON_ISA_NEON, SL_NEON_DW_NEEDS_FAST | SL_NEON_DW_NEEDS_3X3, sl_neon_dw_3x3_smlal8},
+    {"dw smlal8", SL_NEON_ISA_NEON, SL_NEON_DW_NEEDS_FAST, sl_neon_dw_any_smlal8},
+    {"dw smlal16", SL_NEON_ISA_NEON, 0, sl_neon_dw_any_smlal16},
 };
 #else
 /* Zero-length arrays are not C: one placeholder the accessors hide. */

@@ -13,11 +13,11 @@
 
 /* One K group g (4 values) of all 8 pixels: weights wv0 (channels 0-3) and
  * wv1 (4-7) against lane g of each pixel's 16-value register. */
-#define DOT_GROUP(av, w0, w1, g, LANEFN)                                        \
-	SL_NEON_UNROLL                                                          \
-	for (int m = 0; m < MR; m++) {                                          \
-		acc[m][0] = LANEFN(acc[m][0], w0, av[m], g);                    \
-		acc[m][1] = LANEFN(acc[m][1], w1, av[m], g);                    \
+#define DOT_GROUP(av, w0, w1, g, LANEFN)                                                                     \
+	SL_NEON_UNROLL                                                                                       \
+	for (int m = 0; m < MR; m++) {                                                                       \
+		acc[m][0] = LANEFN(acc[m][0], w0, av[m], g);                                                 \
+		acc[m][1] = LANEFN(acc[m][1], w1, av[m], g);                                                 \
 	}
 
 void SL_NEON_FN(sl_neon_gemm_sdot_8x8)(const sl_neon_gemm *p, size_t rows, const int8_t *a, size_t a_stride,
@@ -30,10 +30,15 @@ void SL_NEON_FN(sl_neon_gemm_sdot_8x8)(const sl_neon_gemm *p, size_t rows, const
 	const size_t kp = (size_t)p->kp, k16 = kp & ~(size_t)15, n = (size_t)p->n;
 	const int8_t *wp = p->w;
 	const sl_neon_requant *q = &p->rq;
+	/* copied out: stores to the output bytes may alias the layer's fields */
+	const sl_neon_out o = sl_neon_out_of(q);
+	const int32_t *const bias = p->bias, *const cw = p->cw, *const mult = q->mult, *const lsh = q->lsh,
+			     *const rsh = q->rsh;
+	const int any_lsh = q->any_lsh;
 
 	for (size_t n0 = 0; n0 < n; n0 += 8) {
 		int32x4_t acc[MR][2];
-		const int32x4_t b0 = vld1q_s32(p->bias + n0), b1 = vld1q_s32(p->bias + n0 + 4);
+		const int32x4_t b0 = vld1q_s32(bias + n0), b1 = vld1q_s32(bias + n0 + 4);
 		SL_NEON_UNROLL
 		for (int m = 0; m < MR; m++) {
 			acc[m][0] = b0;
@@ -62,24 +67,24 @@ void SL_NEON_FN(sl_neon_gemm_sdot_8x8)(const sl_neon_gemm *p, size_t rows, const
 			DOT_GROUP(av, wa.val[0], wa.val[1], 0, vdotq_lane_s32)
 			DOT_GROUP(av, wa.val[2], wa.val[3], 1, vdotq_lane_s32)
 		}
-		if (p->cw) {
-			const int32x4_t z0 = vld1q_s32(p->cw + n0), z1 = vld1q_s32(p->cw + n0 + 4);
+		if (cw) {
+			const int32x4_t z0 = vld1q_s32(cw + n0), z1 = vld1q_s32(cw + n0 + 4);
 			SL_NEON_UNROLL
 			for (int m = 0; m < MR; m++) {
 				acc[m][0] = vmlsq_n_s32(acc[m][0], z0, rowsum[m]);
 				acc[m][1] = vmlsq_n_s32(acc[m][1], z1, rowsum[m]);
 			}
 		}
-		const int32x4_t m0 = vld1q_s32(q->mult + n0), m1 = vld1q_s32(q->mult + n0 + 4);
-		const int32x4_t l0 = vld1q_s32(q->lsh + n0), l1 = vld1q_s32(q->lsh + n0 + 4);
-		const int32x4_t r0 = vld1q_s32(q->rsh + n0), r1 = vld1q_s32(q->rsh + n0 + 4);
+		const int32x4_t m0 = vld1q_s32(mult + n0), m1 = vld1q_s32(mult + n0 + 4);
+		const int32x4_t l0 = vld1q_s32(lsh + n0), l1 = vld1q_s32(lsh + n0 + 4);
+		const int32x4_t r0 = vld1q_s32(rsh + n0), r1 = vld1q_s32(rsh + n0 + 4);
 		const size_t nc = n - n0 < 8 ? n - n0 : 8;
 		SL_NEON_UNROLL
 		for (int m = 0; m < MR; m++) {
 			if ((size_t)m >= rows)
 				break;
-			const uint8x8_t v = sl_neon_narrow8(q, sl_neon_rq(acc[m][0], m0, l0, r0, q->any_lsh),
-							    sl_neon_rq(acc[m][1], m1, l1, r1, q->any_lsh));
+			const uint8x8_t v = sl_neon_narrow8(&o, sl_neon_rq(acc[m][0], m0, l0, r0, any_lsh),
+							    sl_neon_rq(acc[m][1], m1, l1, r1, any_lsh));
 			uint8_t *d = c + (size_t)m * c_stride + n0;
 			if (nc == 8)
 				vst1_u8(d, v);

@@ -37,16 +37,21 @@ void SL_NEON_FN(sl_neon_gemm_smlal_4x4)(const sl_neon_gemm *p, size_t rows, cons
 	const size_t kp = (size_t)p->kp, k16 = kp & ~(size_t)15, n = (size_t)p->n;
 	const int8_t *wp = p->w;
 	const sl_neon_requant *q = &p->rq;
+	/* copied out: stores to the output bytes may alias the layer's fields */
+	const sl_neon_out o = sl_neon_out_of(q);
+	const int32_t *const bias = p->bias, *const cw = p->cw, *const mult = q->mult, *const lsh = q->lsh,
+			     *const rsh = q->rsh;
+	const int any_lsh = q->any_lsh, pair_ok = p->pair_ok;
 
 	for (size_t n0 = 0; n0 < n; n0 += NR) {
 		int32x4_t acc[MR][NR];
 		SL_NEON_UNROLL
 		for (int m = 0; m < MR; m++)
 			SL_NEON_UNROLL
-			for (int j = 0; j < NR; j++)
-				acc[m][j] = vdupq_n_s32(0);
+		for (int j = 0; j < NR; j++)
+			acc[m][j] = vdupq_n_s32(0);
 		size_t kk = 0;
-		if (p->pair_ok) {
+		if (pair_ok) {
 			for (; kk < k16; kk += 16) {
 				int8x16_t av[MR];
 				SL_NEON_UNROLL
@@ -57,11 +62,11 @@ void SL_NEON_FN(sl_neon_gemm_smlal_4x4)(const sl_neon_gemm *p, size_t rows, cons
 				SL_NEON_UNROLL
 				for (int m = 0; m < MR; m++)
 					SL_NEON_UNROLL
-					for (int j = 0; j < NR; j++) {
-						int16x8_t pr = vmull_s8(vget_low_s8(av[m]), vget_low_s8(wv.val[j]));
-						pr = vmlal_high_s8(pr, av[m], wv.val[j]);
-						acc[m][j] = vpadalq_s16(acc[m][j], pr);
-					}
+				for (int j = 0; j < NR; j++) {
+					int16x8_t pr = vmull_s8(vget_low_s8(av[m]), vget_low_s8(wv.val[j]));
+					pr = vmlal_high_s8(pr, av[m], wv.val[j]);
+					acc[m][j] = vpadalq_s16(acc[m][j], pr);
+				}
 			}
 		} else {
 			for (; kk < k16; kk += 16) {
@@ -74,11 +79,11 @@ void SL_NEON_FN(sl_neon_gemm_smlal_4x4)(const sl_neon_gemm *p, size_t rows, cons
 				SL_NEON_UNROLL
 				for (int m = 0; m < MR; m++)
 					SL_NEON_UNROLL
-					for (int j = 0; j < NR; j++) {
-						acc[m][j] = vpadalq_s16(
-							acc[m][j], vmull_s8(vget_low_s8(av[m]), vget_low_s8(wv.val[j])));
-						acc[m][j] = vpadalq_s16(acc[m][j], vmull_high_s8(av[m], wv.val[j]));
-					}
+				for (int j = 0; j < NR; j++) {
+					acc[m][j] = vpadalq_s16(
+					    acc[m][j], vmull_s8(vget_low_s8(av[m]), vget_low_s8(wv.val[j])));
+					acc[m][j] = vpadalq_s16(acc[m][j], vmull_high_s8(av[m], wv.val[j]));
+				}
 			}
 		}
 		if (kk < kp) { /* K tail of 8: channels (0, 1) and (2, 3) share a register */
@@ -96,20 +101,20 @@ void SL_NEON_FN(sl_neon_gemm_smlal_4x4)(const sl_neon_gemm *p, size_t rows, cons
 				acc[m][3] = vpadalq_s16(acc[m][3], vmull_s8(av[m], vget_high_s8(wv.val[1])));
 			}
 		}
-		const int32x4_t bias = vld1q_s32(p->bias + n0);
-		const int32x4_t mu = vld1q_s32(q->mult + n0), ls = vld1q_s32(q->lsh + n0), rs = vld1q_s32(q->rsh + n0);
+		const int32x4_t bv = vld1q_s32(bias + n0);
+		const int32x4_t mu = vld1q_s32(mult + n0), ls = vld1q_s32(lsh + n0), rs = vld1q_s32(rsh + n0);
 		int32x4_t r[MR];
 		SL_NEON_UNROLL
 		for (int m = 0; m < MR; m++) {
-			int32x4_t s = vaddq_s32(vpaddq_s32(vpaddq_s32(acc[m][0], acc[m][1]),
-							    vpaddq_s32(acc[m][2], acc[m][3])),
-						 bias);
-			if (p->cw)
-				s = vmlsq_n_s32(s, vld1q_s32(p->cw + n0), rowsum[m]);
-			r[m] = sl_neon_rq(s, mu, ls, rs, q->any_lsh);
+			int32x4_t s = vaddq_s32(
+			    vpaddq_s32(vpaddq_s32(acc[m][0], acc[m][1]), vpaddq_s32(acc[m][2], acc[m][3])),
+			    bv);
+			if (cw)
+				s = vmlsq_n_s32(s, vld1q_s32(cw + n0), rowsum[m]);
+			r[m] = sl_neon_rq(s, mu, ls, rs, any_lsh);
 		}
 		const size_t nc = n - n0 < NR ? n - n0 : NR;
-		const uint8x8_t v01 = sl_neon_narrow8(q, r[0], r[1]), v23 = sl_neon_narrow8(q, r[2], r[3]);
+		const uint8x8_t v01 = sl_neon_narrow8(&o, r[0], r[1]), v23 = sl_neon_narrow8(&o, r[2], r[3]);
 		store4(c + n0, v01, 0, nc);
 		if (rows > 1)
 			store4(c + c_stride + n0, v01, 1, nc);

@@ -78,17 +78,17 @@ typedef enum {
 
 typedef struct sl_neon_gemm {
 	int32_t n, k;
-	int32_t kp;  /* K rounded up to 8: packed row length */
-	int32_t np;  /* N rounded up to the channel block */
-	int32_t nr;  /* channel block */
+	int32_t kp; /* K rounded up to 8: packed row length */
+	int32_t np; /* N rounded up to the channel block */
+	int32_t nr; /* channel block */
 	sl_neon_layout layout;
-	int8_t *w;   /* packed weights w' (0 past k and n) */
-	int32_t *bias; /* [np] bias - ca sum w' + K ca cw */
-	int32_t *cw;   /* [np] weight zero points (int8 domain), NULL when all 0 */
-	int32_t ca;    /* input zero point in the int8 domain */
+	int8_t *w;	 /* packed weights w' (0 past k and n) */
+	int32_t *bias;	 /* [np] bias - ca sum w' + K ca cw */
+	int32_t *cw;	 /* [np] weight zero points (int8 domain), NULL when all 0 */
+	int32_t ca;	 /* input zero point in the int8 domain */
 	uint8_t in_flip; /* 0x80 for uint8 input, else 0 */
 	int8_t pad_byte; /* raw input byte of the zero point (padding value) */
-	bool pair_ok;    /* no w' == -128: two products may be summed in int16 */
+	bool pair_ok;	 /* no w' == -128: two products may be summed in int16 */
 	sl_neon_requant rq;
 	size_t bytes;
 } sl_neon_gemm;
@@ -125,9 +125,9 @@ typedef struct sl_neon_dw {
 	/* Fast path: int8 input, int8 weights, zero weight zero points and no
 	 * weight of -128: raw products summed by pairs in int16. */
 	bool fast;
-	int8_t *w8;      /* fast only: [taps][cp] w */
-	int16_t *w16;    /* [taps][cp] w - zw */
-	int32_t *bias8;  /* fast only: [cp] bias - za sum w */
+	int8_t *w8;	 /* fast only: [taps][cp] w */
+	int16_t *w16;	 /* [taps][cp] w - zw */
+	int32_t *bias8;	 /* fast only: [cp] bias - za sum w */
 	int32_t *bias16; /* [cp] bias */
 	int32_t in_zp;
 	uint8_t *zp_row; /* [cp] raw input zero point bytes: the padding source */
@@ -194,8 +194,8 @@ void sl_neon_conv_run(sl_neon_conv *c, const void *in, void *out, struct pthread
 bool sl_neon_conv_direct(const sl_neon_conv *c);
 
 typedef struct sl_neon_dwconv sl_neon_dwconv;
-int sl_neon_dwconv_new(const sl_ref_conv_geom *g, const sl_neon_dw *p, const sl_neon_dw_impl *impl, int threads,
-		       sl_neon_dwconv **ret, sl_error *err);
+int sl_neon_dwconv_new(const sl_ref_conv_geom *g, const sl_neon_dw *p, const sl_neon_dw_impl *impl,
+		       int threads, sl_neon_dwconv **ret, sl_error *err);
 sl_neon_dwconv *sl_neon_dwconv_free(sl_neon_dwconv *c);
 static inline void sl_neon_dwconv_freep(sl_neon_dwconv **c)
 {

@@ -109,12 +109,27 @@ static int read_quant(const sl_node *node, const sl_tensor *in, const sl_tensor 
 	return 0;
 }
 
+/* Leaves the node to the next backend, saying why (the runtime shows it in
+ * inspect when the reference ends up running the node). */
+static int decline(sl_step *step, const char *why)
+{
+	snprintf(step->why, sizeof(step->why), "neon: %s", why);
+	return -EOPNOTSUPP;
+}
+
+static bool is_gemm_or_dw(sl_op op)
+{
+	return op == SL_OP_CONV_2D || op == SL_OP_DEPTHWISE_CONV_2D || op == SL_OP_FULLY_CONNECTED;
+}
+
 /* A failed pack or plan: out of memory is a hard error, anything else (sizes
  * beyond the kernels' limits) is left to the next backend. */
-static int decline_or_fail(int r, int node, sl_error *err)
+static int decline_or_fail(int r, int node, const char *why, sl_step *step, sl_error *err)
 {
-	if (r != -ENOMEM)
+	if (r != -ENOMEM) {
+		snprintf(step->why, sizeof(step->why), "%.63s", why && *why ? why : "neon: declined");
 		return -EOPNOTSUPP;
+	}
 	if (err)
 		snprintf(err->msg, sizeof(err->msg), "neon: node %d: out of memory packing weights", node);
 	return r;
@@ -127,24 +142,26 @@ int sl_neon_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_neon_k
 		return -EINVAL;
 	const sl_model *m = ctx->model;
 	const sl_node *n = &m->nodes[node];
-	if (n->op != SL_OP_CONV_2D && n->op != SL_OP_DEPTHWISE_CONV_2D && n->op != SL_OP_FULLY_CONNECTED)
+	if (!is_gemm_or_dw(n->op))
 		return -EOPNOTSUPP;
 	if (n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
-		return -EOPNOTSUPP;
+		return decline(step, "no output");
 	const sl_tensor *in = tensor(m, n, 0), *w = tensor(m, n, 1), *b = tensor(m, n, 2),
 			*out = &m->tensors[n->outputs[0]];
 	if (!in || !w)
-		return -EOPNOTSUPP;
+		return decline(step, "no input or weights");
+	if (!is_q8(in->dtype))
+		return decline(step, "int8/uint8 only");
 
 	sl_ref_conv_geom g;
 	const bool dw = n->op == SL_OP_DEPTHWISE_CONV_2D;
 	if (n->op == SL_OP_FULLY_CONNECTED) {
 		if (w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
-			return -EOPNOTSUPP;
+			return decline(step, "weights not 2-D");
 		const int64_t numel = sl_tensor_numel(in), depth = w->dims[1];
 		if (numel < depth || numel % depth || numel / depth > INT32_MAX ||
 		    sl_tensor_numel(out) != numel / depth * w->dims[0])
-			return -EOPNOTSUPP;
+			return decline(step, "input does not fit the weights");
 		g = (sl_ref_conv_geom){.batch = (int)(numel / depth),
 				       .in_h = 1,
 				       .in_w = 1,
@@ -162,7 +179,7 @@ int sl_neon_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_neon_k
 				       .depth_multiplier = 1};
 	} else {
 		if (in->rank != 4 || w->rank != 4 || out->rank != 4)
-			return -EOPNOTSUPP;
+			return decline(step, "not 4-D");
 		const sl_conv_params *p = &n->p.conv;
 		g = (sl_ref_conv_geom){.batch = in->dims[0],
 				       .in_h = in->dims[1],
@@ -184,10 +201,10 @@ int sl_neon_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_neon_k
 		const bool ok = dw ? (w->dims[0] == 1 && w->dims[3] == g.out_c && g.out_c == g.in_c)
 				   : (w->dims[0] == g.out_c && w->dims[3] == g.in_c);
 		if (!ok || out->dims[0] != g.batch)
-			return -EOPNOTSUPP; /* grouped, depth multiplier > 1 or malformed */
+			return decline(step, dw ? "depth multiplier above 1" : "grouped convolution");
 	}
 	if ((dw && !k->n_dw) || (!dw && !k->gemm))
-		return -EOPNOTSUPP;
+		return decline(step, "no kernel for this CPU");
 
 	_cleanup_free_ int32_t *mult = NULL;
 	_cleanup_free_ int *shift = NULL;
@@ -196,11 +213,12 @@ int sl_neon_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_neon_k
 	mult = qa.mult;
 	shift = qa.shift;
 	if (r < 0)
-		return decline_or_fail(r, node, err);
+		return decline_or_fail(r, node, "neon: dtypes, quantization or non-constant weights", step,
+				       err);
 
 	_cleanup_(state_freep) neon_state *s = calloc(1, sizeof(*s));
 	if (!s)
-		return decline_or_fail(-ENOMEM, node, err);
+		return decline_or_fail(-ENOMEM, node, NULL, step, err);
 	s->in_off = in->arena_offset;
 	s->out_off = out->arena_offset;
 	s->pool = ctx->pool;
@@ -209,28 +227,30 @@ int sl_neon_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_neon_k
 	if (dw) {
 		r = sl_neon_dw_pack(g.in_c, g.filter_h * g.filter_w, w->data, &qa.d, &s->dw, &perr);
 		if (r < 0)
-			return decline_or_fail(r, node, err);
+			return decline_or_fail(r, node, perr.msg, step, err);
 		const sl_neon_dw_impl *impl = NULL;
 		for (size_t i = 0; i < k->n_dw && !impl; i++)
 			if (sl_neon_dw_usable(&k->dw[i], s->dw, g.filter_h, g.filter_w))
 				impl = &k->dw[i];
 		if (!impl)
-			return -EOPNOTSUPP;
+			return decline(step, "no depthwise kernel for it");
 		r = sl_neon_dwconv_new(&g, s->dw, impl, threads, &s->dwconv, &perr);
 		if (r < 0)
-			return decline_or_fail(r, node, err);
-		snprintf(step->why, sizeof(step->why), "neon %s%s", impl->name, s->dw->fast ? "" : " (zero points)");
+			return decline_or_fail(r, node, perr.msg, step, err);
+		snprintf(step->why, sizeof(step->why), "neon %s%s", impl->name,
+			 s->dw->fast ? "" : " (zero points)");
 		step->run = run_dw;
 	} else {
-		r = sl_neon_gemm_pack(g.out_c, g.filter_h * g.filter_w * g.in_c, w->data, &qa.d, k->gemm->layout,
-				      &s->gemm, &perr);
+		r = sl_neon_gemm_pack(g.out_c, g.filter_h * g.filter_w * g.in_c, w->data, &qa.d,
+				      k->gemm->layout, &s->gemm, &perr);
 		if (r < 0)
-			return decline_or_fail(r, node, err);
+			return decline_or_fail(r, node, perr.msg, step, err);
 		r = sl_neon_conv_new(&g, s->gemm, k->gemm, threads, &s->conv, &perr);
 		if (r < 0)
-			return decline_or_fail(r, node, err);
+			return decline_or_fail(r, node, perr.msg, step, err);
 		snprintf(step->why, sizeof(step->why), "neon %s, %s%s", k->gemm->name,
-			 sl_neon_conv_direct(s->conv) ? "direct" : "packed tiles", s->gemm->cw ? ", row sums" : "");
+			 sl_neon_conv_direct(s->conv) ? "direct" : "packed tiles",
+			 s->gemm->cw ? ", row sums" : "");
 		step->run = run_conv;
 	}
 	step->impl = SL_IMPL_NEON;
@@ -247,10 +267,10 @@ int sl_neon_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error
 	const sl_neon_kernels k = {.gemm = sl_neon_gemm_select(), .dw = dw, .n_dw = n_dw};
 	return sl_neon_prepare_kernels(ctx, node, &k, step, err);
 #else
-	(void)ctx;
-	(void)node;
-	(void)step;
 	(void)err;
+	if (ctx && ctx->model && node >= 0 && node < ctx->model->n_nodes &&
+	    is_gemm_or_dw(ctx->model->nodes[node].op))
+		return decline(step, "not an aarch64 build");
 	return -EOPNOTSUPP;
 #endif
 }

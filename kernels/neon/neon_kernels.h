@@ -8,11 +8,12 @@
 #define SL_NEON_GEMM_MR_DOT 8
 #define SL_NEON_GEMM_MR_C16 4
 
-#define SL_NEON_GEMM_DECL(name)                                                                             \
-	void name(const sl_neon_gemm *p, size_t rows, const int8_t *a, size_t a_stride, const int32_t *rowsum, \
-		  uint8_t *c, size_t c_stride)
-#define SL_NEON_DW_DECL(name)                                                                            \
-	void name(const sl_neon_dw *p, size_t n_px, const uint8_t *const *ptrs, uint8_t *out, size_t out_stride)
+#define SL_NEON_GEMM_DECL(name)                                                                              \
+	void name(const sl_neon_gemm *p, size_t rows, const int8_t *a, size_t a_stride,                      \
+		  const int32_t *rowsum, uint8_t *c, size_t c_stride)
+#define SL_NEON_DW_DECL(name)                                                                                \
+	void name(const sl_neon_dw *p, size_t n_px, const uint8_t *const *ptrs, uint8_t *out,                \
+		  size_t out_stride)
 
 SL_NEON_GEMM_DECL(sl_neon_gemm_sdot_8x8);
 SL_NEON_GEMM_DECL(sl_neon_gemm_smlal_4x4);

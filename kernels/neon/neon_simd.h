@@ -64,36 +64,60 @@ static inline int32x4_t sl_neon_rq(int32x4_t x, int32x4_t mult, int32x4_t lsh, i
 /* Requantize channels [c0, c0 + 4) of one accumulator vector. */
 static inline int32x4_t sl_neon_rq_at(const sl_neon_requant *q, int32x4_t x, size_t c0)
 {
-	return sl_neon_rq(x, vld1q_s32(q->mult + c0), vld1q_s32(q->lsh + c0), vld1q_s32(q->rsh + c0), q->any_lsh);
+	return sl_neon_rq(x, vld1q_s32(q->mult + c0), vld1q_s32(q->lsh + c0), vld1q_s32(q->rsh + c0),
+			  q->any_lsh);
+}
+
+/* Output stage constants, loaded once per call: the output buffer is bytes,
+ * which may alias anything, so fields read in a loop would be reloaded after
+ * every store. */
+typedef struct {
+	int32x4_t zp;
+	uint8x16_t lo, hi; /* activation range as raw bytes of the output type */
+	int u8;
+} sl_neon_out;
+
+static inline sl_neon_out sl_neon_out_of(const sl_neon_requant *q)
+{
+	return (sl_neon_out){.zp = vdupq_n_s32(q->out_zp),
+			     .lo = vdupq_n_u8((uint8_t)q->act_min),
+			     .hi = vdupq_n_u8((uint8_t)q->act_max),
+			     .u8 = q->out_u8};
 }
 
 /* Two requantized vectors -> 8 output bytes: the zero point is added with
  * int32 wrap-around as in the reference, then saturated to the output type
  * and clamped to the activation range. */
-static inline uint8x8_t sl_neon_narrow8(const sl_neon_requant *q, int32x4_t lo, int32x4_t hi)
+static inline uint8x8_t sl_neon_narrow8(const sl_neon_out *o, int32x4_t lo, int32x4_t hi)
 {
-	const int32x4_t zp = vdupq_n_s32(q->out_zp);
-	const int16x8_t h = vcombine_s16(vqmovn_s32(vaddq_s32(lo, zp)), vqmovn_s32(vaddq_s32(hi, zp)));
-	if (q->out_u8)
-		return vmin_u8(vmax_u8(vqmovun_s16(h), vdup_n_u8((uint8_t)q->act_min)),
-			       vdup_n_u8((uint8_t)q->act_max));
-	return vreinterpret_u8_s8(
-		vmin_s8(vmax_s8(vqmovn_s16(h), vdup_n_s8((int8_t)q->act_min)), vdup_n_s8((int8_t)q->act_max)));
+	const int16x8_t h = vcombine_s16(vqmovn_s32(vaddq_s32(lo, o->zp)), vqmovn_s32(vaddq_s32(hi, o->zp)));
+	if (o->u8)
+		return vmin_u8(vmax_u8(vqmovun_s16(h), vget_low_u8(o->lo)), vget_low_u8(o->hi));
+	return vreinterpret_u8_s8(vmin_s8(vmax_s8(vqmovn_s16(h), vreinterpret_s8_u8(vget_low_u8(o->lo))),
+					  vreinterpret_s8_u8(vget_low_u8(o->hi))));
 }
 
-static inline uint8x16_t sl_neon_narrow16(const sl_neon_requant *q, const int32x4_t x[4])
+static inline uint8x16_t sl_neon_narrow16(const sl_neon_out *o, const int32x4_t x[4])
 {
-	const int32x4_t zp = vdupq_n_s32(q->out_zp);
-	const int16x8_t h0 = vcombine_s16(vqmovn_s32(vaddq_s32(x[0], zp)), vqmovn_s32(vaddq_s32(x[1], zp)));
-	const int16x8_t h1 = vcombine_s16(vqmovn_s32(vaddq_s32(x[2], zp)), vqmovn_s32(vaddq_s32(x[3], zp)));
-	if (q->out_u8)
-		return vminq_u8(vmaxq_u8(vcombine_u8(vqmovun_s16(h0), vqmovun_s16(h1)),
-					 vdupq_n_u8((uint8_t)q->act_min)),
-				vdupq_n_u8((uint8_t)q->act_max));
-	return vreinterpretq_u8_s8(vminq_s8(vmaxq_s8(vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1)),
-						     vdupq_n_s8((int8_t)q->act_min)),
-					    vdupq_n_s8((int8_t)q->act_max)));
+	const int16x8_t h0 =
+	    vcombine_s16(vqmovn_s32(vaddq_s32(x[0], o->zp)), vqmovn_s32(vaddq_s32(x[1], o->zp)));
+	const int16x8_t h1 =
+	    vcombine_s16(vqmovn_s32(vaddq_s32(x[2], o->zp)), vqmovn_s32(vaddq_s32(x[3], o->zp)));
+	if (o->u8)
+		return vminq_u8(vmaxq_u8(vcombine_u8(vqmovun_s16(h0), vqmovun_s16(h1)), o->lo), o->hi);
+	return vreinterpretq_u8_s8(
+	    vminq_s8(vmaxq_s8(vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1)), vreinterpretq_s8_u8(o->lo)),
+		     vreinterpretq_s8_u8(o->hi)));
 }
+
+/* Keeps v in its register across a loop: stops GCC from hoisting its low half
+ * into a register of its own (vget_low for SMULL), which in the depthwise
+ * kernels costs more registers than there are. */
+#ifdef SL_NEON_SIMDE
+#define SL_NEON_PIN(v) ((void)0)
+#else
+#define SL_NEON_PIN(v) __asm__("" : "+w"(v))
+#endif
 
 /* First n (< 8 or < 16) bytes of a vector. */
 static inline void sl_neon_store_part8(uint8_t *d, uint8x8_t v, size_t n)

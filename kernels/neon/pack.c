@@ -39,7 +39,8 @@ static int check_quant(int n, const sl_neon_quant_desc *q, sl_error *err)
 	for (int i = 0; i < q->nq; i++) {
 		const int32_t wlo = q->w_type == SL_DTYPE_U8 ? 0 : -128;
 		if (q->w_zp[i] < wlo || q->w_zp[i] > wlo + 255)
-			return fail(err, -EINVAL, "neon: weight zero point %d outside the data type", q->w_zp[i]);
+			return fail(err, -EINVAL, "neon: weight zero point %d outside the data type",
+				    q->w_zp[i]);
 		if (q->shift[i] < -31 || q->shift[i] > 30 || q->mult[i] < 0)
 			return fail(err, -EINVAL, "neon: multiplier %d, shift %d out of range", q->mult[i],
 				    q->shift[i]);
@@ -154,12 +155,14 @@ int sl_neon_gemm_pack(int n, int k, const void *w, const sl_neon_quant_desc *q, 
 			} else {
 				/* [block][k / 16][4 channels][16], a K tail of 8 as [4][8] */
 				const size_t chunk = (size_t)i / 16 * 16, len = kp - chunk >= 16 ? 16 : 8;
-				at = (size_t)(c / 4) * kp * 4 + chunk * 4 + (size_t)(c % 4) * len + (size_t)i - chunk;
+				at = (size_t)(c / 4) * kp * 4 + chunk * 4 + (size_t)(c % 4) * len +
+				     (size_t)i - chunk;
 			}
 			p->w[at] = (int8_t)v;
 		}
 		const uint32_t b = q->bias ? (uint32_t)q->bias[c] : 0;
-		p->bias[c] = (int32_t)(b - (uint32_t)p->ca * sum_w + (uint32_t)k * (uint32_t)p->ca * (uint32_t)cw);
+		p->bias[c] =
+		    (int32_t)(b - (uint32_t)p->ca * sum_w + (uint32_t)k * (uint32_t)p->ca * (uint32_t)cw);
 		if (p->cw)
 			p->cw[c] = cw;
 	}
@@ -173,7 +176,8 @@ sl_neon_dw *sl_neon_dw_free(sl_neon_dw *p)
 	return NULL;
 }
 
-int sl_neon_dw_pack(int c, int taps, const void *w, const sl_neon_quant_desc *q, sl_neon_dw **ret, sl_error *err)
+int sl_neon_dw_pack(int c, int taps, const void *w, const sl_neon_quant_desc *q, sl_neon_dw **ret,
+		    sl_error *err)
 {
 	if (c < 1 || c > SL_NEON_MAX_N || taps < 1 || taps > 4096 || !w || !ret)
 		return fail(err, -EINVAL, "neon: depthwise of %d channels x %d taps not supported", c, taps);
@@ -220,7 +224,8 @@ int sl_neon_dw_pack(int c, int taps, const void *w, const sl_neon_quant_desc *q,
 		const int j = q->nq == 1 ? 0 : ch;
 		uint32_t sum_w = 0;
 		for (int t = 0; t < taps; t++) {
-			const size_t src = (size_t)t * (size_t)c + (size_t)ch, dst = (size_t)t * cp + (size_t)ch;
+			const size_t src = (size_t)t * (size_t)c + (size_t)ch,
+				     dst = (size_t)t * cp + (size_t)ch;
 			const int32_t raw = wu8 ? ((const uint8_t *)w)[src] : ((const int8_t *)w)[src];
 			p->w16[dst] = (int16_t)(raw - q->w_zp[j]);
 			if (fast)

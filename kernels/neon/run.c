@@ -57,16 +57,17 @@ bool sl_neon_conv_direct(const sl_neon_conv *c)
 	return c->direct;
 }
 
-int sl_neon_conv_new(const sl_ref_conv_geom *g, const sl_neon_gemm *p, const sl_neon_gemm_impl *impl, int threads,
-		     sl_neon_conv **ret, sl_error *err)
+int sl_neon_conv_new(const sl_ref_conv_geom *g, const sl_neon_gemm *p, const sl_neon_gemm_impl *impl,
+		     int threads, sl_neon_conv **ret, sl_error *err)
 {
 	if (!g || !p || !impl || !ret || impl->layout != p->layout)
 		return -EINVAL;
 	const int64_t k = (int64_t)g->filter_h * g->filter_w * g->in_c;
-	if ((g->groups > 1) || k != p->k || g->out_c != p->n || g->batch < 1 || g->out_h < 1 || g->out_w < 1 ||
-	    g->stride_h < 1 || g->stride_w < 1 || g->dilation_h < 1 || g->dilation_w < 1) {
+	if ((g->groups > 1) || k != p->k || g->out_c != p->n || g->batch < 1 || g->out_h < 1 ||
+	    g->out_w < 1 || g->stride_h < 1 || g->stride_w < 1 || g->dilation_h < 1 || g->dilation_w < 1) {
 		if (err)
-			snprintf(err->msg, sizeof(err->msg), "neon: geometry does not match the packed weights");
+			snprintf(err->msg, sizeof(err->msg),
+				 "neon: geometry does not match the packed weights");
 		return -EINVAL;
 	}
 	_cleanup_(sl_neon_conv_freep) sl_neon_conv *c = calloc(1, sizeof(*c));
@@ -106,17 +107,21 @@ static void pack_tile(const sl_neon_conv *c, const uint8_t *in, size_t m0, size_
 	const size_t ic = (size_t)g->in_c, kp = (size_t)p->kp, k = (size_t)p->k;
 	const size_t plane = (size_t)g->out_h * (size_t)g->out_w;
 	for (size_t i = 0; i < rows; i++) {
-		const size_t m = m0 + i, b = m / plane, oy = m % plane / (size_t)g->out_w, ox = m % (size_t)g->out_w;
+		const size_t m = m0 + i, b = m / plane, oy = m % plane / (size_t)g->out_w,
+			     ox = m % (size_t)g->out_w;
 		uint8_t *d = (uint8_t *)(at + i * kp);
 		for (int fy = 0; fy < g->filter_h; fy++) {
 			const long iy = (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
 			for (int fx = 0; fx < g->filter_w; fx++, d += ic) {
-				const long ix = (long)ox * g->stride_w - g->pad_left + (long)fx * g->dilation_w;
+				const long ix =
+				    (long)ox * g->stride_w - g->pad_left + (long)fx * g->dilation_w;
 				if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
 					memset(d, (uint8_t)p->pad_byte, ic);
 				else
-					memcpy(d, in + ((b * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w +
-							(size_t)ix) * ic,
+					memcpy(d,
+					       in + ((b * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w +
+						     (size_t)ix) *
+							ic,
 					       ic);
 			}
 		}
@@ -195,8 +200,8 @@ sl_neon_dwconv *sl_neon_dwconv_free(sl_neon_dwconv *c)
 	return NULL;
 }
 
-int sl_neon_dwconv_new(const sl_ref_conv_geom *g, const sl_neon_dw *p, const sl_neon_dw_impl *impl, int threads,
-		       sl_neon_dwconv **ret, sl_error *err)
+int sl_neon_dwconv_new(const sl_ref_conv_geom *g, const sl_neon_dw *p, const sl_neon_dw_impl *impl,
+		       int threads, sl_neon_dwconv **ret, sl_error *err)
 {
 	if (!g || !p || !impl || !ret)
 		return -EINVAL;
@@ -205,7 +210,8 @@ int sl_neon_dwconv_new(const sl_ref_conv_geom *g, const sl_neon_dw *p, const sl_
 	    g->stride_h < 1 || g->stride_w < 1 || g->dilation_h < 1 || g->dilation_w < 1 ||
 	    !sl_neon_dw_usable(impl, p, g->filter_h, g->filter_w)) {
 		if (err)
-			snprintf(err->msg, sizeof(err->msg), "neon: depthwise geometry or kernel does not match");
+			snprintf(err->msg, sizeof(err->msg),
+				 "neon: depthwise geometry or kernel does not match");
 		return -EINVAL;
 	}
 	_cleanup_(sl_neon_dwconv_freep) sl_neon_dwconv *c = calloc(1, sizeof(*c));
@@ -240,13 +246,17 @@ static void dw_task(void *arg, size_t chunk)
 		const uint8_t **pt = ptrs;
 		for (int ox = 0; ox < g->out_w; ox++)
 			for (int fy = 0; fy < g->filter_h; fy++) {
-				const long iy = (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
+				const long iy =
+				    (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
 				const bool row_in = iy >= 0 && iy < g->in_h;
-				const uint8_t *base = r->in + (b * (size_t)g->in_h + (size_t)(row_in ? iy : 0)) *
-								  (size_t)g->in_w * ch;
+				const uint8_t *base =
+				    r->in +
+				    (b * (size_t)g->in_h + (size_t)(row_in ? iy : 0)) * (size_t)g->in_w * ch;
 				for (int fx = 0; fx < g->filter_w; fx++) {
-					const long ix = (long)ox * g->stride_w - g->pad_left + (long)fx * g->dilation_w;
-					*pt++ = row_in && ix >= 0 && ix < g->in_w ? base + (size_t)ix * ch : c->p->zp_row;
+					const long ix =
+					    (long)ox * g->stride_w - g->pad_left + (long)fx * g->dilation_w;
+					*pt++ = row_in && ix >= 0 && ix < g->in_w ? base + (size_t)ix * ch
+										  : c->p->zp_row;
 				}
 			}
 		c->impl->fn(c->p, (size_t)g->out_w, ptrs, r->out + row * (size_t)g->out_w * ch, ch);

@@ -12,9 +12,10 @@
  * channels in the lanes instead, which NHWC outputs like, but then a K pair for
  * vpmaddwd/SDOT spans two unrelated stored blocks and the activations have to be
  * gathered per pixel. A 1x4 block is also what TFLite's sparse format and most
- * block-pruning tools produce. The price is a transposition of each 16-pixel
- * activation tile to K-major order (amortised over all N output channels) and
- * of the output tile back to NHWC (cheap: bytes, 16x16 at a time).
+ * block-pruning tools produce. The price is a transposition of each pixel
+ * tile of the activations to K-major order (amortised over all N output
+ * channels) and of the output tile back to NHWC (cheap: bytes, 16x16 at a
+ * time).
  *
  * Packed layout (built once at load time, immutable, shareable across threads):
  * block-CSR by output channel, a row pointer per channel, a compact uint16 block

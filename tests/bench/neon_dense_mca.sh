@@ -9,10 +9,12 @@
 #  1. Cross-compile each kernel source as the meson build does (-O2, baseline
 #     ARMv8-A; +dotprod for the SDOT kernel) and disassemble each kernel
 #     function with objdump.
-#  2. Every innermost loop (a backward branch with no other loop inside) that
-#     holds MAC instructions is reported: SDOT .16b 16 MACs; SMULL/SMLAL(2)
-#     into .8h 8 MACs; SMLAL(2) into .4s from 16-bit lanes 4 MACs.
-#     Instructions per MAC = loop instructions / loop MACs.
+#  2. The innermost loops (a backward branch with no other loop inside) with
+#     the most MAC instructions of each kernel are reported (GCC versions some
+#     loops: paired/unpaired products, left shifts or not, uint8/int8 output;
+#     each version is a row): SDOT .16b 16 MACs; SMULL/SMLAL(2) into .8h 8
+#     MACs; SMLAL(2) into .4s from 16-bit lanes 4 MACs. Instructions per MAC =
+#     loop instructions / loop MACs.
 #  3. llvm-mca simulates 1000 iterations of the loop: MACs per cycle = loop
 #     MACs / cycles per iteration, as a percentage of the peak below.
 #  4. Peaks, measured with the same tool on 12 independent instances of the
@@ -81,6 +83,7 @@ for i, (addr, op, a) in enumerate(ins):
         s = next((j for j, x in enumerate(ins) if x[0] == t), None)
         if s is not None:
             loops.append((s, i))
+found = []
 V0 = re.compile(r"^(mul|mla|mls|[su]mull2?|[su]mlal2?|[su]mlsl2?|sqr?dmulh)$")
 V1 = re.compile(r"^([su]adalp|[su]addlp|[su]r?shl|[su]r?shr|shl|sq?shrn2?|[su]qxtu?n2?|sqxtun2?|xtn2?|[su]shll2?|[su]xtl2?)$")
 out = 0
@@ -89,8 +92,13 @@ for s, e in loops:
         continue
     body = ins[s:e + 1]
     n = sum(macs(o, a) for _, o, a in body)
-    if not n:
+    if n:
+        found.append((n, s, e))
+best = max((n for n, _, _ in found), default=0)
+for n, s, e in found:
+    if n < best:
         continue
+    body = ins[s:e + 1]
     with open("%s/loop.%d.s" % (tmp, out), "w") as f:
         f.write("loop:\n")
         for _, o, a in body[:-1]:
@@ -116,8 +124,16 @@ for s, e in loops:
         elif not (o == "b" or o.startswith("b.") or o in ("cbz", "cbnz", "tbz", "tbnz")):
             integer += 1
     n1 = max(len(body) / 4.0, loads / 2.0, integer / 3.0, float(v0), float(v1), (v0 + v1 + vany) / 2.0)
-    smlal = any(o.startswith("smlal") for _, o, _ in body)
-    print(out, len(body), n, "%.2f" % n1, int(smlal))
+    tags = []
+    if any(o.startswith("smull") for _, o, _ in body) and any(o == "smlal2" for _, o, _ in body):
+        tags.append("paired")
+    elif any(o == "smull2" for _, o, _ in body) and any(o == "sadalp" for _, o, _ in body):
+        tags.append("unpaired")
+    if any(o == "sshl" for _, o, _ in body):
+        tags.append("lshift")
+    if any(o.startswith("sqxtun") for _, o, _ in body):
+        tags.append("u8 out")
+    print(out, len(body), n, "%.2f" % n1, ",".join(tags) or "-")
     out += 1
 ' "$TMP"
 }
@@ -141,20 +157,19 @@ P_N1_DOT=$(peak neoverse-n1 "sdot ACC.4s, v0.16b, v1.4b[1]" 16)
 printf "Peak int8 MACs/cycle (llvm-mca): Cortex-A72 SMLAL %s; Neoverse-N1 SDOT %s, SMLAL %s (A57 model)\n" \
 	"$P_A72" "$P_N1_DOT" "$P_N1_SMLAL"
 printf "N1 port-count peaks: SDOT 32 (2 pipes x 16), SMLAL 8 (V0 only)\n\n"
-printf "%-38s %5s %5s %9s  %-24s %8s %8s %7s\n" "kernel loop" insns MACs insns/MAC "core (model)" cyc/iter MACs/cyc "% peak"
+printf "%-52s %5s %5s %9s  %-24s %8s %8s %7s\n" "kernel loop" insns MACs insns/MAC "core (model)" cyc/iter MACs/cyc "% peak"
 
 row() { # label insns macs core-label cycles peak
 	awk -v n="$1" -v i="$2" -v m="$3" -v core="$4" -v c="$5" -v p="$6" 'BEGIN {
-		printf "%-38s %5d %5d %9.3f  %-24s %8.2f %8.2f %6.0f%%\n", n, i, m, i / m, core, c, m / c, 100 * m / c / p }'
+		printf "%-52s %5d %5d %9.3f  %-24s %8.2f %8.2f %6.0f%%\n", n, i, m, i / m, core, c, m / c, 100 * m / c / p }'
 }
 
 report() { # label object function dot(0/1)
 	extract "$2" "$3" >"$TMP/loops.txt"
-	while read -r idx insns macs n1 smlal; do
+	while read -r idx insns macs n1 tags; do
 		f=$TMP/loop.$idx.s
 		label="$1"
-		case $1 in *4x4*) [ "$smlal" = 1 ] && label="$1 (paired)" || label="$1 (unpaired)" ;; esac
-		label="$label [$macs]"
+		[ "$tags" = - ] || label="$label ($tags)"
 		if [ "$4" = 1 ]; then
 			row "$label" "$insns" "$macs" "neoverse-n1 (A57 model)" "$(cycles neoverse-n1 "$f")" "$P_N1_DOT"
 			row "" "$insns" "$macs" "neoverse-n1 (ports)" "$n1" 32

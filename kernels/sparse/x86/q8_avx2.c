@@ -1,11 +1,14 @@
 /* AVX2 int8/uint8 SpMM (built with -mavx2 -mfma, reached through dispatch).
  *
- * Tile: 16 pixels, activations widened to int16 in K-major pairs,
- *   at[(2 * j + h) * 32 + 2 * px + e] = a[px][4 * j + 2 * h + e],
+ * Tile: mr = 32 pixels while the tile fits in L1 (small K), else 16, and 8
+ * for the last few rows; activations widened to int16 in K-major pairs,
+ *   at[(2 * j + h) * 2 * mr + 2 * px + e] = a[px][4 * j + 2 * h + e],
  * so one vpmaddwd multiplies a K pair of 8 pixels by a broadcast weight pair:
  * 16 MACs, no horizontal reduction, and the int16 products cannot saturate
  * (|a| <= 510 even doubled, |w - w_zp| <= 255). vpmaddubsw would do 32 MACs
- * per instruction but saturates its int16 pair sums for our ranges.
+ * per instruction but saturates its int16 pair sums for our ranges. A block's
+ * weights are broadcast once for the whole tile (register blocking: mr / 8 x 2
+ * accumulators per channel).
  *
  * When every channel's accumulator is provably below 2^30 (pack time,
  * fast_requant) the tile holds 2 * a, so the accumulator arrives doubled and

@@ -43,7 +43,8 @@ size_t sl_ntest_dw_kernels(sl_neon_dw_impl *out, size_t max)
 			out[n++] = l[i];
 #elif defined(SL_NEON_TEST_SIMDE)
 	const sl_neon_dw_impl l[] = {
-	    {"dw 3x3 smlal8 (SIMDe)", 0, SL_NEON_DW_NEEDS_FAST | SL_NEON_DW_NEEDS_3X3, sl_neon_dw_3x3_smlal8_simde},
+	    {"dw 3x3 smlal8 (SIMDe)", 0, SL_NEON_DW_NEEDS_FAST | SL_NEON_DW_NEEDS_3X3,
+	     sl_neon_dw_3x3_smlal8_simde},
 	    {"dw smlal8 (SIMDe)", 0, SL_NEON_DW_NEEDS_FAST, sl_neon_dw_any_smlal8_simde},
 	    {"dw smlal16 (SIMDe)", 0, 0, sl_neon_dw_any_smlal16_simde},
 	};
@@ -227,14 +228,16 @@ void sl_ntest_ref(const sl_ntest_layer *L, void *out)
 	(L->c.depthwise ? sl_ref_dwconv2d_q8 : sl_ref_conv2d_q8)(&a);
 }
 
-int sl_ntest_run_gemm(const sl_ntest_layer *L, const sl_neon_gemm_impl *impl, void *out, char *why, size_t why_len)
+int sl_ntest_run_gemm(const sl_ntest_layer *L, const sl_neon_gemm_impl *impl, void *out, char *why,
+		      size_t why_len)
 {
 	const sl_ref_conv_geom *g = &L->c.g;
 	const sl_neon_quant_desc q = sl_ntest_quant(L);
 	sl_error err = {{0}};
 	sl_neon_gemm *p = NULL;
 	sl_neon_conv *conv = NULL;
-	int r = sl_neon_gemm_pack(g->out_c, g->filter_h * g->filter_w * g->in_c, L->w, &q, impl->layout, &p, &err);
+	int r = sl_neon_gemm_pack(g->out_c, g->filter_h * g->filter_w * g->in_c, L->w, &q, impl->layout, &p,
+				  &err);
 	if (r == 0)
 		r = sl_neon_conv_new(g, p, impl, L->c.threads, &conv, &err);
 	if (r == 0) {
@@ -252,7 +255,8 @@ int sl_ntest_run_gemm(const sl_ntest_layer *L, const sl_neon_gemm_impl *impl, vo
 	return r;
 }
 
-int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_neon_dw_impl *impl, void *out, char *why, size_t why_len)
+int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_neon_dw_impl *impl, void *out, char *why,
+		    size_t why_len)
 {
 	const sl_ref_conv_geom *g = &L->c.g;
 	const sl_neon_quant_desc q = sl_ntest_quant(L);
@@ -284,13 +288,14 @@ const char *sl_ntest_case_str(const sl_ntest_case *c)
 {
 	static char buf[320];
 	const sl_ref_conv_geom *g = &c->g;
-	snprintf(buf, sizeof(buf),
-		 "%s b%d %dx%dx%d -> %dx%dx%d f%dx%d s%d,%d d%d,%d p%d,%d %s/%s/%s %s zp%d wzp%d scale%d bias%d "
-		 "wmin%d narrow%d thr%d seed%u",
-		 c->depthwise ? "dw" : "conv", g->batch, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c,
-		 g->filter_h, g->filter_w, g->stride_h, g->stride_w, g->dilation_h, g->dilation_w, g->pad_top,
-		 g->pad_left, sl_dtype_name(c->in_t), sl_dtype_name(c->w_t), sl_dtype_name(c->out_t),
-		 c->per_channel ? "per-chan" : "per-tensor", c->zp, c->wzp, c->scale, c->bias, c->w_has_min,
-		 c->narrow_act, c->threads, c->seed);
+	snprintf(
+	    buf, sizeof(buf),
+	    "%s b%d %dx%dx%d -> %dx%dx%d f%dx%d s%d,%d d%d,%d p%d,%d %s/%s/%s %s zp%d wzp%d scale%d bias%d "
+	    "wmin%d narrow%d thr%d seed%u",
+	    c->depthwise ? "dw" : "conv", g->batch, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c,
+	    g->filter_h, g->filter_w, g->stride_h, g->stride_w, g->dilation_h, g->dilation_w, g->pad_top,
+	    g->pad_left, sl_dtype_name(c->in_t), sl_dtype_name(c->w_t), sl_dtype_name(c->out_t),
+	    c->per_channel ? "per-chan" : "per-tensor", c->zp, c->wzp, c->scale, c->bias, c->w_has_min,
+	    c->narrow_act, c->threads, c->seed);
 	return buf;
 }

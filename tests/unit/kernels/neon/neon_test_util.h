@@ -49,8 +49,10 @@ sl_neon_quant_desc sl_ntest_quant(const sl_ntest_layer *L);
 void sl_ntest_ref(const sl_ntest_layer *L, void *out);
 /* Runs L through the layer API (pack, plan, run with a pool of c.threads)
  * with the given kernel; 0 or the first failing call's error. */
-int sl_ntest_run_gemm(const sl_ntest_layer *L, const sl_neon_gemm_impl *impl, void *out, char *why, size_t why_len);
-int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_neon_dw_impl *impl, void *out, char *why, size_t why_len);
+int sl_ntest_run_gemm(const sl_ntest_layer *L, const sl_neon_gemm_impl *impl, void *out, char *why,
+		      size_t why_len);
+int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_neon_dw_impl *impl, void *out, char *why,
+		    size_t why_len);
 /* One-line description for failure messages (static buffer). */
 const char *sl_ntest_case_str(const sl_ntest_case *c);
 

@@ -46,7 +46,8 @@ static void vary(sl_ntest_case *c, uint32_t i)
 	c->per_channel = i % 3 != 0;
 	c->zp = (int)(i % 7 < 5 ? ZP_RANDOM : (i % 7 == 5 ? ZP_MIN : ZP_MAX));
 	c->wzp = i % 9 == 4 ? WZP_RANDOM : WZP_ZERO;
-	c->scale = (int)(i % 9 < 6 ? SCALE_TYPICAL : (i % 9 == 6 ? SCALE_WILD : (i % 9 == 7 ? SCALE_TINY : SCALE_HUGE)));
+	c->scale = (int)(i % 9 < 6 ? SCALE_TYPICAL
+				   : (i % 9 == 6 ? SCALE_WILD : (i % 9 == 7 ? SCALE_TINY : SCALE_HUGE)));
 	c->bias = (int)(i % 11 == 0 ? BIAS_HUGE : (i % 13 == 0 ? BIAS_NONE : BIAS_SMALL));
 	c->w_has_min = i % 10 == 3;
 	c->narrow_act = i % 5 == 1;
@@ -63,23 +64,24 @@ static size_t make_cases(sl_ntest_case *out, size_t max)
 	uint32_t i = 0;
 	static const int sp[][10] = {
 	    /* ih iw fh fw s dil pt pl pb pr */
-	    {6, 7, 3, 3, 1, 1, 1, 1, 1, 1}, {7, 7, 3, 3, 2, 1, 1, 1, 1, 1}, {8, 8, 3, 3, 2, 1, 0, 0, 1, 1},
-	    {5, 9, 3, 3, 1, 1, 0, 0, 0, 0}, {9, 6, 3, 3, 2, 1, 0, 0, 0, 0}, {1, 1, 3, 3, 1, 1, 1, 1, 1, 1},
-	    {2, 3, 3, 3, 2, 1, 1, 1, 1, 1}, {7, 7, 3, 3, 1, 2, 2, 2, 2, 2}, {6, 6, 5, 5, 1, 1, 2, 2, 2, 2},
-	    {7, 5, 5, 5, 2, 1, 1, 2, 2, 1}, {4, 6, 1, 1, 1, 1, 0, 0, 0, 0}, {5, 5, 2, 4, 1, 1, 0, 1, 1, 2},
+	    {6, 7, 3, 3, 1, 1, 1, 1, 1, 1}, {7, 7, 3, 3, 2, 1, 1, 1, 1, 1},  {8, 8, 3, 3, 2, 1, 0, 0, 1, 1},
+	    {5, 9, 3, 3, 1, 1, 0, 0, 0, 0}, {9, 6, 3, 3, 2, 1, 0, 0, 0, 0},  {1, 1, 3, 3, 1, 1, 1, 1, 1, 1},
+	    {2, 3, 3, 3, 2, 1, 1, 1, 1, 1}, {7, 7, 3, 3, 1, 2, 2, 2, 2, 2},  {6, 6, 5, 5, 1, 1, 2, 2, 2, 2},
+	    {7, 5, 5, 5, 2, 1, 1, 2, 2, 1}, {4, 6, 1, 1, 1, 1, 0, 0, 0, 0},  {5, 5, 2, 4, 1, 1, 0, 1, 1, 2},
 	    {3, 8, 1, 3, 1, 1, 0, 1, 0, 1}, {11, 4, 7, 7, 3, 1, 3, 3, 3, 3}, {4, 4, 3, 3, 3, 1, 1, 1, 1, 1},
 	};
 	static const int cs[] = {1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 72};
 	for (size_t si = 0; si < sizeof(sp) / sizeof(sp[0]); si++)
 		for (size_t ci = 0; ci < sizeof(cs) / sizeof(cs[0]) && n < max; ci++, i++) {
 			const int *p = sp[si];
-			out[n] = (sl_ntest_case){.g = geom(1 + (i % 9 == 4), p[0], p[1], cs[ci], p[2], p[3], p[4], p[5],
-							   p[6], p[7], p[8], p[9])};
+			out[n] = (sl_ntest_case){.g = geom(1 + (i % 9 == 4), p[0], p[1], cs[ci], p[2], p[3],
+							   p[4], p[5], p[6], p[7], p[8], p[9])};
 			vary(&out[n++], i);
 		}
 	/* every dtype / zero point / scale variant on a padded 3x3 */
 	for (uint32_t r = 0; r < 48 && n < max; r++, i++) {
-		out[n] = (sl_ntest_case){.g = geom(1, 5, 6, r % 2 ? 24 : 19, 3, 3, 1 + r % 3 / 2, 1, 1, 1, 1, 1)};
+		out[n] =
+		    (sl_ntest_case){.g = geom(1, 5, 6, r % 2 ? 24 : 19, 3, 3, 1 + r % 3 / 2, 1, 1, 1, 1, 1)};
 		vary(&out[n], r * 5 + 2);
 		out[n].in_t = types[r / 2 % 2];
 		out[n].w_t = types[r / 4 % 2];
@@ -121,12 +123,14 @@ ParameterizedTest(size_t *ki, neon_dw, matches_reference)
 		char why[256];
 		const int r = sl_ntest_run_dw(&L, kern, got, why, sizeof(why));
 		if (r != -EOPNOTSUPP) {
-			cr_assert_eq(r, 0, "%s on %s: %d %s", kern->name, sl_ntest_case_str(&cases[ci]), r, why);
+			cr_assert_eq(r, 0, "%s on %s: %d %s", kern->name, sl_ntest_case_str(&cases[ci]), r,
+				     why);
 			ran++;
 			for (size_t e = 0; e < L.out_bytes; e++)
-				cr_assert_eq(got[e], want[e], "%s (%s) on %s: pixel %zu channel %zu: got %d, want %d",
-					     kern->name, why, sl_ntest_case_str(&cases[ci]), e / (size_t)L.c.g.out_c,
-					     e % (size_t)L.c.g.out_c, got[e], want[e]);
+				cr_assert_eq(
+				    got[e], want[e], "%s (%s) on %s: pixel %zu channel %zu: got %d, want %d",
+				    kern->name, why, sl_ntest_case_str(&cases[ci]), e / (size_t)L.c.g.out_c,
+				    e % (size_t)L.c.g.out_c, got[e], want[e]);
 		}
 		free(want);
 		free(got);

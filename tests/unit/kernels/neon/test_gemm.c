@@ -11,8 +11,8 @@
 
 #include "neon_test_util.h"
 
-static sl_ref_conv_geom geom(int batch, int ih, int iw, int ic, int oc, int fh, int fw, int sh, int sw, int dil,
-			     int pt, int pl, int pb, int pr)
+static sl_ref_conv_geom geom(int batch, int ih, int iw, int ic, int oc, int fh, int fw, int sh, int sw,
+			     int dil, int pt, int pl, int pb, int pr)
 {
 	sl_ref_conv_geom g = {.batch = batch,
 			      .in_h = ih,
@@ -45,7 +45,8 @@ static void vary(sl_ntest_case *c, uint32_t i)
 	c->per_channel = i % 3 != 0;
 	c->zp = (int)(i % 7 < 5 ? ZP_RANDOM : (i % 7 == 5 ? ZP_MIN : ZP_MAX));
 	c->wzp = i % 6 == 1 ? WZP_RANDOM : WZP_ZERO;
-	c->scale = (int)(i % 9 < 6 ? SCALE_TYPICAL : (i % 9 == 6 ? SCALE_WILD : (i % 9 == 7 ? SCALE_TINY : SCALE_HUGE)));
+	c->scale = (int)(i % 9 < 6 ? SCALE_TYPICAL
+				   : (i % 9 == 6 ? SCALE_WILD : (i % 9 == 7 ? SCALE_TINY : SCALE_HUGE)));
 	c->bias = (int)(i % 11 == 0 ? BIAS_HUGE : (i % 13 == 0 ? BIAS_NONE : BIAS_SMALL));
 	c->w_has_min = i % 4 == 2;
 	c->narrow_act = i % 5 == 1;
@@ -66,31 +67,35 @@ static size_t make_cases(sl_ntest_case *out, size_t max)
 	for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
 		for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]) && n < max; ni++, i++) {
 			const int *p = hw[i % (sizeof(hw) / sizeof(hw[0]))];
-			out[n] = (sl_ntest_case){.g = geom(1 + (i % 10 == 9), p[0], p[1], ks[ki], ns[ni], 1, 1, 1, 1, 1,
-							   0, 0, 0, 0)};
+			out[n] = (sl_ntest_case){.g = geom(1 + (i % 10 == 9), p[0], p[1], ks[ki], ns[ni], 1,
+							   1, 1, 1, 1, 0, 0, 0, 0)};
 			vary(&out[n++], i);
 		}
 	/* spatial filters: stride, padding, dilation, filter shapes */
 	static const int sp[][10] = {
 	    /* ih iw fh fw sh sw dil pt pl pb/pr */
-	    {5, 5, 3, 3, 1, 1, 1, 1, 1, 1},  {6, 7, 3, 3, 2, 2, 1, 0, 0, 1}, {7, 6, 3, 3, 2, 2, 1, 1, 1, 1},
-	    {9, 9, 3, 3, 1, 1, 2, 2, 2, 2},  {4, 4, 5, 5, 1, 1, 1, 2, 2, 2}, {8, 5, 1, 3, 1, 2, 1, 0, 1, 1},
-	    {5, 8, 3, 1, 2, 1, 1, 1, 0, 1},  {3, 3, 7, 7, 2, 2, 1, 3, 3, 3}, {10, 10, 3, 3, 3, 3, 1, 1, 1, 0},
-	    {6, 6, 2, 2, 2, 2, 1, 0, 0, 0},  {5, 5, 1, 1, 2, 2, 1, 0, 0, 0}, {4, 4, 1, 1, 1, 1, 1, 1, 1, 1},
+	    {5, 5, 3, 3, 1, 1, 1, 1, 1, 1},   {6, 7, 3, 3, 2, 2, 1, 0, 0, 1},
+	    {7, 6, 3, 3, 2, 2, 1, 1, 1, 1},   {9, 9, 3, 3, 1, 1, 2, 2, 2, 2},
+	    {4, 4, 5, 5, 1, 1, 1, 2, 2, 2},   {8, 5, 1, 3, 1, 2, 1, 0, 1, 1},
+	    {5, 8, 3, 1, 2, 1, 1, 1, 0, 1},   {3, 3, 7, 7, 2, 2, 1, 3, 3, 3},
+	    {10, 10, 3, 3, 3, 3, 1, 1, 1, 0}, {6, 6, 2, 2, 2, 2, 1, 0, 0, 0},
+	    {5, 5, 1, 1, 2, 2, 1, 0, 0, 0},   {4, 4, 1, 1, 1, 1, 1, 1, 1, 1},
 	    {12, 12, 3, 3, 2, 2, 1, 0, 0, 1}, {2, 9, 3, 3, 1, 1, 3, 3, 3, 3},
 	};
-	static const int cs[][2] = {{1, 1}, {3, 8}, {3, 32}, {2, 5}, {8, 16}, {5, 9}, {16, 24}, {7, 17}, {24, 12}};
+	static const int cs[][2] = {{1, 1}, {3, 8},   {3, 32}, {2, 5},	{8, 16},
+				    {5, 9}, {16, 24}, {7, 17}, {24, 12}};
 	for (size_t si = 0; si < sizeof(sp) / sizeof(sp[0]); si++)
 		for (size_t ci = 0; ci < sizeof(cs) / sizeof(cs[0]) && n < max; ci++, i++) {
 			const int *p = sp[si];
-			out[n] = (sl_ntest_case){.g = geom(1 + (i % 7 == 3), p[0], p[1], cs[ci][0], cs[ci][1], p[2], p[3],
-							   p[4], p[5], p[6], p[7], p[8], p[9], p[9])};
+			out[n] =
+			    (sl_ntest_case){.g = geom(1 + (i % 7 == 3), p[0], p[1], cs[ci][0], cs[ci][1],
+						      p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[9])};
 			vary(&out[n++], i);
 		}
 	/* every quantization variant on the direct 1x1 path and on a padded 3x3 */
 	for (uint32_t r = 0; r < 48 && n < max; r++, i++) {
 		out[n] = (sl_ntest_case){.g = r % 2 ? geom(1, 5, 3, 16, 12, 1, 1, 1, 1, 1, 0, 0, 0, 0)
-						  : geom(1, 4, 5, 6, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1)};
+						    : geom(1, 4, 5, 6, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1)};
 		vary(&out[n], r * 7 + 1);
 		out[n].in_t = types[r / 2 % 2];
 		out[n].w_t = types[r / 4 % 2];
@@ -143,8 +148,8 @@ ParameterizedTest(size_t *ki, neon_gemm, conv_matches_reference)
 		free(got);
 		sl_ntest_layer_free(&L);
 	}
-	cr_assert(direct > 10 && rowsum > 10 && nopair > 10, "coverage: %zu direct, %zu row sums, %zu unpaired",
-		  direct, rowsum, nopair);
+	cr_assert(direct > 10 && rowsum > 10 && nopair > 10,
+		  "coverage: %zu direct, %zu row sums, %zu unpaired", direct, rowsum, nopair);
 }
 
 /* FULLY_CONNECTED is the 1x1 case over batch pixels: the same layer run
@@ -170,7 +175,8 @@ ParameterizedTest(size_t *ki, neon_gemm, fc_matches_reference)
 	uint32_t i = 0;
 	for (size_t bi = 0; bi < sizeof(batches) / sizeof(batches[0]); bi++)
 		for (size_t di = 0; di < sizeof(depths) / sizeof(depths[0]); di++, i++) {
-			const int depth = depths[di], out_c = outs[(bi + di) % (sizeof(outs) / sizeof(outs[0]))];
+			const int depth = depths[di],
+				  out_c = outs[(bi + di) % (sizeof(outs) / sizeof(outs[0]))];
 			sl_ntest_case c = {.g = {.batch = batches[bi],
 						 .in_h = 1,
 						 .in_w = 1,
@@ -212,7 +218,8 @@ ParameterizedTest(size_t *ki, neon_gemm, fc_matches_reference)
 			char why[256];
 			cr_assert_eq(sl_ntest_run_gemm(&L, kern, got, why, sizeof(why)), 0, "%s", why);
 			for (size_t e = 0; e < L.out_bytes; e++)
-				cr_assert_eq(got[e], want[e], "%s (%s) fc on %s: row %zu channel %zu: got %d, want %d",
+				cr_assert_eq(got[e], want[e],
+					     "%s (%s) fc on %s: row %zu channel %zu: got %d, want %d",
 					     kern->name, why, sl_ntest_case_str(&c), e / (size_t)out_c,
 					     e % (size_t)out_c, got[e], want[e]);
 			free(want);

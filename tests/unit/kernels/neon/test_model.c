@@ -49,7 +49,8 @@ static int load_input(sl_runtime *rt, const char *image)
 					 .q_scale = s,
 					 .q_zero_point = zp,
 					 .float_scale = s,
-					 .float_offset = -(float)(t->dtype == SL_DTYPE_U8 ? zp : zp + 128) * s};
+					 .float_offset =
+					     -(float)(t->dtype == SL_DTYPE_U8 ? zp : zp + 128) * s};
 	sl_image img = {0};
 	int r = sl_image_load_file(image, &img);
 	if (r == 0)
@@ -65,8 +66,8 @@ static int same_bytes(const char *what, const sl_tensor *t, const uint8_t *a, co
 {
 	for (size_t i = 0; i < t->bytes; i++)
 		if (a[i] != b[i]) {
-			fprintf(stderr, "FAIL %s: byte %zu of %zu: neon %d, reference %d\n", what, i, t->bytes, b[i],
-				a[i]);
+			fprintf(stderr, "FAIL %s: byte %zu of %zu: neon %d, reference %d\n", what, i,
+				t->bytes, b[i], a[i]);
 			return 1;
 		}
 	return 0;
@@ -138,12 +139,12 @@ static int check_model(const char *path, const char *image)
 	if (pool)
 		pthreadpool_destroy(pool);
 	if (claimed != claimable) {
-		fprintf(stderr, "FAIL %s: NEON claimed %d of %d int8 conv/depthwise/FC nodes\n", path, claimed,
-			claimable);
+		fprintf(stderr, "FAIL %s: NEON claimed %d of %d int8 conv/depthwise/FC nodes\n", path,
+			claimed, claimable);
 		fails++;
 	}
-	printf("%s: lockstep (%s): %d of %d steps on NEON kernels, outputs %s\n", path, k.gemm->name, claimed, n,
-	       fails ? "DIFFER" : "bit-exact");
+	printf("%s: lockstep (%s): %d of %d steps on NEON kernels, outputs %s\n", path, k.gemm->name, claimed,
+	       n, fails ? "DIFFER" : "bit-exact");
 
 #if defined(__aarch64__)
 	/* The real thing: --backend neon, two threads. */
@@ -170,8 +171,8 @@ static int check_model(const char *path, const char *image)
 			const sl_tensor *ot = sl_runtime_output_tensor(ref, 0);
 			fails += same_bytes("--backend neon output", ot, sl_runtime_output(ref, 0),
 					    sl_runtime_output(nrt, 0));
-			printf("%s: --backend neon: %d steps on NEON (first: %s), output %s\n", path, on_neon, why,
-			       fails ? "DIFFERS" : "bit-exact");
+			printf("%s: --backend neon: %d steps on NEON (first: %s), output %s\n", path, on_neon,
+			       why, fails ? "DIFFERS" : "bit-exact");
 			if (on_neon != claimable)
 				fails++;
 		}
@@ -197,7 +198,8 @@ int main(int argc, char **argv)
 		printf("SKIP: no NEON kernels in this build (neither aarch64 nor SIMDe)\n");
 		return SKIP;
 	}
-	static const char *models[] = {"tf2_mobilenet_v2_1.0_224_ptq.tflite", "mobilenet_v2_1.0_224_quant.tflite",
+	static const char *models[] = {"tf2_mobilenet_v2_1.0_224_ptq.tflite",
+				       "mobilenet_v2_1.0_224_quant.tflite",
 				       "mobilenet_v1_0.25_128_quant.tflite", "cifar10_resnet8_int8.tflite"};
 	char image[4096];
 	snprintf(image, sizeof(image), "%s/data/images/grace_hopper.bmp", dir);

@@ -19,12 +19,14 @@
 static size_t values(int32_t *v)
 {
 	size_t n = 0;
-	const int32_t fixed[] = {INT32_MIN, INT32_MIN + 1, INT32_MIN + 2, -2, -1, 0, 1, 2, INT32_MAX - 1, INT32_MAX};
+	const int32_t fixed[] = {INT32_MIN, INT32_MIN + 1, INT32_MIN + 2, -2, -1, 0, 1,
+				 2,	    INT32_MAX - 1, INT32_MAX};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		v[n++] = fixed[i];
 	for (int e = 0; e < 31; e++) {
 		const int32_t p = (int32_t)1 << e;
-		const int32_t c[] = {p, p - 1, p + 1, -p, -p + 1, -p - 1, p + p / 2, -(p + p / 2), p / 2 * 3 + 1};
+		const int32_t c[] = {p,	     p - 1,	p + 1,	      -p,	    -p + 1,
+				     -p - 1, p + p / 2, -(p + p / 2), p / 2 * 3 + 1};
 		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
 			v[n++] = c[i];
 	}
@@ -41,7 +43,8 @@ Test(neon_requant, matches_gemmlowp_scalar)
 {
 	static int32_t v[NV];
 	const size_t nv = values(v);
-	const int32_t mults[] = {0, 1, 1 << 30, (1 << 30) + 1, 1518500250, INT32_MAX - 1, INT32_MAX, 1073741823};
+	const int32_t mults[] = {0,	    1,	       1 << 30, (1 << 30) + 1, 1518500250, INT32_MAX - 1,
+				 INT32_MAX, 1073741823};
 	uint32_t s = 777;
 	for (int shift = -31; shift <= 30; shift++)
 		for (size_t mi = 0; mi < sizeof(mults) / sizeof(mults[0]) + 4; mi++) {
@@ -54,9 +57,10 @@ Test(neon_requant, matches_gemmlowp_scalar)
 				int32_t got[4];
 				vst1q_s32(got, sl_neon_rq(vld1q_s32(v + i), mu, ls, rs, shift > 0));
 				for (int j = 0; j < 4; j++)
-					cr_assert_eq(got[j], sl_mul_by_quantized_multiplier(v[i + j], mult, shift),
-						     "x %d mult %d shift %d: got %d, want %d", v[i + j], mult, shift,
-						     got[j], sl_mul_by_quantized_multiplier(v[i + j], mult, shift));
+					cr_assert_eq(
+					    got[j], sl_mul_by_quantized_multiplier(v[i + j], mult, shift),
+					    "x %d mult %d shift %d: got %d, want %d", v[i + j], mult, shift,
+					    got[j], sl_mul_by_quantized_multiplier(v[i + j], mult, shift));
 			}
 		}
 }
@@ -80,7 +84,8 @@ Test(neon_requant, per_lane_parameters)
 		}
 		const size_t i = (size_t)(sl_ntest_rand(&s) % (nv - 4));
 		int32_t got[4];
-		vst1q_s32(got, sl_neon_rq(vld1q_s32(v + i), vld1q_s32(mult), vld1q_s32(lsh), vld1q_s32(rsh), any));
+		vst1q_s32(got,
+			  sl_neon_rq(vld1q_s32(v + i), vld1q_s32(mult), vld1q_s32(lsh), vld1q_s32(rsh), any));
 		for (int j = 0; j < 4; j++)
 			cr_assert_eq(got[j], sl_mul_by_quantized_multiplier(v[i + j], mult[j], shift[j]),
 				     "lane %d: x %d mult %d shift %d", j, v[i + j], mult[j], shift[j]);
@@ -96,15 +101,17 @@ Test(neon_requant, narrow_matches_clamp)
 		for (int zi = 0; zi < 3; zi++) {
 			const int32_t lo = u8 ? 0 : -128;
 			const int32_t zp = zi == 0 ? lo : zi == 1 ? lo + 255 : lo + 77;
-			const sl_neon_requant q = {.out_u8 = u8, .out_zp = zp, .act_min = lo + 3, .act_max = lo + 250};
+			const sl_neon_requant q = {
+			    .out_u8 = u8, .out_zp = zp, .act_min = lo + 3, .act_max = lo + 250};
+			const sl_neon_out o = sl_neon_out_of(&q);
 			for (size_t i = 0; i + 8 <= nv; i += 8) {
 				uint8_t got[8];
-				vst1_u8(got, sl_neon_narrow8(&q, vld1q_s32(v + i), vld1q_s32(v + i + 4)));
+				vst1_u8(got, sl_neon_narrow8(&o, vld1q_s32(v + i), vld1q_s32(v + i + 4)));
 				for (int j = 0; j < 8; j++) {
 					const int32_t w = (int32_t)((uint32_t)v[i + j] + (uint32_t)zp);
 					const uint8_t want = (uint8_t)sl_clamp_i32(w, q.act_min, q.act_max);
-					cr_assert_eq(got[j], want, "x %d zp %d %s: got %d, want %d", v[i + j], zp,
-						     u8 ? "uint8" : "int8", got[j], want);
+					cr_assert_eq(got[j], want, "x %d zp %d %s: got %d, want %d", v[i + j],
+						     zp, u8 ? "uint8" : "int8", got[j], want);
 				}
 			}
 		}
