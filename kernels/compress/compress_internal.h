@@ -80,13 +80,6 @@ void la_cholesky_solve(const double *l, int n, double *b, int nrhs);
  * edited in place (its constant buffers must be owned). */
 int cr_recover(sl_compress_ctx *c, sl_model *target, const cl_layer *layers, int n_layers, sl_error *err);
 
-/* Each prunable layer of the master re-fitted alone on exact inputs (for
- * sensitivity that accounts for recovery). */
-typedef struct cr_local cr_local;
-int cr_local_new(sl_compress_ctx *c, cr_local **ret, sl_error *err);
-int cr_local_refit(cr_local *lc, sl_model *work, int layer);
-void cr_local_free(cr_local *lc);
-
 struct sl_compress_ctx {
 	sl_model *master;
 	const sl_calib_set *cs;

@@ -173,36 +173,21 @@ static int measure_sensitivity(sl_compress_ctx *c, sl_error *err)
 	if (ref_energy <= 0)
 		ref_energy = 1;
 
-	/* With recovery on, a layer's sensitivity is measured after its own
-	 * re-fit: what matters is the damage recovery cannot undo. */
-	cr_local *lc = NULL;
-	if (c->o.recovery && (r = cr_local_new(c, &lc, err)) < 0) {
-		free(sens);
-		return r;
-	}
 	for (int l = 0; l < c->n_layers; l++) {
 		const cl_layer *L = &c->layers[l];
 		if (!L->prunable)
 			continue;
 		float *w = (float *)work->tensors[L->w].data;
-		float *bias = L->b >= 0 ? (float *)work->tensors[L->b].data : NULL;
 		const size_t nw = (size_t)L->o * L->k;
-		float *orig = malloc(sizeof(float) * (nw + (size_t)L->o));
+		float *orig = malloc(sizeof(float) * nw);
 		if (!orig) {
 			free(sens);
-			cr_local_free(lc);
 			return -ENOMEM;
 		}
 		memcpy(orig, w, sizeof(float) * nw);
-		if (bias)
-			memcpy(orig + nw, bias, sizeof(float) * (size_t)L->o);
 		for (int j = 0; j < CC_SENS_LEVELS && r >= 0; j++) {
 			memcpy(w, orig, sizeof(float) * nw);
-			if (bias)
-				memcpy(bias, orig + nw, sizeof(float) * (size_t)L->o);
 			if ((r = prune_blocks(w, L->o, L->k, in_sq(c, L), L->ci, cc_sens_levels[j])) < 0)
-				break;
-			if (lc && (r = cr_local_refit(lc, work, l)) < 0)
 				break;
 			if ((r = run_logits(c, work, n, lt, len, y, err)) < 0)
 				break;
@@ -210,19 +195,15 @@ static int measure_sensitivity(sl_compress_ctx *c, sl_error *err)
 			    softmax_out ? mean_kl(ref, y, n, len) : sq_error(ref, y, n * len) / ref_energy;
 		}
 		memcpy(w, orig, sizeof(float) * nw);
-		if (bias)
-			memcpy(bias, orig + nw, sizeof(float) * (size_t)L->o);
 		free(orig);
 		if (r < 0) {
 			free(sens);
-			cr_local_free(lc);
 			return r;
 		}
 		cg_progress(&c->o, "sensitivity %d/%d: node %d (%dx%d) at 50%%: %.3g, 90%%: %.3g", l + 1,
 			    c->n_layers, L->node, L->o, L->k, sens[l * CC_SENS_LEVELS + 1],
 			    sens[l * CC_SENS_LEVELS + 4]);
 	}
-	cr_local_free(lc);
 	c->sens = sens;
 	return 0;
 }

@@ -91,7 +91,9 @@ static int read_quant(const sl_node *node, const sl_tensor *in, const sl_tensor 
 	qa->shift = malloc((size_t)nq * sizeof(*qa->shift));
 	if (!qa->mult || !qa->shift)
 		return -ENOMEM;
-	sl_ref_conv_q8_multipliers(in->q.scale[0], w->q.scale, nq, out->q.scale[0], qa->mult, qa->shift);
+	/* the reference adapter's derivation (TFLite's, per input dtype) */
+	sl_ref_conv_q8_multipliers_tflite(in->dtype, in->q.scale[0], w->q.scale, nq, out->q.scale[0],
+					  qa->mult, qa->shift);
 	qa->d = (sl_neon_quant_desc){
 	    .in_type = in->dtype,
 	    .w_type = w->dtype,

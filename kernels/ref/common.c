@@ -81,6 +81,20 @@ void sl_ref_conv_q8_multipliers(float in_scale, const float *filter_scale, int n
 	}
 }
 
+void sl_ref_conv_q8_multipliers_tflite(sl_dtype in_dtype, float in_scale, const float *filter_scale, int n,
+				       float out_scale, int32_t *mult, int *shift)
+{
+	if (in_dtype != SL_DTYPE_U8 || n != 1) {
+		sl_ref_conv_q8_multipliers(in_scale, filter_scale, n, out_scale, mult, shift);
+		return;
+	}
+	/* TFLite's uint8 per-tensor path (GetQuantizedConvolutionMultipler) forms
+	 * the scale product in float before widening; near a tie this moves the
+	 * multiplier, which LiteRT's reference kernels show on real models. */
+	const double real = (double)(in_scale * filter_scale[0]) / (double)out_scale;
+	sl_quantize_multiplier(real, &mult[0], &shift[0]);
+}
+
 int sl_ref_bcast_init(sl_ref_bcast *bc, const int32_t *a_dims, int a_rank, const int32_t *b_dims, int b_rank)
 {
 	const int rank = a_rank > b_rank ? a_rank : b_rank;

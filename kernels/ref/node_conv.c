@@ -59,7 +59,8 @@ static int q8_check(const sl_ref_nctx *c, const sl_tensor *in, const sl_tensor *
 
 static void fill_chq(const sl_tensor *in, const sl_tensor *w, const sl_tensor *out, int n, chq_arrays *arr)
 {
-	sl_ref_conv_q8_multipliers(sl_ref_scale(in), w->q.scale, n, sl_ref_scale(out), arr->mult, arr->shift);
+	sl_ref_conv_q8_multipliers_tflite(in->dtype, sl_ref_scale(in), w->q.scale, n, sl_ref_scale(out), arr->mult,
+					  arr->shift);
 	for (int i = 0; i < n; i++)
 		arr->zp[i] = w->q.zero_point[i];
 }

@@ -80,6 +80,10 @@ typedef struct {
  * computed in double as TFLite's PopulateConvolutionQuantizationParams. */
 void sl_ref_conv_q8_multipliers(float in_scale, const float *filter_scale, int n, float out_scale,
 				int32_t *mult, int *shift);
+/* The multipliers exactly as TFLite derives them for a node with this input
+ * dtype: use this one from node adapters (uint8 per-tensor differs). */
+void sl_ref_conv_q8_multipliers_tflite(sl_dtype in_dtype, float in_scale, const float *filter_scale, int n,
+				       float out_scale, int32_t *mult, int *shift);
 
 void sl_ref_conv2d_f32(const sl_ref_conv_f32_args *a);
 void sl_ref_conv2d_q8(const sl_ref_conv_q8_args *a);

@@ -90,8 +90,9 @@ typedef struct sl_sparse_q8 {
 	size_t bytes; /* everything owned by this object */
 } sl_sparse_q8;
 
-/* Pack; weights that equal their zero point in a whole 1x4 block are dropped.
- * Returns 0, -EINVAL (bad description, err says what), -EOVERFLOW or -ENOMEM. */
+/* Pack; 1x4 blocks whose weights all equal their zero point are dropped.
+ * Returns 0, -EINVAL (bad description, err says what) or -ENOMEM; *ret is
+ * written only on success. O(n * k) time, at most sl_sparse_q8_max_bytes(). */
 int sl_sparse_q8_pack(const sl_sparse_q8_desc *d, unsigned flags, sl_sparse_q8 **ret, sl_error *err);
 sl_sparse_q8 *sl_sparse_q8_free(sl_sparse_q8 *p); /* NULL is a no-op; returns NULL */
 static inline void sl_sparse_q8_freep(sl_sparse_q8 **p)

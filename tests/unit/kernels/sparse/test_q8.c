@@ -74,6 +74,40 @@ static size_t make_cases(sl_test_q8_case *out, size_t max)
 					     .narrow_act = r % 5 == 0,
 					     .empty_rows = r % 4 == 0,
 					     .seed = i};
+	/* Long rows: many 16-value chunks, large block columns, and K at the
+	 * packer's limit, where |sum| comes closest to 2^31. */
+	if (n + 3 <= max) {
+		out[n++] = (sl_test_q8_case){.m = 20,
+					     .n = 5,
+					     .k = 2100,
+					     .sparsity = 0.9,
+					     .in_t = SL_DTYPE_I8,
+					     .w_t = SL_DTYPE_I8,
+					     .out_t = SL_DTYPE_I8,
+					     .per_channel = true,
+					     .seed = i++};
+		out[n++] = (sl_test_q8_case){.m = 17,
+					     .n = 3,
+					     .k = SL_SPARSE_MAX_K,
+					     .sparsity = 0.5,
+					     .in_t = SL_DTYPE_U8,
+					     .w_t = SL_DTYPE_U8,
+					     .out_t = SL_DTYPE_U8,
+					     .zp = ZP_MIN,
+					     .scale = SCALE_TINY,
+					     .seed = i++};
+		out[n++] = (sl_test_q8_case){.m = 9,
+					     .n = 2,
+					     .k = SL_SPARSE_MAX_K - 3,
+					     .sparsity = 0.0,
+					     .in_t = SL_DTYPE_I8,
+					     .w_t = SL_DTYPE_I8,
+					     .out_t = SL_DTYPE_I8,
+					     .zp = ZP_RANDOM,
+					     .scale = SCALE_TINY,
+					     .bias = BIAS_NONE,
+					     .seed = i++};
+	}
 	return n;
 }
 
