@@ -22,7 +22,7 @@ pkgs=(build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 # (installing the arm64 ones removes the amd64 ones), so their arm64 builds are
 # unpacked into a private sysroot instead (cross_sysroot below); the headers are
 # architecture-independent.
-cross_pkgs=(gcc-aarch64-linux-gnu qemu-user binutils-aarch64-linux-gnu
+cross_pkgs=(gcc-aarch64-linux-gnu qemu-user qemu-user-binfmt binutils-aarch64-linux-gnu
 	libturbojpeg0-dev:arm64 libv4l-dev:arm64 libsystemd-dev:arm64 libjson-c-dev:arm64 libinih-dev:arm64
 	libgit2-1.5:arm64 libffi8:arm64 libboxfort-dev:arm64)
 cross_sysroot=/opt/sightline/sysroot-aarch64
@@ -73,5 +73,15 @@ if ((want_cross)) && [ ! -e "$cross_sysroot/.complete" ]; then
 	for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$cross_sysroot"; done
 	rm -rf "$tmp"
 	touch "$cross_sysroot/.complete"
+fi
+# Criterion runs each test in a child it spawns by re-executing itself: under
+# qemu-user that execve needs the kernel to hand aarch64 binaries to qemu.
+if ((want_cross)) && [ "$(id -u)" = 0 ]; then
+	binfmt=/proc/sys/fs/binfmt_misc
+	[ -e $binfmt/register ] || mount -t binfmt_misc binfmt_misc $binfmt 2>/dev/null || true
+	if [ -e $binfmt/register ] && [ ! -e $binfmt/qemu-aarch64 ]; then
+		cat /usr/lib/binfmt.d/qemu-aarch64.conf >$binfmt/register 2>/dev/null ||
+			echo "install-deps: could not register qemu-aarch64 with binfmt_misc" >&2
+	fi
 fi
 exit 0

@@ -37,7 +37,6 @@ static void usage(FILE *f)
 		"warm-up, peak memory and file size of every variant; results go back into the manifest.\n"
 		"  --label-offset K        add K to every class index of labels.txt\n"
 		"  --limit N               only the first N images\n"
-		"  --json                  one JSON object on stdout instead of the table\n"
 		"  --plot FILE.svg         accuracy against latency with the Pareto frontier\n"
 		"  --no-write              leave the manifest untouched\n"
 		"%s",
