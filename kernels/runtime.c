@@ -9,6 +9,7 @@
 #include "common/macros.h"
 #include "kernels/neon/neon_backend.h"
 #include "kernels/ref/ref_ops.h"
+#include "kernels/sparse/sparse_backend.h"
 #include "kernels/xnn/xnn_backend.h"
 
 struct sl_runtime {
@@ -87,10 +88,15 @@ sl_runtime *sl_runtime_free(sl_runtime *rt)
 }
 
 /* Backends in order of preference for the chosen option; the reference is
- * always last, so every supported node finds an implementation. */
-static int backend_chain(sl_backend b, sl_prepare_fn *chain)
+ * always last, so every supported node finds an implementation. The sparse
+ * backend goes before XNNPACK: it declines every layer its cost model does
+ * not expect to win, and those fall through to XNNPACK's dense operators. */
+static int backend_chain(const sl_runtime_options *opt, sl_prepare_fn *chain)
 {
+	const sl_backend b = opt->backend;
 	int n = 0;
+	if (b == SL_BACKEND_XNNPACK && !opt->no_sparse)
+		chain[n++] = sl_sparse_prepare;
 	if (b == SL_BACKEND_XNNPACK)
 		chain[n++] = sl_xnn_prepare;
 	if (b == SL_BACKEND_NEON)
@@ -145,22 +151,27 @@ int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret,
 	const sl_prepare_ctx ctx = {
 		.model = m, .arena = rt->arena, .pool = rt->pool, .threads = opt->threads > 1 ? opt->threads : 1};
 	sl_prepare_fn chain[4];
-	int n_chain = backend_chain(opt->backend, chain);
+	int n_chain = backend_chain(opt, chain);
 
 	for (int i = 0; i < m->n_nodes; i++) {
 		int node = m->order[i];
 		sl_step *s = &rt->steps[i];
 		int r = -EOPNOTSUPP;
 		char declined[sizeof(s->why)] = "";
+		bool sparse_said = false;
 		for (int c = 0; c < n_chain && r == -EOPNOTSUPP; c++) {
 			memset(s, 0, sizeof(*s));
 			s->node = node;
 			r = chain[c](&ctx, node, s, err);
-			if (r == -EOPNOTSUPP && s->why[0])
+			if (r == -EOPNOTSUPP && s->why[0] && !sparse_said) {
 				snprintf(declined, sizeof(declined), "%s", s->why);
+				sparse_said = chain[c] == sl_sparse_prepare;
+			}
 		}
-		/* Keep why a faster backend declined: that is what inspect users need. */
-		if (r >= 0 && declined[0] && s->impl == SL_IMPL_REF)
+		/* Keep why a faster backend declined: that is what inspect users need.
+		 * The sparse backend's verdict on a layer's weights (e.g. too few zero
+		 * blocks to pay off) wins over the dense backend's description. */
+		if (r >= 0 && declined[0] && (s->impl == SL_IMPL_REF || sparse_said))
 			snprintf(s->why, sizeof(s->why), "%s", declined);
 		if (r < 0) {
 			if (err && r == -EOPNOTSUPP)

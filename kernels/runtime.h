@@ -14,6 +14,10 @@ typedef enum {
 typedef struct {
 	sl_backend backend;
 	int threads; /* 0 or 1: single-threaded */
+	/* SL_BACKEND_XNNPACK only: keep pruned 1x1 CONV_2D / FULLY_CONNECTED
+	 * layers on XNNPACK's dense operators instead of the sparse kernels
+	 * (for comparisons; false, the default, lets the cost model choose). */
+	bool no_sparse;
 } sl_runtime_options;
 
 /* Which implementation executes a node, for `sightline inspect`. */

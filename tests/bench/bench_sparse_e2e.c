@@ -1,0 +1,296 @@
+/* End-to-end mixed execution: MobileNet v2 int8 with every 1x1 convolution
+ * pruned to a fraction of zero 1x4 blocks, dense XNNPACK (no_sparse) versus
+ * mixed (sparse kernels for the pruned layers, XNNPACK for the rest) at 1 and
+ * 2 threads, all in the same run.
+ *
+ *   bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%] [MODEL.tflite]
+ *
+ * Pruning is by magnitude, per layer: the blocks with the smallest sum of
+ * |w - zp| * scale become the zero point, in a copy of the weights owned by
+ * the model (the file's bytes stay untouched). The four runtimes are timed in
+ * round-robin so that machine noise hits them alike; p50 per configuration
+ * and the ratios come from this one run. The output of the mixed runtime is
+ * compared with the dense one (not bit-exact: XNNPACK requantizes in fp32). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/model.h"
+#include "kernels/runtime.h"
+#include "kernels/tflite/tflite.h"
+
+#ifndef SL_BENCH_SHARED_DIR
+#define SL_BENCH_SHARED_DIR "../shared"
+#endif
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	const double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+typedef struct {
+	double score;
+	int c, b;
+} block;
+
+static int cmp_block(const void *a, const void *b)
+{
+	const double x = ((const block *)a)->score, y = ((const block *)b)->score;
+	return (x > y) - (x < y);
+}
+
+/* Prunes one 8-bit CONV_2D 1x1 weight tensor [n][1][1][k] in a copy. */
+static int prune_tensor(sl_model *m, sl_tensor *w, double frac)
+{
+	const int n = w->dims[0], k = w->dims[3], kb = (k + 3) / 4;
+	const bool u8 = w->dtype == SL_DTYPE_U8;
+	uint8_t *copy = malloc(w->bytes);
+	block *bl = malloc(sizeof(block) * (size_t)n * (size_t)kb);
+	if (!copy || !bl || sl_model_own(m, copy) < 0) {
+		free(bl);
+		return -1;
+	}
+	memcpy(copy, w->data, w->bytes);
+	for (int c = 0; c < n; c++) {
+		const int qi = w->q.n > 1 ? c : 0;
+		const int32_t zp = w->q.n ? w->q.zero_point[qi] : 0;
+		const double sc = w->q.n ? w->q.scale[qi] : 1.0;
+		for (int b = 0; b < kb; b++) {
+			double s = 0;
+			for (int j = 4 * b; j < k && j < 4 * b + 4; j++) {
+				const size_t i = (size_t)c * (size_t)k + (size_t)j;
+				s += fabs((double)((u8 ? copy[i] : (int8_t)copy[i]) - zp));
+			}
+			bl[(size_t)c * (size_t)kb + (size_t)b] = (block){s * sc, c, b};
+		}
+	}
+	const size_t total = (size_t)n * (size_t)kb, drop = (size_t)(frac * (double)total + 0.5);
+	qsort(bl, total, sizeof(block), cmp_block);
+	for (size_t i = 0; i < drop; i++) {
+		const int c = bl[i].c, qi = w->q.n > 1 ? c : 0;
+		const int32_t zp = w->q.n ? w->q.zero_point[qi] : 0;
+		for (int j = 4 * bl[i].b; j < k && j < 4 * bl[i].b + 4; j++)
+			copy[(size_t)c * (size_t)k + (size_t)j] = (uint8_t)zp;
+	}
+	free(bl);
+	w->data = copy;
+	return 0;
+}
+
+static int prune_pointwise(sl_model *m, double frac)
+{
+	int count = 0;
+	for (int i = 0; i < m->n_nodes; i++) {
+		const sl_node *nd = &m->nodes[i];
+		if (nd->op != SL_OP_CONV_2D || nd->n_inputs < 2 || nd->inputs[1] < 0)
+			continue;
+		sl_tensor *w = &m->tensors[nd->inputs[1]];
+		if (w->rank != 4 || w->dims[1] != 1 || w->dims[2] != 1 || w->kind != SL_TENSOR_CONST ||
+		    (w->dtype != SL_DTYPE_I8 && w->dtype != SL_DTYPE_U8))
+			continue;
+		if (prune_tensor(m, w, frac) < 0)
+			return -1;
+		count++;
+	}
+	return count;
+}
+
+/* Per-step timing through the observer: one callback per output tensor, so
+ * the time of a step is the gap since the previous callback. */
+typedef struct {
+	double last;
+	int i, n;
+	double *best; /* [n] per step, minimum over runs */
+} step_timer;
+
+static void observe(void *ud, int tensor, const void *data)
+{
+	(void)tensor;
+	(void)data;
+	step_timer *st = ud;
+	const double t = now_ms();
+	if (st->i < st->n && t - st->last < st->best[st->i])
+		st->best[st->i] = t - st->last;
+	st->i++;
+	st->last = t;
+}
+
+/* Minimum time per step of a 1-thread dense and mixed runtime, summed over
+ * the steps the mixed runtime runs sparse: the layer-level speed-up inside
+ * the whole network. */
+static void layer_breakdown(sl_runtime *dense, sl_runtime *mixed, int runs)
+{
+	const int n = sl_runtime_n_steps(mixed);
+	double *bd = malloc(sizeof(double) * (size_t)n), *bm = malloc(sizeof(double) * (size_t)n);
+	if (!bd || !bm || sl_runtime_n_steps(dense) != n)
+		goto out;
+	for (int i = 0; i < n; i++)
+		bd[i] = bm[i] = 1e30;
+	for (int r = 0; r < runs; r++) {
+		step_timer td = {.best = bd, .n = n}, tm = {.best = bm, .n = n};
+		td.last = now_ms();
+		sl_runtime_invoke_observed(dense, observe, &td);
+		tm.last = now_ms();
+		sl_runtime_invoke_observed(mixed, observe, &tm);
+	}
+	double sd = 0, sm = 0, od = 0, om = 0;
+	for (int i = 0; i < n; i++) {
+		if (sl_runtime_step(mixed, i)->impl == SL_IMPL_SPARSE) {
+			sd += bd[i];
+			sm += bm[i];
+		} else {
+			od += bd[i];
+			om += bm[i];
+		}
+	}
+	printf("per step (1 thread, min of %d): sparse-claimed layers %.2f ms dense vs %.2f ms sparse (%.2fx); "
+	       "other steps %.2f vs %.2f ms
+",
+	       runs, sd, sm, sd / sm, od, om);
+out:
+	free(bd);
+	free(bm);
+}
+
+typedef struct {
+	const char *name;
+	int threads;
+	bool no_sparse;
+	sl_runtime *rt;
+	double *t;
+	int n_sparse;
+} config;
+
+int main(int argc, char **argv)
+{
+	int runs = 40, warmup = 5, sp = 80;
+	for (int o; (o = getopt(argc, argv, "r:w:s:")) != -1;) {
+		if (o == 'r')
+			runs = atoi(optarg);
+		else if (o == 'w')
+			warmup = atoi(optarg);
+		else if (o == 's')
+			sp = atoi(optarg);
+		else {
+			fprintf(stderr, "usage: bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%%] [MODEL]\n");
+			return 2;
+		}
+	}
+	if (runs < 1 || warmup < 0 || sp < 0 || sp > 100) {
+		fprintf(stderr, "bad arguments\n");
+		return 2;
+	}
+	char path[4096];
+	if (optind < argc) {
+		snprintf(path, sizeof(path), "%s", argv[optind]);
+	} else {
+		const char *dir = getenv("SL_SHARED_DIR");
+		snprintf(path, sizeof(path), "%s/models/tf2_mobilenet_v2_1.0_224_ptq.tflite",
+			 dir ? dir : SL_BENCH_SHARED_DIR);
+	}
+	sl_model *m = NULL;
+	sl_error err = {{0}};
+	int r = sl_tflite_load_file(path, &m, &err);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n", path, err.msg[0] ? err.msg : sl_strerror(r));
+		return 77;
+	}
+	const int pruned = prune_pointwise(m, sp / 100.0);
+	if (pruned < 0) {
+		fprintf(stderr, "out of memory while pruning\n");
+		return 1;
+	}
+	printf("%s: %d nodes, %d 1x1 convolutions pruned to %d%% zero 1x4 blocks\n", path, m->n_nodes, pruned, sp);
+
+	config cf[] = {
+	    {"dense xnnpack", 1, true, NULL, NULL, 0},
+	    {"mixed sparse+xnnpack", 1, false, NULL, NULL, 0},
+	    {"dense xnnpack", 2, true, NULL, NULL, 0},
+	    {"mixed sparse+xnnpack", 2, false, NULL, NULL, 0},
+	};
+	const int nc = (int)(sizeof(cf) / sizeof(cf[0]));
+	int rc = 0;
+	for (int c = 0; c < nc; c++) {
+		const sl_runtime_options o = {
+		    .backend = SL_BACKEND_XNNPACK, .threads = cf[c].threads, .no_sparse = cf[c].no_sparse};
+		r = sl_runtime_new(m, &o, &cf[c].rt, &err);
+		cf[c].t = calloc((size_t)runs, sizeof(double));
+		if (r < 0 || !cf[c].t) {
+			fprintf(stderr, "runtime: %s\n", err.msg[0] ? err.msg : sl_strerror(r));
+			rc = 1;
+			goto out;
+		}
+		for (int i = 0; i < sl_runtime_n_steps(cf[c].rt); i++)
+			cf[c].n_sparse += sl_runtime_step(cf[c].rt, i)->impl == SL_IMPL_SPARSE;
+		const sl_tensor *it = sl_runtime_input_tensor(cf[c].rt, 0);
+		uint8_t *in = sl_runtime_input(cf[c].rt, 0);
+		uint32_t s = 12345;
+		for (size_t k = 0; k < it->bytes; k++) {
+			s = s * 1664525u + 1013904223u;
+			in[k] = (uint8_t)(s >> 24);
+		}
+		for (int i = 0; i < warmup; i++)
+			sl_runtime_invoke(cf[c].rt);
+	}
+	for (int i = 0; i < runs; i++)
+		for (int c = 0; c < nc; c++) {
+			const double t0 = now_ms();
+			if (sl_runtime_invoke(cf[c].rt) < 0) {
+				fprintf(stderr, "invoke failed\n");
+				rc = 1;
+				goto out;
+			}
+			cf[c].t[i] = now_ms() - t0;
+		}
+
+	printf("%d runs after %d warm-up, p50 / min in ms\n", runs, warmup);
+	for (int c = 0; c < nc; c++) {
+		qsort(cf[c].t, (size_t)runs, sizeof(double), cmp_double);
+		printf("  %d thread%s %-22s %8.2f %8.2f   %d sparse steps of %d\n", cf[c].threads,
+		       cf[c].threads > 1 ? "s" : " ", cf[c].name, cf[c].t[runs / 2], cf[c].t[0], cf[c].n_sparse,
+		       sl_runtime_n_steps(cf[c].rt));
+	}
+	for (int c = 0; c + 1 < nc; c += 2)
+		printf("speed-up mixed vs dense, %d thread%s: %.2fx (p50), %.2fx (min)\n", cf[c].threads,
+		       cf[c].threads > 1 ? "s" : "", cf[c].t[runs / 2] / cf[c + 1].t[runs / 2],
+		       cf[c].t[0] / cf[c + 1].t[0]);
+
+	layer_breakdown(cf[0].rt, cf[1].rt, runs < 10 ? runs : 10);
+
+	/* Same input in every runtime: how far apart are the outputs? */
+	const sl_tensor *ot = sl_runtime_output_tensor(cf[0].rt, 0);
+	if (ot->dtype == SL_DTYPE_I8 || ot->dtype == SL_DTYPE_U8) {
+		const uint8_t *a = sl_runtime_output(cf[0].rt, 0), *b = sl_runtime_output(cf[1].rt, 0);
+		int maxd = 0;
+		size_t argmax_a = 0, argmax_b = 0;
+		const bool s8 = ot->dtype == SL_DTYPE_I8;
+		for (size_t k = 0; k < ot->bytes; k++) {
+			const int x = s8 ? (int8_t)a[k] : a[k], y = s8 ? (int8_t)b[k] : b[k];
+			maxd = abs(x - y) > maxd ? abs(x - y) : maxd;
+			if (x > (s8 ? (int8_t)a[argmax_a] : a[argmax_a]))
+				argmax_a = k;
+			if (y > (s8 ? (int8_t)b[argmax_b] : b[argmax_b]))
+				argmax_b = k;
+		}
+		printf("output, mixed vs dense (1 thread): max difference %d steps, top-1 %zu vs %zu\n", maxd,
+		       argmax_b, argmax_a);
+	}
+out:
+	for (int c = 0; c < nc; c++) {
+		sl_runtime_free(cf[c].rt);
+		free(cf[c].t);
+	}
+	sl_model_unref(m);
+	return rc;
+}
