@@ -125,7 +125,7 @@ static double zero_block_fraction(const sl_tensor *w, int n, int k)
 }
 
 /* Geometry of a node the kernels can run as C[m][n] = A[m][k] W^T, or false. */
-static bool spmm_shape(const sl_model *mo, const sl_node *nd, size_t *m, int *k, int *n)
+static bool spmm_shape(const sl_model *mo, const sl_node *nd, size_t *m, int *k, int *n, const char **why)
 {
 	if (nd->n_inputs < 2 || nd->n_outputs != 1 || nd->inputs[0] < 0 || nd->inputs[1] < 0)
 		return false;
@@ -140,8 +140,12 @@ static bool spmm_shape(const sl_model *mo, const sl_node *nd, size_t *m, int *k,
 		 * equal to the input depth). */
 		if (p->stride_h != 1 || p->stride_w != 1 || p->pad_top || p->pad_left || p->pad_bottom ||
 		    p->pad_right || w->dims[3] != in->dims[3] || w->dims[0] != out->dims[3] ||
-		    in->dims[0] != out->dims[0] || in->dims[1] != out->dims[1] || in->dims[2] != out->dims[2])
+		    in->dims[0] != out->dims[0] || in->dims[1] != out->dims[1] || in->dims[2] != out->dims[2]) {
+			/* Pruned strided 1x1 layers exist (ResNet shortcuts): say why
+			 * their sparsity does not pay. */
+			*why = "dense: sparse runs 1x1 convs at stride 1 only";
 			return false;
+		}
 		*k = in->dims[3];
 		*n = out->dims[3];
 		*m = (size_t)in->dims[0] * (size_t)in->dims[1] * (size_t)in->dims[2];
@@ -243,9 +247,13 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 	const sl_node *nd = &mo->nodes[node];
 	size_t m = 0;
 	int k = 0, n = 0;
+	const char *shape_why = NULL;
 	step->why[0] = '\0';
-	if (!spmm_shape(mo, nd, &m, &k, &n))
+	if (!spmm_shape(mo, nd, &m, &k, &n, &shape_why)) {
+		if (shape_why)
+			snprintf(step->why, sizeof(step->why), "%s", shape_why);
 		return -EOPNOTSUPP;
+	}
 	const sl_tensor *in = &mo->tensors[nd->inputs[0]], *w = &mo->tensors[nd->inputs[1]],
 			*out = &mo->tensors[nd->outputs[0]];
 	const sl_tensor *b = nd->n_inputs > 2 && nd->inputs[2] >= 0 ? &mo->tensors[nd->inputs[2]] : NULL;
@@ -255,9 +263,10 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 	const char *isa = "?";
 	const double be = sl_sparse_break_even(in->dtype, &isa);
 	const double zf = zero_block_fraction(w, n, k);
-	const int zpct = (int)(100.0 * zf), bpct = (int)(100.0 * be + 0.5);
+	const double zpct = 100.0 * zf;
+	const int bpct = (int)(100.0 * be + 0.5);
 	if (zf <= be) {
-		snprintf(step->why, sizeof(step->why), "dense: %d%% blocks zero <= %d%% break-even (%s)", zpct, bpct,
+		snprintf(step->why, sizeof(step->why), "dense: %.1f%% blocks zero <= %d%% break-even (%s)", zpct, bpct,
 			 isa);
 		return -EOPNOTSUPP;
 	}
@@ -293,6 +302,6 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 	}
 	step->impl = SL_IMPL_SPARSE;
 	step->run = sp_run;
-	snprintf(step->why, sizeof(step->why), "sparse: %d%% blocks zero > %d%% break-even (%s)", zpct, bpct, isa);
+	snprintf(step->why, sizeof(step->why), "sparse: %.1f%% blocks zero > %d%% break-even (%s)", zpct, bpct, isa);
 	return 0;
 }

@@ -155,8 +155,7 @@ static void layer_breakdown(sl_runtime *dense, sl_runtime *mixed, int runs)
 		}
 	}
 	printf("per step (1 thread, min of %d): sparse-claimed layers %.2f ms dense vs %.2f ms sparse (%.2fx); "
-	       "other steps %.2f vs %.2f ms
-",
+	       "other steps %.2f vs %.2f ms\n",
 	       runs, sd, sm, sd / sm, od, om);
 out:
 	free(bd);
