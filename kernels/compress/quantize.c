@@ -30,9 +30,26 @@ static int set_act(sl_model *q, int t, float scale, int32_t zp)
 	return cg_set_quant(q, t, 1, 0, &scale, &zp);
 }
 
+/* The float tensor whose statistics describe t: t itself, or, for an input the
+ * int8 graph gained (a QUANTIZE inserted in front of a layer), that QUANTIZE's
+ * input. -1 when there is none: stats only cover the fp32 model's tensors. */
+static int stats_tensor(const sl_model *q, int t, int n_stats)
+{
+	if (t >= 0 && t < n_stats)
+		return t;
+	for (int i = 0; i < q->n_nodes; i++) {
+		const sl_node *nd = &q->nodes[i];
+		if (nd->op == SL_OP_QUANTIZE && nd->n_outputs > 0 && nd->outputs[0] == t)
+			return nd->inputs[0] >= 0 && nd->inputs[0] < n_stats ? nd->inputs[0] : -1;
+	}
+	return -1;
+}
+
 /* Mean of each input channel of tensor t, or NULL. */
 static const double *chan_mean(const co_stats *st, int t, double *buf, int n)
 {
+	if (t < 0)
+		return NULL;
 	const co_stats *s = &st[t];
 	if (!s->ch_sum || s->channels != n || s->count <= 0)
 		return NULL;
@@ -42,7 +59,7 @@ static const double *chan_mean(const co_stats *st, int t, double *buf, int n)
 }
 
 /* Quantize a layer's filter per output channel (or per tensor) and its bias. */
-static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, bool bias_correction)
+static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, int n_stats, bool bias_correction)
 {
 	const int wt = nd->inputs[1], bt = nd->n_inputs > 2 ? nd->inputs[2] : -1;
 	const sl_tensor *w = &q->tensors[wt];
@@ -81,7 +98,7 @@ static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, 
 	const int in_ch = in->rank ? in->dims[in->rank - 1] : 1;
 	_cleanup_free_ double *mean_buf = malloc(sizeof(double) * (size_t)SL_MAX(in_ch, 1));
 	const double *mean =
-	    bias_correction && mean_buf ? chan_mean(st, nd->inputs[0], mean_buf, in_ch) : NULL;
+	    bias_correction && mean_buf ? chan_mean(st, stats_tensor(q, nd->inputs[0], n_stats), mean_buf, in_ch) : NULL;
 	const int mult = dw ? SL_MAX(nd->p.conv.depth_multiplier, 1) : 1;
 
 	for (int64_t i = 0; i < n; i++) {
@@ -225,7 +242,7 @@ int sl_compress_int8(sl_compress_ctx *c, const sl_model *fp32, sl_model **ret, s
 			continue;
 		if (q->tensors[nd->inputs[1]].dtype != SL_DTYPE_F32)
 			continue;
-		if ((r = quantize_weights(q, nd, st, o->bias_correction)) < 0) {
+		if ((r = quantize_weights(q, nd, st, fp32->n_tensors, o->bias_correction)) < 0) {
 			cg_fail(err, r, "node %d (%s): cannot quantize weights", i, sl_op_name(nd->op));
 			goto out;
 		}

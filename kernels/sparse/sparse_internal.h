@@ -9,7 +9,13 @@
 
 /* Small fixed loops over register arrays (transpositions): fully unrolled so
  * that the arrays stay in registers at -O2. */
+#ifdef __clang__
+/* clang honours the GCC pragma but reports (-Werror) loops it cannot unroll,
+ * e.g. over SIMDe's struct vectors in the sanitizer build; gcc is what ships. */
+#define SL_UNROLL
+#else
 #define SL_UNROLL _Pragma("GCC unroll 16")
+#endif
 
 /* K-major activation tile of 16 pixels: every layout the kernels use fits in
  * 128 bytes per int8 block column (int16 values) and 256 per fp32 one, with

@@ -50,7 +50,7 @@ static int cmp_block(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Prunes one 8-bit CONV_2D 1x1 weight tensor [n][1][1][k] in a copy. */
+/* Prunes one CONV_2D 1x1 weight tensor [n][1][1][k] (8-bit or fp32) in a copy. */
 static int prune_tensor(sl_model *m, sl_tensor *w, double frac)
 {
 	const int n = w->dims[0], k = w->dims[3], kb = (k + 3) / 4;
@@ -70,7 +70,10 @@ static int prune_tensor(sl_model *m, sl_tensor *w, double frac)
 			double s = 0;
 			for (int j = 4 * b; j < k && j < 4 * b + 4; j++) {
 				const size_t i = (size_t)c * (size_t)k + (size_t)j;
-				s += fabs((double)((u8 ? copy[i] : (int8_t)copy[i]) - zp));
+				if (w->dtype == SL_DTYPE_F32)
+					s += fabs((double)((const float *)(const void *)copy)[i]);
+				else
+					s += fabs((double)((u8 ? copy[i] : (int8_t)copy[i]) - zp));
 			}
 			bl[(size_t)c * (size_t)kb + (size_t)b] = (block){s * sc, c, b};
 		}
@@ -81,7 +84,10 @@ static int prune_tensor(sl_model *m, sl_tensor *w, double frac)
 		const int c = bl[i].c, qi = w->q.n > 1 ? c : 0;
 		const int32_t zp = w->q.n ? w->q.zero_point[qi] : 0;
 		for (int j = 4 * bl[i].b; j < k && j < 4 * bl[i].b + 4; j++)
-			copy[(size_t)c * (size_t)k + (size_t)j] = (uint8_t)zp;
+			if (w->dtype == SL_DTYPE_F32)
+				((float *)(void *)copy)[(size_t)c * (size_t)k + (size_t)j] = 0.0f;
+			else
+				copy[(size_t)c * (size_t)k + (size_t)j] = (uint8_t)zp;
 	}
 	free(bl);
 	w->data = copy;
@@ -97,7 +103,7 @@ static int prune_pointwise(sl_model *m, double frac)
 			continue;
 		sl_tensor *w = &m->tensors[nd->inputs[1]];
 		if (w->rank != 4 || w->dims[1] != 1 || w->dims[2] != 1 || w->kind != SL_TENSOR_CONST ||
-		    (w->dtype != SL_DTYPE_I8 && w->dtype != SL_DTYPE_U8))
+		    (w->dtype != SL_DTYPE_I8 && w->dtype != SL_DTYPE_U8 && w->dtype != SL_DTYPE_F32))
 			continue;
 		if (prune_tensor(m, w, frac) < 0)
 			return -1;
@@ -126,10 +132,10 @@ static void observe(void *ud, int tensor, const void *data)
 	st->last = t;
 }
 
-/* Minimum time per step of a 1-thread dense and mixed runtime, summed over
+/* Minimum time per step of a dense and a mixed runtime, summed over
  * the steps the mixed runtime runs sparse: the layer-level speed-up inside
  * the whole network. */
-static void layer_breakdown(sl_runtime *dense, sl_runtime *mixed, int runs)
+static void layer_breakdown(sl_runtime *dense, sl_runtime *mixed, int threads, int runs)
 {
 	const int n = sl_runtime_n_steps(mixed);
 	double *bd = malloc(sizeof(double) * (size_t)n), *bm = malloc(sizeof(double) * (size_t)n);
@@ -154,9 +160,10 @@ static void layer_breakdown(sl_runtime *dense, sl_runtime *mixed, int runs)
 			om += bm[i];
 		}
 	}
-	printf("per step (1 thread, min of %d): sparse-claimed layers %.2f ms dense vs %.2f ms sparse (%.2fx); "
+	printf("per step (%d thread%s, min of %d): sparse-claimed layers %.2f ms dense vs %.2f ms sparse "
+	       "(%.2fx); "
 	       "other steps %.2f vs %.2f ms\n",
-	       runs, sd, sm, sd / sm, od, om);
+	       threads, threads > 1 ? "s" : "", runs, sd, sm, sd / sm, od, om);
 out:
 	free(bd);
 	free(bm);
@@ -182,7 +189,8 @@ int main(int argc, char **argv)
 		else if (o == 's')
 			sp = atoi(optarg);
 		else {
-			fprintf(stderr, "usage: bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%%] [MODEL]\n");
+			fprintf(stderr,
+				"usage: bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%%] [MODEL]\n");
 			return 2;
 		}
 	}
@@ -210,7 +218,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "out of memory while pruning\n");
 		return 1;
 	}
-	printf("%s: %d nodes, %d 1x1 convolutions pruned to %d%% zero 1x4 blocks\n", path, m->n_nodes, pruned, sp);
+	printf("%s: %d nodes, %d 1x1 convolutions pruned to %d%% zero 1x4 blocks\n", path, m->n_nodes, pruned,
+	       sp);
 
 	config cf[] = {
 	    {"dense xnnpack", 1, true, NULL, NULL, 0},
@@ -257,15 +266,16 @@ int main(int argc, char **argv)
 	for (int c = 0; c < nc; c++) {
 		qsort(cf[c].t, (size_t)runs, sizeof(double), cmp_double);
 		printf("  %d thread%s %-22s %8.2f %8.2f   %d sparse steps of %d\n", cf[c].threads,
-		       cf[c].threads > 1 ? "s" : " ", cf[c].name, cf[c].t[runs / 2], cf[c].t[0], cf[c].n_sparse,
-		       sl_runtime_n_steps(cf[c].rt));
+		       cf[c].threads > 1 ? "s" : " ", cf[c].name, cf[c].t[runs / 2], cf[c].t[0],
+		       cf[c].n_sparse, sl_runtime_n_steps(cf[c].rt));
 	}
 	for (int c = 0; c + 1 < nc; c += 2)
 		printf("speed-up mixed vs dense, %d thread%s: %.2fx (p50), %.2fx (min)\n", cf[c].threads,
 		       cf[c].threads > 1 ? "s" : "", cf[c].t[runs / 2] / cf[c + 1].t[runs / 2],
 		       cf[c].t[0] / cf[c + 1].t[0]);
 
-	layer_breakdown(cf[0].rt, cf[1].rt, runs < 10 ? runs : 10);
+	for (int c = 0; c + 1 < nc; c += 2)
+		layer_breakdown(cf[c].rt, cf[c + 1].rt, cf[c].threads, runs < 20 ? runs : 20);
 
 	/* Same input in every runtime: how far apart are the outputs? */
 	const sl_tensor *ot = sl_runtime_output_tensor(cf[0].rt, 0);

@@ -107,7 +107,8 @@ static int bias(graph *g, sl_dtype dt, int n)
 			((int32_t *)data)[i] = (int32_t)(rnd(g) % 20001) - 10000;
 	}
 	cr_assert_eq(sl_model_own(g->m, data), 0);
-	sl_tensor t = {.dtype = f ? SL_DTYPE_F32 : SL_DTYPE_I32, .rank = 1, .kind = SL_TENSOR_CONST, .data = data};
+	sl_tensor t = {
+	    .dtype = f ? SL_DTYPE_F32 : SL_DTYPE_I32, .rank = 1, .kind = SL_TENSOR_CONST, .data = data};
 	t.dims[0] = n;
 	(void)dims;
 	t.bytes = 4 * (size_t)n;
@@ -119,8 +120,11 @@ static int node(graph *g, sl_op op, sl_act a, int in, int w, int b, int out)
 	int32_t ins[3] = {in, w, b}, outs[1] = {out};
 	sl_node n = {.op = op, .act = a, .n_inputs = 3, .inputs = ins, .n_outputs = 1, .outputs = outs};
 	if (op == SL_OP_CONV_2D)
-		n.p.conv = (sl_conv_params){
-		    .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .padding = SL_PADDING_SAME};
+		n.p.conv = (sl_conv_params){.stride_h = 1,
+					    .stride_w = 1,
+					    .dilation_h = 1,
+					    .dilation_w = 1,
+					    .padding = SL_PADDING_SAME};
 	sl_error err = {{0}};
 	int r = sl_model_add_node(g->m, &n, &err);
 	cr_assert_geq(r, 0, "add node: %s", err.msg);
@@ -174,7 +178,8 @@ static void compare(graph *g, sl_dtype dt, int threads, bool no_sparse, sl_impl 
 	sl_runtime *ref = NULL, *mix = NULL;
 	sl_error err = {{0}};
 	const sl_runtime_options ro = {.backend = SL_BACKEND_REF, .threads = 1};
-	const sl_runtime_options xo = {.backend = SL_BACKEND_XNNPACK, .threads = threads, .no_sparse = no_sparse};
+	const sl_runtime_options xo = {
+	    .backend = SL_BACKEND_XNNPACK, .threads = threads, .no_sparse = no_sparse};
 	cr_assert_eq(sl_runtime_new(g->m, &ro, &ref, &err), 0, "ref runtime: %s", err.msg);
 	cr_assert_eq(sl_runtime_new(g->m, &xo, &mix, &err), 0, "xnnpack runtime: %s", err.msg);
 	const int nodes[2] = {g->conv, g->fc};
@@ -205,10 +210,12 @@ static void compare(graph *g, sl_dtype dt, int threads, bool no_sparse, sl_impl 
 			bool seen[256] = {false};
 			int distinct = 0;
 			for (size_t i = 0; i < n_out; i++)
-				distinct += !seen[((const uint8_t *)ra)[i]], seen[((const uint8_t *)ra)[i]] = true;
+				distinct += !seen[((const uint8_t *)ra)[i]],
+				    seen[((const uint8_t *)ra)[i]] = true;
 			cr_assert_gt(distinct, 20, "only %d distinct output values", distinct);
 			if (want == SL_IMPL_SPARSE)
-				cr_assert(memcmp(ra, rb, n_out) == 0, "int8 outputs differ from the reference");
+				cr_assert(memcmp(ra, rb, n_out) == 0,
+					  "int8 outputs differ from the reference");
 			continue;
 		}
 		const float *fa = ra, *fb = rb;
@@ -216,8 +223,8 @@ static void compare(graph *g, sl_dtype dt, int threads, bool no_sparse, sl_impl 
 		for (size_t i = 0; i < n_out; i++)
 			amax = fmax(amax, fabs(fa[i]));
 		for (size_t i = 0; i < n_out; i++)
-			cr_assert(fabs(fa[i] - fb[i]) <= 1e-5 * amax, "out[%zu] %g vs reference %g (max %g)", i,
-				  fb[i], fa[i], amax);
+			cr_assert(fabs(fa[i] - fb[i]) <= 1e-5 * amax, "out[%zu] %g vs reference %g (max %g)",
+				  i, fb[i], fa[i], amax);
 	}
 	sl_runtime_free(mix);
 	sl_runtime_free(ref);

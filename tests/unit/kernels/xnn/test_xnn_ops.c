@@ -371,8 +371,8 @@ static void concat_case(qp q, int n_in, int rank, const int32_t *dims, int axis,
 	xt_init(&g, 81);
 	int32_t ins[4];
 	for (int i = 0; i < n_in; i++) {
-		int32_t d[4];
-		memcpy(d, dims, sizeof(d));
+		int32_t d[4] = {0};
+		memcpy(d, dims, (size_t)rank * sizeof(d[0]));
 		d[axis] = sizes[i];
 		qp qi = q;
 		if (!same_quant && i == 1)
