@@ -29,7 +29,7 @@ cross_sysroot=/opt/sightline/sysroot-aarch64
 cross_sysroot_debs=(libxnnpack0:arm64 libxnnpack-dev:arm64 libpthreadpool0:arm64 libpthreadpool-dev:arm64
 	libcpuinfo0:arm64 libcpuinfo-dev:arm64 libcriterion3:arm64 libcriterion-dev:arm64 libnanomsg5:arm64)
 # The VM tests boot Debian's kernel (it has vivid) with this machine's userland.
-vm_pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod bc systemd)
+vm_pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod bc systemd cpio binutils gzip xz-utils zstd)
 
 missing() {
 	local p out=()
