@@ -22,8 +22,9 @@ const char sl_cli_common_help[] =
     "                          for classifiers, as TF-slim's central_crop); crop: crop F of the\n"
     "                          largest centred region with the input's aspect; letterbox: whole\n"
     "                          image padded to the input's aspect (default for detectors); stretch\n"
-    "  --resize MODE           auto (default): bilinear, or area (box filter) when shrinking by\n"
-    "                          more than 2x, where plain bilinear aliases; bilinear; area\n"
+    "  --resize MODE           area (default): box filter, which does not alias when shrinking and\n"
+    "                          matches the antialiased resize TF/PIL pipelines use; bilinear;\n"
+    "                          auto: bilinear, or area when shrinking by more than 2x\n"
     "  --input-range LO,HI     real value range that pixel values 0..255 map to, linearly. Default:\n"
     "                          quantized inputs use the range their quantization covers (the model\n"
     "                          gets raw 0..255 for uint8, pixel-128 for int8: [-1,1] for MobileNet);\n"
@@ -42,7 +43,7 @@ void sl_cli_opts_init(sl_cli_opts *o)
 	    .threads = 1,
 	    .crop = -1.0f,
 	    .fit = SL_CLI_FIT_DEFAULT,
-	    .resize = SL_RESIZE_AUTO,
+	    .resize = SL_RESIZE_AREA,
 	    .softmax = SL_SOFTMAX_AUTO,
 	    .top = 5,
 	    .nms = SL_NMS_WEIGHTED,
