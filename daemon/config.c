@@ -12,6 +12,22 @@
 
 #include "common/macros.h"
 
+bool sl_daemon_backend_valid(const char *s)
+{
+	return s && (strcmp(s, "xnnpack") == 0 || strcmp(s, "ref") == 0 || strcmp(s, "dense") == 0);
+}
+
+int sl_daemon_numerics_parse(const char *s, bool *ret_fast)
+{
+	if (!s)
+		return -EINVAL;
+	if (strcmp(s, "tflite") == 0 || strcmp(s, "fast") == 0) {
+		*ret_fast = strcmp(s, "fast") == 0;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 void sl_daemon_config_defaults(sl_daemon_config *c)
 {
 	*c = (sl_daemon_config){
@@ -186,8 +202,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	} else if (IS("daemon", "LatencyTargetMs")) {
 		r = parse_double(value, 0.1, 60000, &c->target_ms);
 	} else if (IS("daemon", "Backend")) {
-		r = strcmp(value, "xnnpack") == 0 || strcmp(value, "ref") == 0 ? set_str(&c->backend, value)
-									       : -EINVAL;
+		r = sl_daemon_backend_valid(value) ? set_str(&c->backend, value) : -EINVAL;
+	} else if (IS("daemon", "Numerics")) {
+		r = sl_daemon_numerics_parse(value, &c->fast_numerics);
 	} else if (IS("daemon", "Threads")) {
 		r = parse_int(value, 0, 64, &c->threads);
 	} else if (IS("daemon", "ResultRateHz")) {
@@ -288,6 +305,8 @@ int sl_daemon_config_load(const char *path, const sl_daemon_overrides *ov, sl_da
 			r = set_str(&c.variant, ov->variant);
 		if (ov->backend && r >= 0)
 			r = set_str(&c.backend, ov->backend);
+		if (ov->numerics && r >= 0)
+			r = sl_daemon_numerics_parse(ov->numerics, &c.fast_numerics);
 		if (ov->target_ms > 0) {
 			c.target_ms = ov->target_ms;
 			c.auto_mode = true;

@@ -15,7 +15,8 @@ typedef struct {
 	char *variant;	       /* variant to start with; NULL: the first */
 	bool auto_mode;
 	double target_ms;
-	char *backend; /* "xnnpack" or "ref" */
+	char *backend;	    /* "xnnpack", "ref" or "dense" */
+	bool fast_numerics; /* Numerics=fast */
 	int threads;
 	double result_rate_hz; /* ResultReady limit, 0 = every result */
 	int top_k;
@@ -43,10 +44,14 @@ typedef struct {
 	const char *models_dir;
 	const char *variant;
 	const char *backend;
-	double target_ms; /* < 0: not given; > 0: start in auto mode */
+	const char *numerics; /* "tflite" | "fast" */
+	double target_ms;     /* < 0: not given; > 0: start in auto mode */
 } sl_daemon_overrides;
 
 void sl_daemon_config_defaults(sl_daemon_config *c);
+bool sl_daemon_backend_valid(const char *s);
+/* "tflite" (default) or "fast": 0, else -EINVAL. */
+int sl_daemon_numerics_parse(const char *s, bool *ret_fast);
 /* Reads path (NULL: defaults only) then applies overrides. On failure fills
  * errbuf with the file, line and key at fault and leaves *c untouched. */
 int sl_daemon_config_load(const char *path, const sl_daemon_overrides *ov, sl_daemon_config *c, char *errbuf,

@@ -74,6 +74,7 @@ static void start_load(sl_daemon *d)
 		return; /* the ladder changed under the request: handled by the caller */
 	sl_engine_options o = {
 	    .backend = d->cfg.backend,
+	    .fast_numerics = d->cfg.fast_numerics,
 	    .threads = d->cfg.threads,
 	    .top_k = d->cfg.top_k,
 	    .score_threshold = (float)d->cfg.score_threshold,
@@ -357,6 +358,38 @@ static int open_one_source(sl_daemon *d, const char *uri)
 	return 0;
 }
 
+#define SOURCE_RETRY_FIRST_US 500000u
+#define SOURCE_RETRY_MAX_US   30000000u
+
+static int on_source_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	sl_daemon *d = userdata;
+	(void)s;
+	(void)usec;
+	if (!d->stopping && !d->source)
+		(void)sl_daemon_open_source(d);
+	return 0;
+}
+
+static void schedule_source_retry(sl_daemon *d)
+{
+	if (d->stopping || !d->event)
+		return;
+	d->src_retry_us = d->src_retry_us ? SL_MIN(2 * d->src_retry_us, (uint64_t)SOURCE_RETRY_MAX_US)
+					  : SOURCE_RETRY_FIRST_US;
+	uint64_t now = 0;
+	(void)sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+	int r = d->src_retry ? sd_event_source_set_time(d->src_retry, now + d->src_retry_us)
+			     : sd_event_add_time(d->event, &d->src_retry, CLOCK_MONOTONIC,
+						 now + d->src_retry_us, 10000u, on_source_retry, d);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(d->src_retry, SD_EVENT_ONESHOT);
+	if (r < 0)
+		log_error("cannot schedule a retry of the source: %s", strerror(-r));
+	else
+		log_info("retrying the source in %.1f s", (double)d->src_retry_us / 1e6);
+}
+
 /* Stops the pipeline, replaces the source, starts again: the active engine stays. */
 int sl_daemon_open_source(sl_daemon *d)
 {
@@ -382,8 +415,12 @@ int sl_daemon_open_source(sl_daemon *d)
 		free(d->source_uri);
 		d->source_uri = strdup(d->cfg.source);
 		d->source_state = SL_SOURCE_STOPPED;
+		schedule_source_retry(d);
 		return r;
 	}
+	d->src_retry_us = 0;
+	if (d->src_retry)
+		(void)sd_event_source_set_enabled(d->src_retry, SD_EVENT_OFF);
 	log_info("source %s opened, %dx%d frames for the ladder", d->source_uri, d->capture_spec.width,
 		 d->capture_spec.height);
 	r = sl_pipeline_start(d->pipeline, d->source, &d->capture_spec);
@@ -791,6 +828,7 @@ sl_daemon *sl_daemon_free(sl_daemon *d)
 	if (d->bus)
 		sd_bus_flush_close_unref(d->bus);
 	sd_event_source_unref(d->wake_src);
+	sd_event_source_disable_unref(d->src_retry);
 	sd_event_unref(d->event);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);

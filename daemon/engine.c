@@ -224,7 +224,9 @@ int sl_engine_load(const sl_variant_desc *v, const sl_engine_options *o, sl_mode
 	e->task = v->task;
 	e->top_k = SL_MAX(1, SL_MIN(o->top_k, SL_RESULT_MAX_CLASSES));
 
-	sl_runtime_options ro = {.backend = SL_BACKEND_XNNPACK, .threads = o->threads};
+	sl_runtime_options ro = {.backend = SL_BACKEND_XNNPACK,
+				 .numerics = o->fast_numerics ? SL_NUMERICS_FAST : SL_NUMERICS_TFLITE,
+				 .threads = o->threads};
 	if (o->backend)
 		(void)sl_backend_from_string(o->backend, &ro.backend);
 	r = sl_runtime_new(m, &ro, &e->rt, &err);

@@ -42,7 +42,8 @@ typedef struct {
 } sl_result;
 
 typedef struct {
-	const char *backend; /* "xnnpack" | "ref" */
+	const char *backend; /* "xnnpack" | "ref" | "dense" */
+	bool fast_numerics;  /* XNNPACK's own int8 rounding instead of TFLite's */
 	int threads;
 	int top_k;
 	float score_threshold;

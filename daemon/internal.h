@@ -47,6 +47,10 @@ struct sl_daemon {
 	sl_source_state src_state_new;
 	char src_reason[320];
 	bool src_changed;
+	/* A source that cannot be opened (a file: path that vanished, a device
+	 * that is not there yet) is retried with backoff instead of staying down. */
+	sd_event_source *src_retry;
+	uint64_t src_retry_us;
 
 	bool stopping, ready, name_owned, last_result_failed;
 	int exit_code;

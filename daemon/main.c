@@ -25,7 +25,8 @@ static void usage(FILE *f)
 		   "  -l, --ladder PATH     ladder manifest (or the folder holding manifest.json)\n"
 		   "  -m, --models-dir DIR  folder of the model and label files the manifest names\n"
 		   "      --variant NAME    variant to start with\n"
-		   "      --backend NAME    xnnpack or ref\n"
+		   "      --backend NAME    xnnpack (default), ref or dense\n"
+		   "      --numerics MODE   int8 rounding: tflite (default, bit-exact with TFLite) or fast\n"
 		   "      --auto MS         start in auto mode with this p95 latency target\n"
 		   "      --user            serve on the session bus instead of the system bus\n"
 		   "      --address ADDR    serve on the bus at this D-Bus address\n"
@@ -38,7 +39,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VARIANT = 256, OPT_BACKEND, OPT_AUTO, OPT_USER, OPT_ADDRESS, OPT_VERSION };
+	enum { OPT_VARIANT = 256, OPT_BACKEND, OPT_NUMERICS, OPT_AUTO, OPT_USER, OPT_ADDRESS, OPT_VERSION };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"source", required_argument, NULL, 's'},
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
 	    {"models-dir", required_argument, NULL, 'm'},
 	    {"variant", required_argument, NULL, OPT_VARIANT},
 	    {"backend", required_argument, NULL, OPT_BACKEND},
+	    {"numerics", required_argument, NULL, OPT_NUMERICS},
 	    {"auto", required_argument, NULL, OPT_AUTO},
 	    {"user", no_argument, NULL, OPT_USER},
 	    {"address", required_argument, NULL, OPT_ADDRESS},
@@ -78,13 +80,24 @@ int main(int argc, char **argv)
 			a.ov.variant = optarg;
 			break;
 		case OPT_BACKEND:
-			if (strcmp(optarg, "xnnpack") != 0 && strcmp(optarg, "ref") != 0) {
-				fprintf(stderr, "sightlined: --backend must be xnnpack or ref, not '%s'\n",
+			if (!sl_daemon_backend_valid(optarg)) {
+				fprintf(stderr,
+					"sightlined: --backend must be xnnpack, ref or dense, not '%s'\n",
 					optarg);
 				return 2;
 			}
 			a.ov.backend = optarg;
 			break;
+		case OPT_NUMERICS: {
+			bool fast;
+			if (sl_daemon_numerics_parse(optarg, &fast) < 0) {
+				fprintf(stderr, "sightlined: --numerics must be tflite or fast, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			a.ov.numerics = optarg;
+			break;
+		}
 		case OPT_AUTO: {
 			char *end;
 			a.ov.target_ms = strtod(optarg, &end);

@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/macros.h"
-#include "kernels/neon/neon_backend.h"
+#include "kernels/dense/dense_backend.h"
 #include "kernels/ref/ref_ops.h"
 #include "kernels/sparse/sparse_backend.h"
 #include "kernels/xnn/xnn_backend.h"
@@ -28,8 +29,8 @@ const char *sl_backend_name(sl_backend b)
 		return "ref";
 	case SL_BACKEND_XNNPACK:
 		return "xnnpack";
-	case SL_BACKEND_NEON:
-		return "neon";
+	case SL_BACKEND_DENSE:
+		return "dense";
 	}
 	return "?";
 }
@@ -46,8 +47,9 @@ int sl_backend_from_string(const char *s, sl_backend *ret)
 		*ret = SL_BACKEND_XNNPACK;
 		return 0;
 	}
-	if (strcmp(s, "neon") == 0) {
-		*ret = SL_BACKEND_NEON;
+	/* "neon": the name from before the x86 kernels joined the family */
+	if (strcmp(s, "dense") == 0 || strcmp(s, "neon") == 0) {
+		*ret = SL_BACKEND_DENSE;
 		return 0;
 	}
 	return -EINVAL;
@@ -62,12 +64,32 @@ const char *sl_impl_name(sl_impl i)
 		return "xnnpack";
 	case SL_IMPL_SPARSE:
 		return "sparse";
-	case SL_IMPL_NEON:
-		return "neon";
+	case SL_IMPL_DENSE:
+		return "dense";
 	case SL_IMPL_NONE:
 		return "none";
 	}
 	return "?";
+}
+
+const char *sl_numerics_name(sl_numerics n)
+{
+	return n == SL_NUMERICS_FAST ? "fast" : "tflite";
+}
+
+int sl_numerics_from_string(const char *s, sl_numerics *ret)
+{
+	if (!s)
+		return -EINVAL;
+	if (strcmp(s, "tflite") == 0 || strcmp(s, "exact") == 0) {
+		*ret = SL_NUMERICS_TFLITE;
+		return 0;
+	}
+	if (strcmp(s, "fast") == 0 || strcmp(s, "xnnpack") == 0) {
+		*ret = SL_NUMERICS_FAST;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 sl_runtime *sl_runtime_free(sl_runtime *rt)
@@ -90,17 +112,21 @@ sl_runtime *sl_runtime_free(sl_runtime *rt)
 /* Backends in order of preference for the chosen option; the reference is
  * always last, so every supported node finds an implementation. The sparse
  * backend goes before XNNPACK: it declines every layer its cost model does
- * not expect to win, and those fall through to XNNPACK's dense operators. */
+ * not expect to win, and those fall through to the dense operators. With
+ * TFLite numerics our dense kernels take the int8 layers before XNNPACK sees
+ * them (XNNPACK then declines the int8 operators that round differently). */
 static int backend_chain(const sl_runtime_options *opt, sl_prepare_fn *chain)
 {
 	const sl_backend b = opt->backend;
 	int n = 0;
 	if (b == SL_BACKEND_XNNPACK && !opt->no_sparse)
 		chain[n++] = sl_sparse_prepare;
+	if (b == SL_BACKEND_XNNPACK && opt->numerics == SL_NUMERICS_TFLITE)
+		chain[n++] = sl_dense_prepare;
 	if (b == SL_BACKEND_XNNPACK)
 		chain[n++] = sl_xnn_prepare;
-	if (b == SL_BACKEND_NEON)
-		chain[n++] = sl_neon_prepare;
+	if (b == SL_BACKEND_DENSE)
+		chain[n++] = sl_dense_prepare;
 	chain[n++] = sl_ref_prepare;
 	return n;
 }
@@ -109,9 +135,15 @@ int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret,
 {
 	if (!m || !opt || !ret || !m->order)
 		return -EINVAL;
+	if (opt->numerics != SL_NUMERICS_TFLITE && opt->numerics != SL_NUMERICS_FAST) {
+		if (err)
+			snprintf(err->msg, sizeof(err->msg), "unknown numerics %d", (int)opt->numerics);
+		return -EINVAL;
+	}
 	if (opt->threads < 0 || opt->threads > 64) {
 		if (err)
-			snprintf(err->msg, sizeof(err->msg), "thread count %d out of range 0..64", opt->threads);
+			snprintf(err->msg, sizeof(err->msg), "thread count %d out of range 0..64",
+				 opt->threads);
 		return -EINVAL;
 	}
 	if (opt->backend == SL_BACKEND_XNNPACK) {
@@ -148,9 +180,12 @@ int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret,
 	if (m->n_nodes && !rt->steps)
 		return -ENOMEM;
 
-	const sl_prepare_ctx ctx = {
-		.model = m, .arena = rt->arena, .pool = rt->pool, .threads = opt->threads > 1 ? opt->threads : 1};
-	sl_prepare_fn chain[4];
+	const sl_prepare_ctx ctx = {.model = m,
+				    .arena = rt->arena,
+				    .pool = rt->pool,
+				    .threads = opt->threads > 1 ? opt->threads : 1,
+				    .numerics = opt->numerics};
+	sl_prepare_fn chain[5];
 	int n_chain = backend_chain(opt, chain);
 
 	for (int i = 0; i < m->n_nodes; i++) {
@@ -175,7 +210,8 @@ int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret,
 			snprintf(s->why, sizeof(s->why), "%s", declined);
 		if (r < 0) {
 			if (err && r == -EOPNOTSUPP)
-				snprintf(err->msg, sizeof(err->msg), "%s: node %d (%s): no backend can run it",
+				snprintf(err->msg, sizeof(err->msg),
+					 "%s: node %d (%s): no backend can run it",
 					 m->path ? m->path : "model", node, sl_op_name(m->nodes[node].op));
 			return r;
 		}
@@ -238,6 +274,30 @@ int sl_runtime_invoke(sl_runtime *rt)
 		int r = s->run(s, rt->arena);
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int sl_runtime_invoke_timed(sl_runtime *rt, double *step_ms)
+{
+	double t0 = now_ms();
+	for (int i = 0; i < rt->n_steps; i++) {
+		sl_step *s = &rt->steps[i];
+		if (s->run) {
+			int r = s->run(s, rt->arena);
+			if (r < 0)
+				return r;
+		}
+		const double t1 = now_ms();
+		step_ms[i] = t1 - t0;
+		t0 = t1;
 	}
 	return 0;
 }

@@ -6,13 +6,30 @@
 #include "kernels/model.h"
 
 typedef enum {
-	SL_BACKEND_REF,     /* scalar reference ops only */
+	SL_BACKEND_REF,	    /* scalar reference ops only */
 	SL_BACKEND_XNNPACK, /* XNNPACK where it has the op, reference otherwise */
-	SL_BACKEND_NEON,    /* dense NEON kernels (aarch64) where they apply, reference otherwise */
+	SL_BACKEND_DENSE,   /* our dense int8 kernels (NEON, AVX2) where they apply, reference otherwise */
 } sl_backend;
+
+/* How int8/uint8 operators round. TFLite's reference kernels requantize in
+ * gemmlowp fixed point (two roundings); XNNPACK's x86 kernels use one fp32
+ * multiply, which differs by one step now and then, and the differences grow
+ * through a network (top-1 changes on about 2 % of ImageNet images). */
+typedef enum {
+	/* Bit-exact with TFLite's reference kernels on every backend and CPU:
+	 * XNNPACK keeps only the int8 operators that do not round (max pool, pad,
+	 * concatenation, reshape, clamps); convolutions, fully connected and ADD
+	 * run on our own kernels (kernels/dense, kernels/sparse), the rest on the
+	 * reference. The default. */
+	SL_NUMERICS_TFLITE,
+	/* XNNPACK's own int8 kernels where it has them: what LiteRT's XNNPACK
+	 * delegate computes. */
+	SL_NUMERICS_FAST,
+} sl_numerics;
 
 typedef struct {
 	sl_backend backend;
+	sl_numerics numerics;
 	int threads; /* 0 or 1: single-threaded */
 	/* SL_BACKEND_XNNPACK only: keep pruned 1x1 CONV_2D / FULLY_CONNECTED
 	 * layers on XNNPACK's dense operators instead of the sparse kernels
@@ -25,7 +42,7 @@ typedef enum {
 	SL_IMPL_REF,
 	SL_IMPL_XNNPACK,
 	SL_IMPL_SPARSE,
-	SL_IMPL_NEON,
+	SL_IMPL_DENSE,
 	SL_IMPL_NONE, /* no-op, e.g. RESHAPE aliasing its input */
 } sl_impl;
 
@@ -50,6 +67,7 @@ typedef struct {
 	uint8_t *arena;
 	struct pthreadpool *pool; /* NULL when single-threaded */
 	int threads;
+	sl_numerics numerics;
 } sl_prepare_ctx;
 
 /* Each backend: claim node `node` by filling *step (run, destroy, state,
@@ -60,6 +78,8 @@ typedef int (*sl_prepare_fn)(const sl_prepare_ctx *ctx, int node, sl_step *step,
 const char *sl_backend_name(sl_backend b);
 int sl_backend_from_string(const char *s, sl_backend *ret);
 const char *sl_impl_name(sl_impl i);
+const char *sl_numerics_name(sl_numerics n);
+int sl_numerics_from_string(const char *s, sl_numerics *ret);
 
 int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret, sl_error *err);
 sl_runtime *sl_runtime_free(sl_runtime *rt); /* NULL is a no-op; returns NULL */
@@ -82,6 +102,9 @@ int sl_runtime_invoke(sl_runtime *rt);
  * tensor may be overwritten by later steps). For calibration and debugging. */
 typedef void (*sl_runtime_observer)(void *userdata, int tensor, const void *data);
 int sl_runtime_invoke_observed(sl_runtime *rt, sl_runtime_observer cb, void *userdata);
+/* invoke() that writes each step's wall time (ms) to step_ms[n_steps]: for
+ * profiles (`sightline inspect --profile`). */
+int sl_runtime_invoke_timed(sl_runtime *rt, double *step_ms);
 
 int sl_runtime_n_steps(const sl_runtime *rt);
 const sl_step *sl_runtime_step(const sl_runtime *rt, int i);

@@ -54,6 +54,21 @@ void sl_ref_conv2d_f32(const sl_ref_conv_f32_args *a)
 				}
 }
 
+/* Calls fn(a, si, sf) with the input and filter signedness as constants, so
+ * that each of the four combinations is compiled with its loads specialised. */
+#define BY_SIGNEDNESS(fn, a)                                                                                 \
+	do {                                                                                                 \
+		const bool si_ = sl_ref_signed((a)->in_type), sf_ = sl_ref_signed((a)->filter_type);         \
+		if (si_ && sf_)                                                                              \
+			fn(a, true, true);                                                                   \
+		else if (si_)                                                                                \
+			fn(a, true, false);                                                                  \
+		else if (sf_)                                                                                \
+			fn(a, false, true);                                                                  \
+		else                                                                                         \
+			fn(a, false, false);                                                                 \
+	} while (0)
+
 SL_REF_INLINE int32_t requant(int64_t acc, int32_t mult, int shift, int32_t zp, int32_t lo, int32_t hi)
 {
 	const int32_t v = sl_mul_by_quantized_multiplier((int32_t)(uint32_t)(uint64_t)acc, mult, shift) + zp;
@@ -111,16 +126,7 @@ SL_REF_INLINE void conv2d_q8(const sl_ref_conv_q8_args *a, bool si, bool sf)
 
 void sl_ref_conv2d_q8(const sl_ref_conv_q8_args *a)
 {
-	const bool si = sl_ref_signed(a->in_type), sf = sl_ref_signed(a->filter_type);
-
-	if (si && sf)
-		conv2d_q8(a, true, true);
-	else if (si)
-		conv2d_q8(a, true, false);
-	else if (sf)
-		conv2d_q8(a, false, true);
-	else
-		conv2d_q8(a, false, false);
+	BY_SIGNEDNESS(conv2d_q8, a);
 }
 
 void sl_ref_dwconv2d_f32(const sl_ref_conv_f32_args *a)
@@ -217,16 +223,7 @@ SL_REF_INLINE void dwconv2d_q8(const sl_ref_conv_q8_args *a, bool si, bool sf)
 
 void sl_ref_dwconv2d_q8(const sl_ref_conv_q8_args *a)
 {
-	const bool si = sl_ref_signed(a->in_type), sf = sl_ref_signed(a->filter_type);
-
-	if (si && sf)
-		dwconv2d_q8(a, true, true);
-	else if (si)
-		dwconv2d_q8(a, true, false);
-	else if (sf)
-		dwconv2d_q8(a, false, true);
-	else
-		dwconv2d_q8(a, false, false);
+	BY_SIGNEDNESS(dwconv2d_q8, a);
 }
 
 void sl_ref_fc_f32(const sl_ref_fc_f32_args *a)
@@ -266,14 +263,5 @@ SL_REF_INLINE void fc_q8(const sl_ref_fc_q8_args *a, bool si, bool sf)
 
 void sl_ref_fc_q8(const sl_ref_fc_q8_args *a)
 {
-	const bool si = sl_ref_signed(a->in_type), sf = sl_ref_signed(a->filter_type);
-
-	if (si && sf)
-		fc_q8(a, true, true);
-	else if (si)
-		fc_q8(a, true, false);
-	else if (sf)
-		fc_q8(a, false, true);
-	else
-		fc_q8(a, false, false);
+	BY_SIGNEDNESS(fc_q8, a);
 }

@@ -37,27 +37,44 @@ static void reduce_plan_init(const sl_ref_reduce_geom *g, reduce_plan *p)
 	}
 }
 
-/* Input offset of the lin-th element (row-major) of a sub-grid. */
-static int64_t grid_offset(int64_t lin, int n, const int32_t *dim, const int64_t *stride)
+/* Walks a sub-grid in row-major order, keeping the input offset of the
+ * current element (no division per element: MEAN reads every input). */
+typedef struct {
+	int n;
+	const int32_t *dim;
+	const int64_t *stride;
+	int32_t idx[SL_MAX_RANK];
+	int64_t off;
+} grid_walk;
+
+static void walk_init(grid_walk *w, int n, const int32_t *dim, const int64_t *stride)
 {
-	int64_t off = 0;
-	for (int d = n - 1; d >= 0; d--) {
-		off += (lin % dim[d]) * stride[d];
-		lin /= dim[d];
+	*w = (grid_walk){.n = n, .dim = dim, .stride = stride};
+}
+
+static void walk_next(grid_walk *w)
+{
+	for (int d = w->n - 1; d >= 0; d--) {
+		w->off += w->stride[d];
+		if (++w->idx[d] < w->dim[d])
+			return;
+		w->off -= w->stride[d] * w->dim[d];
+		w->idx[d] = 0;
 	}
-	return off;
 }
 
 void sl_ref_mean_f32(const sl_ref_mean_f32_args *a)
 {
 	reduce_plan p;
 	reduce_plan_init(&a->g, &p);
-	for (int64_t o = 0; o < p.n_out; o++) {
-		const int64_t base = grid_offset(o, p.nk, p.kdim, p.kstride);
+	grid_walk ko, ro;
+	walk_init(&ko, p.nk, p.kdim, p.kstride);
+	for (int64_t o = 0; o < p.n_out; o++, walk_next(&ko)) {
 		float sum = 0.0f;
 		/* Same summation order as TFLite: increasing input offset. */
-		for (int64_t r = 0; r < p.n_red; r++)
-			sum += a->input[base + grid_offset(r, p.nr, p.rdim, p.rstride)];
+		walk_init(&ro, p.nr, p.rdim, p.rstride);
+		for (int64_t r = 0; r < p.n_red; r++, walk_next(&ro))
+			sum += a->input[ko.off + ro.off];
 		a->output[o] = p.n_red > 0 ? sum / (float)p.n_red : NAN;
 	}
 }
@@ -93,12 +110,13 @@ SL_REF_INLINE void mean_q8(const sl_ref_mean_q8_args *a, bool s)
 	reduce_plan_init(&a->g, &p);
 	if (p.n_red <= 0)
 		return;
-	for (int64_t o = 0; o < p.n_out; o++) {
-		const int64_t base = grid_offset(o, p.nk, p.kdim, p.kstride);
+	grid_walk ko, ro;
+	walk_init(&ko, p.nk, p.kdim, p.kstride);
+	for (int64_t o = 0; o < p.n_out; o++, walk_next(&ko)) {
 		int64_t sum = 0;
-		for (int64_t r = 0; r < p.n_red; r++)
-			sum +=
-			    sl_ref_ld(a->input, (size_t)(base + grid_offset(r, p.nr, p.rdim, p.rstride)), s);
+		walk_init(&ro, p.nr, p.rdim, p.rstride);
+		for (int64_t r = 0; r < p.n_red; r++, walk_next(&ro))
+			sum += sl_ref_ld(a->input, (size_t)(ko.off + ro.off), s);
 		/* TFLite keeps the sum in int32: truncate like it does */
 		const int32_t shifted = (int32_t)(uint32_t)(uint64_t)(sum - (int64_t)a->in_zp * p.n_red);
 		const int32_t v = sl_mul_by_quantized_multiplier(shifted, a->mult, a->shift) + a->out_zp;

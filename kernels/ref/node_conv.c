@@ -3,10 +3,34 @@
 
 #include "kernels/ref/node_internal.h"
 
+/* Where a node's tensors live (arena offsets or constants). */
 typedef struct {
-	bool depthwise, quant;
 	sl_ref_tref in, w, b, out;
 	bool has_bias;
+} io_refs;
+
+static io_refs io_of(const sl_tensor *in, const sl_tensor *w, const sl_tensor *b, const sl_tensor *out)
+{
+	io_refs io = {.in = sl_ref_tref_of(in), .w = sl_ref_tref_of(w), .has_bias = b != NULL};
+	if (b)
+		io.b = sl_ref_tref_of(b);
+	io.out = sl_ref_tref_of(out);
+	return io;
+}
+
+/* Points the kernel arguments `a` (whose weights field is `wfield`) at the
+ * tensors of this frame. */
+#define BIND_IO(a, io, arena, wfield)                                                                        \
+	do {                                                                                                 \
+		(a).input = sl_ref_tptr(&(io).in, arena);                                                    \
+		(a).wfield = sl_ref_tptr(&(io).w, arena);                                                    \
+		(a).bias = (io).has_bias ? sl_ref_tptr(&(io).b, arena) : NULL;                               \
+		(a).output = sl_ref_tptr(&(io).out, arena);                                                  \
+	} while (0)
+
+typedef struct {
+	bool depthwise, quant;
+	io_refs io;
 	sl_ref_conv_f32_args f;
 	sl_ref_conv_q8_args q;
 	/* followed by mult[n], zp[n] (int32_t) and shift[n] (int) */
@@ -14,8 +38,7 @@ typedef struct {
 
 typedef struct {
 	bool quant;
-	sl_ref_tref in, w, b, out;
-	bool has_bias;
+	io_refs io;
 	sl_ref_fc_f32_args f;
 	sl_ref_fc_q8_args q;
 } fc_state;
@@ -59,8 +82,8 @@ static int q8_check(const sl_ref_nctx *c, const sl_tensor *in, const sl_tensor *
 
 static void fill_chq(const sl_tensor *in, const sl_tensor *w, const sl_tensor *out, int n, chq_arrays *arr)
 {
-	sl_ref_conv_q8_multipliers_tflite(in->dtype, sl_ref_scale(in), w->q.scale, n, sl_ref_scale(out), arr->mult,
-					  arr->shift);
+	sl_ref_conv_q8_multipliers_tflite(in->dtype, sl_ref_scale(in), w->q.scale, n, sl_ref_scale(out),
+					  arr->mult, arr->shift);
 	for (int i = 0; i < n; i++)
 		arr->zp[i] = w->q.zero_point[i];
 }
@@ -70,17 +93,11 @@ static int run_conv(sl_step *s, uint8_t *arena)
 	const conv_state *st = s->state;
 	if (st->quant) {
 		sl_ref_conv_q8_args a = st->q;
-		a.input = sl_ref_tptr(&st->in, arena);
-		a.filter = sl_ref_tptr(&st->w, arena);
-		a.bias = st->has_bias ? sl_ref_tptr(&st->b, arena) : NULL;
-		a.output = sl_ref_tptr(&st->out, arena);
+		BIND_IO(a, st->io, arena, filter);
 		(st->depthwise ? sl_ref_dwconv2d_q8 : sl_ref_conv2d_q8)(&a);
 	} else {
 		sl_ref_conv_f32_args a = st->f;
-		a.input = sl_ref_tptr(&st->in, arena);
-		a.filter = sl_ref_tptr(&st->w, arena);
-		a.bias = st->has_bias ? sl_ref_tptr(&st->b, arena) : NULL;
-		a.output = sl_ref_tptr(&st->out, arena);
+		BIND_IO(a, st->io, arena, filter);
 		(st->depthwise ? sl_ref_dwconv2d_f32 : sl_ref_conv2d_f32)(&a);
 	}
 	return 0;
@@ -130,12 +147,7 @@ int sl_ref_prep_conv(const sl_ref_nctx *c, sl_step *step)
 		st->f.g = g;
 		sl_ref_act_range_f32(c->n->act, &st->f.act_min, &st->f.act_max);
 		st->depthwise = dw;
-		st->in = sl_ref_tref_of(in);
-		st->w = sl_ref_tref_of(w);
-		st->has_bias = b != NULL;
-		if (b)
-			st->b = sl_ref_tref_of(b);
-		st->out = sl_ref_tref_of(out);
+		st->io = io_of(in, w, b, out);
 		sl_ref_step_set(step, st, run_conv);
 		return 0;
 	}
@@ -164,12 +176,7 @@ int sl_ref_prep_conv(const sl_ref_nctx *c, sl_step *step)
 	};
 	sl_ref_act_range_q8(c->n->act, out->dtype, sl_ref_scale(out), sl_ref_zp(out), &st->q.act_min,
 			    &st->q.act_max);
-	st->in = sl_ref_tref_of(in);
-	st->w = sl_ref_tref_of(w);
-	st->has_bias = b != NULL;
-	if (b)
-		st->b = sl_ref_tref_of(b);
-	st->out = sl_ref_tref_of(out);
+	st->io = io_of(in, w, b, out);
 	sl_ref_step_set(step, st, run_conv);
 	return 0;
 }
@@ -179,17 +186,11 @@ static int run_fc(sl_step *s, uint8_t *arena)
 	const fc_state *st = s->state;
 	if (st->quant) {
 		sl_ref_fc_q8_args a = st->q;
-		a.input = sl_ref_tptr(&st->in, arena);
-		a.weights = sl_ref_tptr(&st->w, arena);
-		a.bias = st->has_bias ? sl_ref_tptr(&st->b, arena) : NULL;
-		a.output = sl_ref_tptr(&st->out, arena);
+		BIND_IO(a, st->io, arena, weights);
 		sl_ref_fc_q8(&a);
 	} else {
 		sl_ref_fc_f32_args a = st->f;
-		a.input = sl_ref_tptr(&st->in, arena);
-		a.weights = sl_ref_tptr(&st->w, arena);
-		a.bias = st->has_bias ? sl_ref_tptr(&st->b, arena) : NULL;
-		a.output = sl_ref_tptr(&st->out, arena);
+		BIND_IO(a, st->io, arena, weights);
 		sl_ref_fc_f32(&a);
 	}
 	return 0;
@@ -217,12 +218,7 @@ int sl_ref_prep_fc(const sl_ref_nctx *c, sl_step *step)
 			return -ENOMEM;
 		st->f = (sl_ref_fc_f32_args){.batch = batch, .depth = depth, .out_c = out_c};
 		sl_ref_act_range_f32(c->n->act, &st->f.act_min, &st->f.act_max);
-		st->in = sl_ref_tref_of(in);
-		st->w = sl_ref_tref_of(w);
-		st->has_bias = b != NULL;
-		if (b)
-			st->b = sl_ref_tref_of(b);
-		st->out = sl_ref_tref_of(out);
+		st->io = io_of(in, w, b, out);
 		sl_ref_step_set(step, st, run_fc);
 		return 0;
 	}
@@ -252,12 +248,7 @@ int sl_ref_prep_fc(const sl_ref_nctx *c, sl_step *step)
 	};
 	sl_ref_act_range_q8(c->n->act, out->dtype, sl_ref_scale(out), sl_ref_zp(out), &st->q.act_min,
 			    &st->q.act_max);
-	st->in = sl_ref_tref_of(in);
-	st->w = sl_ref_tref_of(w);
-	st->has_bias = b != NULL;
-	if (b)
-		st->b = sl_ref_tref_of(b);
-	st->out = sl_ref_tref_of(out);
+	st->io = io_of(in, w, b, out);
 	sl_ref_step_set(step, st, run_fc);
 	return 0;
 }

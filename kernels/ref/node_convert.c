@@ -10,7 +10,10 @@ typedef struct {
 	sl_ref_tref in, out;
 	float scale; /* float -> q8 */
 	int32_t zp;
-	sl_ref_requantize_args rq;
+	/* int8/uint8 -> int8/uint8: the output byte depends on the input byte
+	 * alone, so the reference arithmetic runs once per byte value at prepare
+	 * time (the input layers of TF2 models requantize every pixel). */
+	uint8_t lut[256];
 	sl_ref_dequantize_args dq;
 	/* followed by dequantization scale[n_ch] and zp[n_ch] */
 } convert_state;
@@ -25,10 +28,10 @@ static int run_convert(sl_step *s, uint8_t *arena)
 		if (st->in_type == SL_DTYPE_F32) {
 			sl_ref_quantize_f32(in, out, st->n, st->out_type, st->scale, st->zp);
 		} else {
-			sl_ref_requantize_args a = st->rq;
-			a.input = in;
-			a.output = out;
-			sl_ref_requantize(&a);
+			const uint8_t *i8 = in;
+			uint8_t *o8 = out;
+			for (size_t i = 0; i < st->n; i++)
+				o8[i] = st->lut[i8[i]];
 		}
 	} else if (st->in_type == SL_DTYPE_F16) {
 		sl_ref_dequantize_f16(in, out, st->n);
@@ -63,12 +66,18 @@ int sl_ref_prep_quantize(const sl_ref_nctx *c, sl_step *step)
 	st->scale = sl_ref_scale(out);
 	st->zp = sl_ref_zp(out);
 	if (in->dtype != SL_DTYPE_F32) {
-		st->rq = (sl_ref_requantize_args){.in_type = in->dtype,
-						  .out_type = out->dtype,
-						  .n = st->n,
-						  .in_zp = sl_ref_zp(in),
-						  .out_zp = sl_ref_zp(out)};
-		sl_ref_requantize_params(sl_ref_scale(in), sl_ref_scale(out), &st->rq);
+		uint8_t bytes[256];
+		for (int v = 0; v < 256; v++)
+			bytes[v] = (uint8_t)v;
+		sl_ref_requantize_args rq = {.in_type = in->dtype,
+					     .out_type = out->dtype,
+					     .input = bytes,
+					     .output = st->lut,
+					     .n = 256,
+					     .in_zp = sl_ref_zp(in),
+					     .out_zp = sl_ref_zp(out)};
+		sl_ref_requantize_params(sl_ref_scale(in), sl_ref_scale(out), &rq);
+		sl_ref_requantize(&rq);
 	}
 	sl_ref_step_set(step, st, run_convert);
 	return 0;

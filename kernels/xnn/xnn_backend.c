@@ -256,6 +256,50 @@ static int xnn_step_run(sl_step *s, uint8_t *arena)
 	return 0;
 }
 
+static bool is_q8(const sl_tensor *t)
+{
+	return t && (t->dtype == SL_DTYPE_I8 || t->dtype == SL_DTYPE_U8);
+}
+
+static bool same_q(const sl_tensor *a, const sl_tensor *b)
+{
+	return a->q.n == 1 && b->q.n == 1 && a->q.scale[0] == b->q.scale[0] &&
+	       a->q.zero_point[0] == b->q.zero_point[0];
+}
+
+/* Whether XNNPACK computes this node exactly as TFLite's reference does:
+ * float nodes (no int8 semantics to match), and int8 nodes that move or
+ * compare values without rescaling them. Everything that requantizes rounds
+ * with one fp32 multiply in XNNPACK's x86 kernels. */
+static bool rounds_like_tflite(const sl_xnn_job *j)
+{
+	const sl_node *n = j->n;
+	const sl_tensor *out = sl_xnn_out(j, 0);
+	bool any_q8 = is_q8(out);
+	for (int i = 0; i < n->n_inputs; i++)
+		any_q8 = any_q8 || is_q8(sl_xnn_in(j, i));
+	if (!any_q8)
+		return true;
+	switch (n->op) {
+	case SL_OP_MAX_POOL_2D:
+	case SL_OP_PAD:
+	case SL_OP_RESHAPE:
+	case SL_OP_DEQUANTIZE: /* float out: one multiply both ways */
+		return true;
+	case SL_OP_RELU:
+	case SL_OP_RELU6:
+	case SL_OP_CONCATENATION:
+		for (int i = 0; i < n->n_inputs; i++) {
+			const sl_tensor *in = sl_xnn_in(j, i);
+			if (!out || !in || !same_q(in, out))
+				return false;
+		}
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void xnn_step_destroy(sl_step *s)
 {
 	xnn_state_free(s->state);
@@ -281,6 +325,11 @@ int sl_xnn_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error 
 	sl_xnn_job j = {.ctx = ctx, .m = ctx->model, .n = n, .step = step, .err = &why_hard, .st = st};
 
 	int r;
+	if (ctx->numerics == SL_NUMERICS_TFLITE && !rounds_like_tflite(&j)) {
+		r = sl_xnn_decline(&j, "xnnpack: %s int8 rounding differs (--numerics)", sl_op_name(n->op));
+		xnn_state_free(st);
+		return r;
+	}
 	switch (n->op) {
 	case SL_OP_CONV_2D:
 	case SL_OP_DEPTHWISE_CONV_2D:

@@ -1,5 +1,8 @@
 /* Engine benchmark: whole-model latency of the reference and the XNNPACK
- * backends at 1 and 2 threads, measured in the same run, with the ratios.
+ * backends at 1 and 2 threads, measured in the same run, with the ratios. The
+ * XNNPACK backend runs twice: with TFLite numerics (the default: int8 layers
+ * on our bit-exact kernels) and with fast numerics (XNNPACK's own int8
+ * kernels, what LiteRT's XNNPACK delegate runs).
  *
  *   bench_engine [--runs N] [--ref-runs N] [--warmup N] [MODEL.tflite...]
  *
@@ -24,6 +27,7 @@
 
 typedef struct {
 	sl_backend backend;
+	sl_numerics numerics;
 	int threads;
 	double p50, p95, mean;
 	int xnn_nodes, n_nodes;
@@ -77,7 +81,8 @@ static int time_config(sl_model *m, config *c, int warmup, int runs)
 {
 	sl_error err = {{0}};
 	_cleanup_(sl_runtime_freep) sl_runtime *rt = NULL;
-	const sl_runtime_options opt = {.backend = c->backend, .threads = c->threads};
+	const sl_runtime_options opt = {
+	    .backend = c->backend, .numerics = c->numerics, .threads = c->threads};
 	int r = sl_runtime_new(m, &opt, &rt, &err);
 	if (r < 0) {
 		fprintf(stderr, "  %s/%d: runtime: %s\n", sl_backend_name(c->backend), c->threads,
@@ -126,30 +131,39 @@ static int bench_model(const char *path, int warmup, int runs, int ref_runs)
 		return r;
 	}
 	printf("\n%s (%d nodes, arena %zu KiB)\n", path, m->n_nodes, m->arena_size >> 10);
-	config cs[4] = {
+	config cs[6] = {
 	    {.backend = SL_BACKEND_REF, .threads = 1},
 	    {.backend = SL_BACKEND_REF, .threads = 2},
-	    {.backend = SL_BACKEND_XNNPACK, .threads = 1},
-	    {.backend = SL_BACKEND_XNNPACK, .threads = 2},
+	    {.backend = SL_BACKEND_XNNPACK, .numerics = SL_NUMERICS_TFLITE, .threads = 1},
+	    {.backend = SL_BACKEND_XNNPACK, .numerics = SL_NUMERICS_TFLITE, .threads = 2},
+	    {.backend = SL_BACKEND_XNNPACK, .numerics = SL_NUMERICS_FAST, .threads = 1},
+	    {.backend = SL_BACKEND_XNNPACK, .numerics = SL_NUMERICS_FAST, .threads = 2},
 	};
-	printf("  %-8s %7s %5s %10s %10s %10s %12s\n", "backend", "threads", "runs", "p50 ms", "p95 ms",
-	       "mean ms", "xnnpack/all");
-	for (int i = 0; i < 4; i++) {
+	printf("  %-8s %-8s %7s %5s %10s %10s %10s %12s\n", "backend", "numerics", "threads", "runs",
+	       "p50 ms", "p95 ms", "mean ms", "xnnpack/all");
+	for (int i = 0; i < 6; i++) {
 		const bool ref = cs[i].backend == SL_BACKEND_REF;
 		const int n = ref ? ref_runs : runs;
 		if (time_config(m, &cs[i], ref ? SL_MIN(warmup, 1) : warmup, n) < 0)
 			continue;
-		printf("  %-8s %7d %5d %10.2f %10.2f %10.2f %8d/%d\n", sl_backend_name(cs[i].backend),
-		       cs[i].threads, n, cs[i].p50, cs[i].p95, cs[i].mean, cs[i].xnn_nodes, cs[i].n_nodes);
+		printf("  %-8s %-8s %7d %5d %10.2f %10.2f %10.2f %8d/%d\n", sl_backend_name(cs[i].backend),
+		       ref ? "-" : sl_numerics_name(cs[i].numerics), cs[i].threads, n, cs[i].p50, cs[i].p95,
+		       cs[i].mean, cs[i].xnn_nodes, cs[i].n_nodes);
 		fflush(stdout);
 	}
 	/* Ratios of medians, all from this run. */
-	if (cs[0].ok && cs[2].ok)
-		printf("  speed-up xnnpack/1 over ref/1: %.1fx\n", cs[0].p50 / cs[2].p50);
-	if (cs[0].ok && cs[3].ok)
-		printf("  speed-up xnnpack/2 over ref/1: %.1fx\n", cs[0].p50 / cs[3].p50);
-	if (cs[2].ok && cs[3].ok)
-		printf("  xnnpack scaling 1 -> 2 threads: %.2fx\n", cs[2].p50 / cs[3].p50);
+	for (int i = 2; i < 6; i++)
+		if (cs[0].ok && cs[i].ok)
+			printf("  speed-up xnnpack/%s/%d over ref/1: %.1fx\n",
+			       sl_numerics_name(cs[i].numerics), cs[i].threads, cs[0].p50 / cs[i].p50);
+	for (int t = 0; t < 2; t++)
+		if (cs[2 + t].ok && cs[4 + t].ok)
+			printf("  tflite numerics vs fast, %d thread(s): %.2fx the time\n", t + 1,
+			       cs[2 + t].p50 / cs[4 + t].p50);
+	for (int i = 2; i < 6; i += 2)
+		if (cs[i].ok && cs[i + 1].ok)
+			printf("  xnnpack/%s scaling 1 -> 2 threads: %.2fx\n",
+			       sl_numerics_name(cs[i].numerics), cs[i].p50 / cs[i + 1].p50);
 	if (cs[0].ok && cs[1].ok)
 		printf("  ref scaling 1 -> 2 threads: %.2fx\n", cs[0].p50 / cs[1].p50);
 	return 0;

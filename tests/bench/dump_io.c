@@ -4,11 +4,11 @@
  * bytes and its outputs compared step by step with ours.
  *
  *   dump_io [--dir DIR [--limit N]] [--crop F] [--resize auto|bilinear|area]
- *           MODEL.tflite OUTDIR [IMAGE...]
+ *           [--numerics tflite|fast] MODEL.tflite OUTDIR [IMAGE...]
  *
  * Preprocessing repeats `sightline eval`'s defaults for a classifier
  * (tools/sightline/session.c): central crop of F (0.875) of each side, then
- * stretched to the input with sl_preprocess (resize auto by default, as eval),
+ * stretched to the input with sl_preprocess (resize area by default, as eval),
  * pixel values spanning the whole quantized range of the input. It is
  * duplicated rather than linked because tools/ is an executable, not a
  * library; keep the two in step.
@@ -188,14 +188,14 @@ static void describe(FILE *f, const char *key, const sl_tensor *t)
 static void usage(FILE *f)
 {
 	fputs("usage: dump_io [--dir DIR [--limit N]] [--crop F] [--resize auto|bilinear|area]\n"
-	      "               MODEL.tflite OUTDIR [IMAGE...]\n"
+	      "               [--numerics tflite|fast] MODEL.tflite OUTDIR [IMAGE...]\n"
 	      "Writes OUTDIR/index.tsv and, per image, NNNNN.in, NNNNN.ref.out, NNNNN.xnnpack.out\n"
 	      "(raw tensor bytes; xnnpack on 1 thread). --dir takes the images of DIR/labels.txt.\n",
 	      f);
 }
 
 static int run(const char *model_path, const char *outdir, const image_list *imgs, float crop,
-	       sl_resize resize)
+	       sl_resize resize, sl_numerics numerics)
 {
 	sl_error err = {{0}};
 	_cleanup_(sl_model_unrefp) sl_model *m = NULL;
@@ -213,7 +213,7 @@ static int run(const char *model_path, const char *outdir, const image_list *img
 	_cleanup_(sl_runtime_freep) sl_runtime *ref = NULL;
 	_cleanup_(sl_runtime_freep) sl_runtime *xnn = NULL;
 	const sl_runtime_options ro = {.backend = SL_BACKEND_REF, .threads = 1};
-	const sl_runtime_options xo = {.backend = SL_BACKEND_XNNPACK, .threads = 1};
+	const sl_runtime_options xo = {.backend = SL_BACKEND_XNNPACK, .numerics = numerics, .threads = 1};
 	if ((r = sl_runtime_new(m, &ro, &ref, &err)) < 0 || (r = sl_runtime_new(m, &xo, &xnn, &err)) < 0) {
 		fprintf(stderr, "dump_io: %s: runtime: %s\n", model_path,
 			err.msg[0] ? err.msg : sl_strerror(r));
@@ -293,13 +293,19 @@ static int run(const char *model_path, const char *outdir, const image_list *img
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"dir", 1, NULL, 'd'},    {"limit", 1, NULL, 'n'}, {"crop", 1, NULL, 'c'},
-	    {"resize", 1, NULL, 'r'}, {"help", 0, NULL, 'h'},  {0},
+	    {"dir", 1, NULL, 'd'},
+	    {"limit", 1, NULL, 'n'},
+	    {"crop", 1, NULL, 'c'},
+	    {"resize", 1, NULL, 'r'},
+	    {"numerics", 1, NULL, 'N'},
+	    {"help", 0, NULL, 'h'},
+	    {0},
 	};
 	const char *dir = NULL;
 	int limit = 0, c;
 	float crop = 0.875f;
-	sl_resize resize = SL_RESIZE_AUTO;
+	sl_resize resize = SL_RESIZE_AREA;
+	sl_numerics numerics = SL_NUMERICS_TFLITE;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		char *end = NULL;
 		switch (c) {
@@ -332,6 +338,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'N':
+			if (sl_numerics_from_string(optarg, &numerics) < 0) {
+				fprintf(stderr, "dump_io: --numerics: '%s' (tflite, fast)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -356,5 +368,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dump_io: no images\n");
 		return 1;
 	}
-	return run(argv[optind], argv[optind + 1], &imgs, crop, resize) < 0 ? 1 : 0;
+	return run(argv[optind], argv[optind + 1], &imgs, crop, resize, numerics) < 0 ? 1 : 0;
 }

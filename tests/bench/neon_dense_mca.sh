@@ -1,5 +1,5 @@
 #!/bin/sh
-# Inner loops of the dense NEON kernels (kernels/neon): instructions per MAC
+# Inner loops of the dense NEON kernels (kernels/dense/neon): instructions per MAC
 # from the disassembly, and llvm-mca throughput as a percentage of the core's
 # peak int8 MAC rate, for Cortex-A72 and Neoverse N1.
 #
@@ -45,7 +45,7 @@ done
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT INT TERM
 CFLAGS="-O2 -g -std=c17 -D_GNU_SOURCE -fno-strict-aliasing -I$ROOT"
-S=$ROOT/kernels/neon
+S=$ROOT/kernels/dense/neon
 
 "$CC" $CFLAGS -march=armv8.2-a+dotprod -c "$S/gemm_sdot.c" -o "$TMP/gemm_sdot.o"
 "$CC" $CFLAGS -c "$S/gemm_smlal.c" -o "$TMP/gemm_smlal.o"
@@ -181,8 +181,8 @@ report() { # label object function dot(0/1)
 	done <"$TMP/loops.txt"
 }
 
-report "gemm sdot 8x8, 16 K" "$TMP/gemm_sdot.o" sl_neon_gemm_sdot_8x8 1
-report "gemm smlal 4x4, 16 K" "$TMP/gemm_smlal.o" sl_neon_gemm_smlal_4x4 0
-report "dw 3x3 smlal8, pixel x 16 ch" "$TMP/dw_smlal.o" sl_neon_dw_3x3_smlal8 0
-report "dw any smlal8, tap pair" "$TMP/dw_smlal.o" sl_neon_dw_any_smlal8 0
-report "dw any smlal16, tap" "$TMP/dw_smlal.o" sl_neon_dw_any_smlal16 0
+report "gemm sdot 8x8, 16 K" "$TMP/gemm_sdot.o" sl_dense_gemm_sdot_8x8 1
+report "gemm smlal 4x4, 16 K" "$TMP/gemm_smlal.o" sl_dense_gemm_smlal_4x4 0
+report "dw 3x3 smlal8, pixel x 16 ch" "$TMP/dw_smlal.o" sl_dense_dw_3x3_smlal8 0
+report "dw any smlal8, tap pair" "$TMP/dw_smlal.o" sl_dense_dw_any_smlal8 0
+report "dw any smlal16, tap" "$TMP/dw_smlal.o" sl_dense_dw_any_smlal16 0

@@ -358,6 +358,33 @@ Test(api, no_result_yet)
 	unlink(path);
 }
 
+Test(api, missing_file_source_is_retried)
+{
+	/* The file appears only after the daemon started: it must pick it up by
+	 * itself, without a reload. */
+	char dir[] = "/tmp/sl-late-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char path[sizeof(dir) + 16], src[sizeof(path) + 8];
+	snprintf(path, sizeof(path), "%s/frame.ppm", dir);
+	snprintf(src, sizeof(src), "file:%s", path);
+	itest_opts o = {.source = src, .variant = "mobilenet_v1_0.25_128"};
+	itest_start(&T, &o);
+	itest_pump(&T, 300);
+	char *st = itest_get_string(&T, "SourceState");
+	cr_expect_str_eq(st, "stopped");
+	free(st);
+
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	fprintf(f, "P6\n16 16\n255\n");
+	for (int i = 0; i < 16 * 16 * 3; i++)
+		fputc((i * 37) & 0xff, f);
+	fclose(f);
+	cr_expect(itest_wait_string(&T, "SourceState", "streaming", 10000), "the source was not retried");
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Runs calls as an unprivileged user (nobody) and reports each outcome as a bit:
  * 1: ListVariants ok, 2: Get ok, 4/8/16: SetVariant/SetAuto/Reload refused,
  * 32: the refusal names access, 64: SetVariant no-op accepted. */

@@ -23,6 +23,7 @@ typedef enum {
 /* Options shared by infer and eval. */
 typedef struct {
 	sl_backend backend;
+	sl_numerics numerics;
 	int threads;
 	bool json;
 	float crop; /* < 0: default */
@@ -57,6 +58,7 @@ enum {
 	SL_CLI_OPT_NMS,
 	SL_CLI_OPT_SCORE_THRESHOLD,
 	SL_CLI_OPT_IOU_THRESHOLD,
+	SL_CLI_OPT_NUMERICS,
 	SL_CLI_OPT__FIRST_PRIVATE,
 };
 #define SL_CLI_COMMON_LONGOPTS                                                                               \
@@ -66,7 +68,7 @@ enum {
 	    {"input-range", 1, NULL, SL_CLI_OPT_INPUT_RANGE}, {"softmax", 1, NULL, SL_CLI_OPT_SOFTMAX},      \
 	    {"top", 1, NULL, SL_CLI_OPT_TOP}, {"labels", 1, NULL, SL_CLI_OPT_LABELS},                        \
 	    {"nms", 1, NULL, SL_CLI_OPT_NMS}, {"score-threshold", 1, NULL, SL_CLI_OPT_SCORE_THRESHOLD},      \
-	    {"iou-threshold", 1, NULL, SL_CLI_OPT_IOU_THRESHOLD},                                            \
+	    {"iou-threshold", 1, NULL, SL_CLI_OPT_IOU_THRESHOLD}, {"numerics", 1, NULL, SL_CLI_OPT_NUMERICS}, \
 	{                                                                                                    \
 		"help", 0, NULL, SL_CLI_OPT_HELP                                                             \
 	}

@@ -11,7 +11,11 @@
 #include "tools/sightline/cli.h"
 
 const char sl_cli_common_help[] =
-    "  --backend ref|xnnpack   execution backend (default xnnpack)\n"
+    "  --backend B             xnnpack (default): XNNPACK with our sparse and dense kernels; ref:\n"
+    "                          scalar reference only; dense: our dense int8 kernels (AVX2, NEON)\n"
+    "  --numerics tflite|fast  int8 rounding: tflite (default) is bit-exact with TFLite's reference\n"
+    "                          kernels on every backend and CPU; fast lets XNNPACK use its own int8\n"
+    "                          kernels (fp32 requantization, as LiteRT's XNNPACK delegate)\n"
     "  --threads N             worker threads for XNNPACK (default 1)\n"
     "  --json                  machine-readable output\n"
     "  --labels FILE           class names, one per line (line i = class i)\n"
@@ -122,7 +126,13 @@ int sl_cli_common_opt(int c, const char *arg, sl_cli_opts *o)
 	switch (c) {
 	case SL_CLI_OPT_BACKEND:
 		if (sl_backend_from_string(arg, &o->backend) < 0) {
-			sl_cli_error("--backend: unknown backend '%s' (ref, xnnpack)", arg);
+			sl_cli_error("--backend: unknown backend '%s' (ref, xnnpack, dense)", arg);
+			return -1;
+		}
+		return 1;
+	case SL_CLI_OPT_NUMERICS:
+		if (sl_numerics_from_string(arg, &o->numerics) < 0) {
+			sl_cli_error("--numerics: '%s' is neither tflite nor fast", arg);
 			return -1;
 		}
 		return 1;

@@ -262,6 +262,8 @@ int sl_cli_eval(int argc, char **argv)
 		json_object_object_add(p, "p50", json_object_new_double(pp50));
 		json_object_object_add(root, "preprocess_ms", p);
 		json_object_object_add(root, "backend", json_object_new_string(sl_backend_name(o.backend)));
+		json_object_object_add(root, "numerics",
+				       json_object_new_string(sl_numerics_name(o.numerics)));
 		json_object_object_add(root, "threads", json_object_new_int(o.threads));
 		json_object_object_add(root, "label_offset", json_object_new_int(offset));
 		json_object_object_add(root, "crop", json_object_new_double(s.crop));
@@ -275,8 +277,8 @@ int sl_cli_eval(int argc, char **argv)
 	}
 	printf("model: %s\n", model);
 	printf("dataset: %s\n", dir);
-	printf("backend: %s, threads: %d, crop: %g, label offset: %d\n", sl_backend_name(o.backend),
-	       o.threads, (double)s.crop, offset);
+	printf("backend: %s, numerics: %s, threads: %d, crop: %g, label offset: %d\n",
+	       sl_backend_name(o.backend), sl_numerics_name(o.numerics), o.threads, (double)s.crop, offset);
 	char prep[256];
 	sl_cli_session_describe(&s, prep, sizeof(prep));
 	printf("preprocessing: %s\n", prep);

@@ -10,10 +10,12 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: sightline inspect MODEL [--json] [--backend ref|xnnpack [--threads N]]\n"
+	fputs("usage: sightline inspect MODEL [--json] [--backend B] [--numerics tflite|fast] [--threads N]\n"
+	      "                         [--profile RUNS]\n"
 	      "Lists inputs, outputs and operators (execution order) with MACs, parameter counts and\n"
 	      "weight sparsity. With --backend (or --threads), also builds a runtime and shows which\n"
-	      "implementation runs each step and why.\n",
+	      "implementation runs each step and why. --profile runs the model RUNS times (after two\n"
+	      "warm-ups, on a synthetic input) and adds each step's median time.\n",
 	      f);
 }
 
@@ -65,7 +67,59 @@ static const char *act_suffix(const sl_node *n, char *buf, size_t len)
 
 typedef struct {
 	const sl_step *step; /* NULL without --backend */
+	double ms;	     /* median wall time per run, < 0 without --profile */
 } node_info;
+
+static int cmp_double(const void *a, const void *b)
+{
+	const double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Inputs do not change the work a network does: a fixed pseudo-random image. */
+static void fill_inputs(sl_runtime *rt)
+{
+	const sl_model *m = sl_runtime_model(rt);
+	uint32_t st = 12345;
+	for (int i = 0; i < m->n_inputs; i++) {
+		const sl_tensor *t = sl_runtime_input_tensor(rt, i);
+		uint8_t *p = sl_runtime_input(rt, i);
+		const bool f32 = t->dtype == SL_DTYPE_F32;
+		for (size_t k = 0; k < (f32 ? t->bytes / sizeof(float) : t->bytes); k++) {
+			st = st * 1664525u + 1013904223u;
+			if (f32)
+				((float *)(void *)p)[k] = (float)(st >> 24) / 127.5f - 1.0f;
+			else
+				p[k] = (uint8_t)(st >> 24);
+		}
+	}
+}
+
+/* Median time of each step over `runs` runs after two warm-up runs. */
+static int profile(sl_runtime *rt, int runs, node_info *info)
+{
+	const int n = sl_runtime_n_steps(rt);
+	_cleanup_free_ double *t = malloc(sizeof(double) * (size_t)SL_MAX(n, 1) * (size_t)(runs + 1));
+	if (!t)
+		return -ENOMEM;
+	fill_inputs(rt);
+	int r = 0;
+	for (int i = 0; i < 2 && r >= 0; i++)
+		r = sl_runtime_invoke_timed(rt, t);
+	for (int i = 0; i < runs && r >= 0; i++)
+		r = sl_runtime_invoke_timed(rt, t + (size_t)(i + 1) * (size_t)n);
+	if (r < 0)
+		return r;
+	double *col = t; /* the warm-up row is free now */
+	for (int k = 0; k < n; k++) {
+		for (int i = 0; i < runs; i++)
+			col[i] = t[(size_t)(i + 1) * (size_t)n + (size_t)k];
+		qsort(col, (size_t)runs, sizeof(double), cmp_double);
+		const sl_step *s = sl_runtime_step(rt, k);
+		info[s->node].ms = col[runs / 2];
+	}
+	return 0;
+}
 
 static void print_text(const sl_model *m, const char *path, const node_info *info, const sl_cli_opts *o,
 		       bool with_rt)
@@ -87,10 +141,12 @@ static void print_text(const sl_model *m, const char *path, const node_info *inf
 		printf("  %d: %s %s\n", i, t->name ? t->name : "(unnamed)", buf);
 	}
 	if (with_rt)
-		printf("backend: %s, threads: %d\n", sl_backend_name(o->backend), o->threads);
+		printf("backend: %s, numerics: %s, threads: %d\n", sl_backend_name(o->backend),
+		       sl_numerics_name(o->numerics), o->threads);
 	printf("operators (execution order):\n");
-	printf("  %4s %4s  %-28s %-22s %12s %10s %8s%s\n", "step", "node", "op", "output", "MACs", "params",
-	       "zeros", with_rt ? "  impl     why" : "");
+	const bool prof = with_rt && m->n_nodes > 0 && info[m->order[0]].ms >= 0;
+	printf("  %4s %4s  %-28s %-22s %12s %10s %8s%s%s\n", "step", "node", "op", "output", "MACs", "params",
+	       "zeros", prof ? "       ms" : "", with_rt ? "  impl     why" : "");
 	int64_t macs = 0, params = 0, weights = 0;
 	double zeros = 0;
 	for (int k = 0; k < m->n_nodes; k++) {
@@ -120,6 +176,8 @@ static void print_text(const sl_model *m, const char *path, const node_info *inf
 			snprintf(spb, sizeof(spb), "-");
 		printf("  %4d %4d  %-28s %-22s %12lld %10lld %8s", k, ni, opname, out, (long long)mc,
 		       (long long)pc, spb);
+		if (prof)
+			printf(" %8.3f", info[ni].ms);
 		if (with_rt) {
 			const sl_step *s = info[ni].step;
 			printf("  %-8s %s", s ? sl_impl_name(s->impl) : "-", s ? s->why : "(no step)");
@@ -135,11 +193,25 @@ static void print_text(const sl_model *m, const char *path, const node_info *inf
 		for (int i = 0; i < m->n_nodes; i++)
 			if (info[i].step && (unsigned)info[i].step->impl <= SL_IMPL_NONE)
 				count[info[i].step->impl]++;
+		double ms[SL_IMPL_NONE + 1] = {0}, total = 0;
+		for (int i = 0; i < m->n_nodes; i++)
+			if (info[i].step && (unsigned)info[i].step->impl <= SL_IMPL_NONE) {
+				ms[info[i].step->impl] += info[i].ms;
+				total += info[i].ms;
+			}
 		printf("steps by implementation:");
 		for (int i = 0; i <= SL_IMPL_NONE; i++)
 			if (count[i])
 				printf(" %s %d", sl_impl_name((sl_impl)i), count[i]);
 		putchar('\n');
+		if (prof) {
+			printf("time by implementation (sum of step medians %.3f ms):", total);
+			for (int i = 0; i < SL_IMPL_NONE; i++)
+				if (count[i])
+					printf(" %s %.3f ms (%.0f%%)", sl_impl_name((sl_impl)i), ms[i],
+					       total > 0 ? 100.0 * ms[i] / total : 0.0);
+			putchar('\n');
+		}
 	}
 }
 
@@ -159,6 +231,8 @@ static void print_json(const sl_model *m, const char *path, const node_info *inf
 	json_object_object_add(root, "outputs", outs);
 	if (with_rt) {
 		json_object_object_add(root, "backend", json_object_new_string(sl_backend_name(o->backend)));
+		json_object_object_add(root, "numerics",
+				       json_object_new_string(sl_numerics_name(o->numerics)));
 		json_object_object_add(root, "threads", json_object_new_int(o->threads));
 	}
 	int64_t macs = 0, params = 0, weights = 0;
@@ -192,6 +266,8 @@ static void print_json(const sl_model *m, const char *path, const node_info *inf
 			json_object_object_add(op, "impl",
 					       json_object_new_string(s ? sl_impl_name(s->impl) : "none"));
 			json_object_object_add(op, "why", json_object_new_string(s ? s->why : "no step"));
+			if (info[ni].ms >= 0)
+				json_object_object_add(op, "ms", json_object_new_double(info[ni].ms));
 		}
 		json_object_array_add(ops, op);
 	}
@@ -213,18 +289,26 @@ int sl_cli_inspect(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"backend", 1, NULL, SL_CLI_OPT_BACKEND},
 	    {"threads", 1, NULL, SL_CLI_OPT_THREADS},
+	    {"numerics", 1, NULL, SL_CLI_OPT_NUMERICS},
 	    {"json", 0, NULL, SL_CLI_OPT_JSON},
+	    {"profile", 1, NULL, SL_CLI_OPT__FIRST_PRIVATE},
 	    {"help", 0, NULL, SL_CLI_OPT_HELP},
 	    {0},
 	};
 	sl_cli_opts o;
 	sl_cli_opts_init(&o);
 	bool with_rt = false;
-	int c;
+	int c, prof_runs = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'h' || c == SL_CLI_OPT_HELP) {
 			usage(stdout);
 			return 0;
+		}
+		if (c == SL_CLI_OPT__FIRST_PRIVATE) {
+			if (sl_cli_parse_int("--profile", optarg, 1, 100000, &prof_runs) < 0)
+				return SL_CLI_EXIT_USAGE;
+			with_rt = true;
+			continue;
 		}
 		int r = sl_cli_common_opt(c, optarg, &o);
 		if (r <= 0) {
@@ -232,7 +316,7 @@ int sl_cli_inspect(int argc, char **argv)
 				usage(stderr);
 			return SL_CLI_EXIT_USAGE;
 		}
-		if (c == SL_CLI_OPT_BACKEND || c == SL_CLI_OPT_THREADS)
+		if (c == SL_CLI_OPT_BACKEND || c == SL_CLI_OPT_THREADS || c == SL_CLI_OPT_NUMERICS)
 			with_rt = true;
 	}
 	if (argc - optind != 1) {
@@ -252,17 +336,24 @@ int sl_cli_inspect(int argc, char **argv)
 	}
 	if (with_rt) {
 		sl_error err = {{0}};
-		const sl_runtime_options ro = {.backend = o.backend, .threads = o.threads};
+		const sl_runtime_options ro = {
+		    .backend = o.backend, .numerics = o.numerics, .threads = o.threads};
 		int r = sl_runtime_new(m, &ro, &rt, &err);
 		if (r < 0) {
 			sl_cli_error("%s: cannot create the %s runtime: %s", path, sl_backend_name(o.backend),
 				     err.msg[0] ? err.msg : sl_strerror(r));
 			return 1;
 		}
+		for (int i = 0; i < m->n_nodes; i++)
+			info[i].ms = -1;
 		for (int i = 0; i < sl_runtime_n_steps(rt); i++) {
 			const sl_step *s = sl_runtime_step(rt, i);
 			if (s && s->node >= 0 && s->node < m->n_nodes)
 				info[s->node].step = s;
+		}
+		if (prof_runs > 0 && (r = profile(rt, prof_runs, info)) < 0) {
+			sl_cli_error("%s: profile run failed: %s", path, sl_strerror(r));
+			return 1;
 		}
 	}
 	if (o.json)

@@ -43,7 +43,8 @@ static void expect_ref(xt_graph *g, const char *label, const char *why)
 {
 	uint8_t *arena = calloc(1, g->m->arena_size + 64);
 	cr_assert_not_null(arena);
-	const sl_prepare_ctx ctx = {.model = g->m, .arena = arena, .threads = 1};
+	const sl_prepare_ctx ctx = {
+	    .model = g->m, .arena = arena, .threads = 1, .numerics = SL_NUMERICS_FAST};
 	sl_step step = {0};
 	sl_error err = {{0}};
 	cr_assert_eq(sl_xnn_prepare(&ctx, g->focus, &step, &err), -EOPNOTSUPP, "%s: XNNPACK took it", label);

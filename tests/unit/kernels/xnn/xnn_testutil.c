@@ -175,7 +175,8 @@ void xt_compare(xt_graph *g, int threads, int rounds, xt_result *ret)
 	sl_runtime *ref = NULL, *xnn = NULL;
 	sl_error err = {{0}};
 	const sl_runtime_options ro = {.backend = SL_BACKEND_REF, .threads = 1};
-	const sl_runtime_options xo = {.backend = SL_BACKEND_XNNPACK, .threads = threads};
+	const sl_runtime_options xo = {
+	    .backend = SL_BACKEND_XNNPACK, .numerics = SL_NUMERICS_FAST, .threads = threads};
 	int r = sl_runtime_new(g->m, &ro, &ref, &err);
 	cr_assert_eq(r, 0, "reference runtime: %s", err.msg);
 	r = sl_runtime_new(g->m, &xo, &xnn, &err);

@@ -8,9 +8,9 @@
  * each go through their own SADALP. On Cortex-A72 the multiplies issue on one
  * pipe and SADALP on the other, so the pair form runs at the core's SMLAL
  * rate. The 4 lanes of each accumulator are summed once per output tile. */
-#include "kernels/neon/neon_simd.h"
+#include "kernels/dense/neon/neon_simd.h"
 
-#define MR SL_NEON_GEMM_MR_C16
+#define MR SL_DENSE_GEMM_MR_C16
 #define NR 4
 
 static inline void store4(uint8_t *d, uint8x8_t v, int half, size_t nc)
@@ -27,41 +27,41 @@ static inline void store4(uint8_t *d, uint8x8_t v, int half, size_t nc)
 	memcpy(d, t + 4 * half, nc);
 }
 
-void SL_NEON_FN(sl_neon_gemm_smlal_4x4)(const sl_neon_gemm *p, size_t rows, const int8_t *a, size_t a_stride,
+void SL_DENSE_FN(sl_dense_gemm_smlal_4x4)(const sl_dense_gemm *p, size_t rows, const int8_t *a, size_t a_stride,
 					const int32_t *rowsum, uint8_t *c, size_t c_stride)
 {
 	const int8_t *ar[MR];
-	SL_NEON_UNROLL
+	SL_DENSE_UNROLL
 	for (int m = 0; m < MR; m++)
 		ar[m] = a + ((size_t)m < rows ? (size_t)m : rows - 1) * a_stride;
 	const size_t kp = (size_t)p->kp, k16 = kp & ~(size_t)15, n = (size_t)p->n;
 	const int8_t *wp = p->w;
-	const sl_neon_requant *q = &p->rq;
+	const sl_dense_requant *q = &p->rq;
 	/* copied out: stores to the output bytes may alias the layer's fields */
-	const sl_neon_out o = sl_neon_out_of(q);
+	const sl_dense_out o = sl_dense_out_of(q);
 	const int32_t *const bias = p->bias, *const cw = p->cw, *const mult = q->mult, *const lsh = q->lsh,
 			     *const rsh = q->rsh;
 	const int any_lsh = q->any_lsh, pair_ok = p->pair_ok;
 
 	for (size_t n0 = 0; n0 < n; n0 += NR) {
 		int32x4_t acc[MR][NR];
-		SL_NEON_UNROLL
+		SL_DENSE_UNROLL
 		for (int m = 0; m < MR; m++)
-			SL_NEON_UNROLL
+			SL_DENSE_UNROLL
 		for (int j = 0; j < NR; j++)
 			acc[m][j] = vdupq_n_s32(0);
 		size_t kk = 0;
 		if (pair_ok) {
 			for (; kk < k16; kk += 16) {
 				int8x16_t av[MR];
-				SL_NEON_UNROLL
+				SL_DENSE_UNROLL
 				for (int m = 0; m < MR; m++)
 					av[m] = vld1q_s8(ar[m] + kk);
 				const int8x16x4_t wv = vld1q_s8_x4(wp);
 				wp += 64;
-				SL_NEON_UNROLL
+				SL_DENSE_UNROLL
 				for (int m = 0; m < MR; m++)
-					SL_NEON_UNROLL
+					SL_DENSE_UNROLL
 				for (int j = 0; j < NR; j++) {
 					int16x8_t pr = vmull_s8(vget_low_s8(av[m]), vget_low_s8(wv.val[j]));
 					pr = vmlal_high_s8(pr, av[m], wv.val[j]);
@@ -71,14 +71,14 @@ void SL_NEON_FN(sl_neon_gemm_smlal_4x4)(const sl_neon_gemm *p, size_t rows, cons
 		} else {
 			for (; kk < k16; kk += 16) {
 				int8x16_t av[MR];
-				SL_NEON_UNROLL
+				SL_DENSE_UNROLL
 				for (int m = 0; m < MR; m++)
 					av[m] = vld1q_s8(ar[m] + kk);
 				const int8x16x4_t wv = vld1q_s8_x4(wp);
 				wp += 64;
-				SL_NEON_UNROLL
+				SL_DENSE_UNROLL
 				for (int m = 0; m < MR; m++)
-					SL_NEON_UNROLL
+					SL_DENSE_UNROLL
 				for (int j = 0; j < NR; j++) {
 					acc[m][j] = vpadalq_s16(
 					    acc[m][j], vmull_s8(vget_low_s8(av[m]), vget_low_s8(wv.val[j])));
@@ -88,12 +88,12 @@ void SL_NEON_FN(sl_neon_gemm_smlal_4x4)(const sl_neon_gemm *p, size_t rows, cons
 		}
 		if (kk < kp) { /* K tail of 8: channels (0, 1) and (2, 3) share a register */
 			int8x8_t av[MR];
-			SL_NEON_UNROLL
+			SL_DENSE_UNROLL
 			for (int m = 0; m < MR; m++)
 				av[m] = vld1_s8(ar[m] + kk);
 			const int8x16x2_t wv = vld1q_s8_x2(wp);
 			wp += 32;
-			SL_NEON_UNROLL
+			SL_DENSE_UNROLL
 			for (int m = 0; m < MR; m++) {
 				acc[m][0] = vpadalq_s16(acc[m][0], vmull_s8(av[m], vget_low_s8(wv.val[0])));
 				acc[m][1] = vpadalq_s16(acc[m][1], vmull_s8(av[m], vget_high_s8(wv.val[0])));
@@ -104,17 +104,17 @@ void SL_NEON_FN(sl_neon_gemm_smlal_4x4)(const sl_neon_gemm *p, size_t rows, cons
 		const int32x4_t bv = vld1q_s32(bias + n0);
 		const int32x4_t mu = vld1q_s32(mult + n0), ls = vld1q_s32(lsh + n0), rs = vld1q_s32(rsh + n0);
 		int32x4_t r[MR];
-		SL_NEON_UNROLL
+		SL_DENSE_UNROLL
 		for (int m = 0; m < MR; m++) {
 			int32x4_t s = vaddq_s32(
 			    vpaddq_s32(vpaddq_s32(acc[m][0], acc[m][1]), vpaddq_s32(acc[m][2], acc[m][3])),
 			    bv);
 			if (cw)
 				s = vmlsq_n_s32(s, vld1q_s32(cw + n0), rowsum[m]);
-			r[m] = sl_neon_rq(s, mu, ls, rs, any_lsh);
+			r[m] = sl_dense_rq(s, mu, ls, rs, any_lsh);
 		}
 		const size_t nc = n - n0 < NR ? n - n0 : NR;
-		const uint8x8_t v01 = sl_neon_narrow8(&o, r[0], r[1]), v23 = sl_neon_narrow8(&o, r[2], r[3]);
+		const uint8x8_t v01 = sl_dense_narrow8(&o, r[0], r[1]), v23 = sl_dense_narrow8(&o, r[2], r[3]);
 		store4(c + n0, v01, 0, nc);
 		if (rows > 1)
 			store4(c + c_stride + n0, v01, 1, nc);

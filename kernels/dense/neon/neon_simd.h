@@ -1,39 +1,39 @@
 /* Shared by the per-ISA kernel sources (gemm_smlal.c, gemm_sdot.c,
  * dw_smlal.c): built for aarch64 natively, or for x86 through SIMDe in the
- * test-only library (SL_NEON_SIMDE), where the exported names get a _simde
- * suffix. Internal to kernels/neon. */
+ * test-only library (SL_DENSE_SIMDE), where the exported names get a _simde
+ * suffix. Internal to kernels/dense/neon. */
 #pragma once
 
 #include <stdint.h>
 #include <string.h>
 
-#ifdef SL_NEON_SIMDE
+#ifdef SL_DENSE_SIMDE
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/arm/neon.h>
-#define SL_NEON_FN(name) name##_simde
+#define SL_DENSE_FN(name) name##_simde
 #else
 #include <arm_neon.h>
-#define SL_NEON_FN(name) name
+#define SL_DENSE_FN(name) name
 #endif
 
-#include "kernels/neon/neon.h"
-#include "kernels/neon/neon_kernels.h"
+#include "kernels/dense/dense.h"
+#include "kernels/dense/dense_kernels.h"
 
 /* Small fixed loops over register arrays: fully unrolled so that the arrays
  * stay in registers at -O2. */
 #ifdef __clang__
 /* clang reports loops it cannot unroll as errors under -Werror (SIMDe's struct
  * vectors in the sanitizer build); gcc builds what ships. */
-#define SL_NEON_UNROLL
+#define SL_DENSE_UNROLL
 #else
-#define SL_NEON_UNROLL _Pragma("GCC unroll 16")
+#define SL_DENSE_UNROLL _Pragma("GCC unroll 16")
 #endif
 
-#ifdef SL_NEON_SIMDE
+#ifdef SL_DENSE_SIMDE
 /* SRSHL by a negative (right) shift. SIMDe 0.7.4's portable version adds the
  * rounding constant in int32 and wraps for values within 2^(n-1) of
  * INT32_MAX; the instruction (and qemu) compute it exactly. */
-static inline int32x4_t sl_neon_srshl(int32x4_t a, int32x4_t b)
+static inline int32x4_t sl_dense_srshl(int32x4_t a, int32x4_t b)
 {
 	int32_t va[4], vb[4];
 	vst1q_s32(va, a);
@@ -48,7 +48,7 @@ static inline int32x4_t sl_neon_srshl(int32x4_t a, int32x4_t b)
 	return vld1q_s32(va);
 }
 #else
-#define sl_neon_srshl vrshlq_s32
+#define sl_dense_srshl vrshlq_s32
 #endif
 
 /* gemmlowp's MultiplyByQuantizedMultiplier on 4 lanes of 4 channels. The left
@@ -58,19 +58,19 @@ static inline int32x4_t sl_neon_srshl(int32x4_t a, int32x4_t b)
  * subtraction (SSRA of the sign) cannot overflow: with a multiplier in
  * [0, INT32_MAX] (the packers reject others) SQRDMULH never returns
  * INT32_MIN. rsh is the right shift negated; with rsh 0 the fix-up is 0. */
-static inline int32x4_t sl_neon_rq(int32x4_t x, int32x4_t mult, int32x4_t lsh, int32x4_t rsh, int any_lsh)
+static inline int32x4_t sl_dense_rq(int32x4_t x, int32x4_t mult, int32x4_t lsh, int32x4_t rsh, int any_lsh)
 {
 	if (any_lsh)
 		x = vshlq_s32(x, lsh);
 	x = vqrdmulhq_s32(x, mult);
 	x = vsraq_n_s32(x, vandq_s32(x, rsh), 31);
-	return sl_neon_srshl(x, rsh);
+	return sl_dense_srshl(x, rsh);
 }
 
 /* Requantize channels [c0, c0 + 4) of one accumulator vector. */
-static inline int32x4_t sl_neon_rq_at(const sl_neon_requant *q, int32x4_t x, size_t c0)
+static inline int32x4_t sl_dense_rq_at(const sl_dense_requant *q, int32x4_t x, size_t c0)
 {
-	return sl_neon_rq(x, vld1q_s32(q->mult + c0), vld1q_s32(q->lsh + c0), vld1q_s32(q->rsh + c0),
+	return sl_dense_rq(x, vld1q_s32(q->mult + c0), vld1q_s32(q->lsh + c0), vld1q_s32(q->rsh + c0),
 			  q->any_lsh);
 }
 
@@ -81,11 +81,11 @@ typedef struct {
 	int32x4_t zp;
 	uint8x16_t lo, hi; /* activation range as raw bytes of the output type */
 	int u8;
-} sl_neon_out;
+} sl_dense_out;
 
-static inline sl_neon_out sl_neon_out_of(const sl_neon_requant *q)
+static inline sl_dense_out sl_dense_out_of(const sl_dense_requant *q)
 {
-	return (sl_neon_out){.zp = vdupq_n_s32(q->out_zp),
+	return (sl_dense_out){.zp = vdupq_n_s32(q->out_zp),
 			     .lo = vdupq_n_u8((uint8_t)q->act_min),
 			     .hi = vdupq_n_u8((uint8_t)q->act_max),
 			     .u8 = q->out_u8};
@@ -94,7 +94,7 @@ static inline sl_neon_out sl_neon_out_of(const sl_neon_requant *q)
 /* Two requantized vectors -> 8 output bytes: the zero point is added with
  * int32 wrap-around as in the reference, then saturated to the output type
  * and clamped to the activation range. */
-static inline uint8x8_t sl_neon_narrow8(const sl_neon_out *o, int32x4_t lo, int32x4_t hi)
+static inline uint8x8_t sl_dense_narrow8(const sl_dense_out *o, int32x4_t lo, int32x4_t hi)
 {
 	const int16x8_t h = vcombine_s16(vqmovn_s32(vaddq_s32(lo, o->zp)), vqmovn_s32(vaddq_s32(hi, o->zp)));
 	if (o->u8)
@@ -103,7 +103,7 @@ static inline uint8x8_t sl_neon_narrow8(const sl_neon_out *o, int32x4_t lo, int3
 					  vreinterpret_s8_u8(vget_low_u8(o->hi))));
 }
 
-static inline uint8x16_t sl_neon_narrow16(const sl_neon_out *o, const int32x4_t x[4])
+static inline uint8x16_t sl_dense_narrow16(const sl_dense_out *o, const int32x4_t x[4])
 {
 	const int16x8_t h0 =
 	    vcombine_s16(vqmovn_s32(vaddq_s32(x[0], o->zp)), vqmovn_s32(vaddq_s32(x[1], o->zp)));
@@ -119,21 +119,21 @@ static inline uint8x16_t sl_neon_narrow16(const sl_neon_out *o, const int32x4_t 
 /* Keeps v in its register across a loop: stops GCC from hoisting its low half
  * into a register of its own (vget_low for SMULL), which in the depthwise
  * kernels costs more registers than there are. */
-#ifdef SL_NEON_SIMDE
-#define SL_NEON_PIN(v) ((void)0)
+#ifdef SL_DENSE_SIMDE
+#define SL_DENSE_PIN(v) ((void)0)
 #else
-#define SL_NEON_PIN(v) __asm__("" : "+w"(v))
+#define SL_DENSE_PIN(v) __asm__("" : "+w"(v))
 #endif
 
 /* First n (< 8 or < 16) bytes of a vector. */
-static inline void sl_neon_store_part8(uint8_t *d, uint8x8_t v, size_t n)
+static inline void sl_dense_store_part8(uint8_t *d, uint8x8_t v, size_t n)
 {
 	uint8_t t[8];
 	vst1_u8(t, v);
 	memcpy(d, t, n);
 }
 
-static inline void sl_neon_store_part16(uint8_t *d, uint8x16_t v, size_t n)
+static inline void sl_dense_store_part16(uint8_t *d, uint8x16_t v, size_t n)
 {
 	uint8_t t[16];
 	vst1q_u8(t, v);

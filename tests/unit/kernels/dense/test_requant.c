@@ -7,12 +7,12 @@
 #include <criterion/criterion.h>
 #include <limits.h>
 
-#ifdef SL_NEON_TEST_SIMDE
-#define SL_NEON_SIMDE 1
+#ifdef SL_DENSE_TEST_SIMDE
+#define SL_DENSE_SIMDE 1
 #endif
-#include "kernels/neon/neon_simd.h"
+#include "kernels/dense/neon/neon_simd.h"
 #include "kernels/quant.h"
-#include "neon_test_util.h"
+#include "dense_test_util.h"
 
 #define NV 4096
 
@@ -55,7 +55,7 @@ Test(neon_requant, matches_gemmlowp_scalar)
 					rs = vdupq_n_s32(shift > 0 ? 0 : shift);
 			for (size_t i = 0; i + 4 <= nv; i += 4) {
 				int32_t got[4];
-				vst1q_s32(got, sl_neon_rq(vld1q_s32(v + i), mu, ls, rs, shift > 0));
+				vst1q_s32(got, sl_dense_rq(vld1q_s32(v + i), mu, ls, rs, shift > 0));
 				for (int j = 0; j < 4; j++)
 					cr_assert_eq(
 					    got[j], sl_mul_by_quantized_multiplier(v[i + j], mult, shift),
@@ -85,7 +85,7 @@ Test(neon_requant, per_lane_parameters)
 		const size_t i = (size_t)(sl_ntest_rand(&s) % (nv - 4));
 		int32_t got[4];
 		vst1q_s32(got,
-			  sl_neon_rq(vld1q_s32(v + i), vld1q_s32(mult), vld1q_s32(lsh), vld1q_s32(rsh), any));
+			  sl_dense_rq(vld1q_s32(v + i), vld1q_s32(mult), vld1q_s32(lsh), vld1q_s32(rsh), any));
 		for (int j = 0; j < 4; j++)
 			cr_assert_eq(got[j], sl_mul_by_quantized_multiplier(v[i + j], mult[j], shift[j]),
 				     "lane %d: x %d mult %d shift %d", j, v[i + j], mult[j], shift[j]);
@@ -101,12 +101,12 @@ Test(neon_requant, narrow_matches_clamp)
 		for (int zi = 0; zi < 3; zi++) {
 			const int32_t lo = u8 ? 0 : -128;
 			const int32_t zp = zi == 0 ? lo : zi == 1 ? lo + 255 : lo + 77;
-			const sl_neon_requant q = {
+			const sl_dense_requant q = {
 			    .out_u8 = u8, .out_zp = zp, .act_min = lo + 3, .act_max = lo + 250};
-			const sl_neon_out o = sl_neon_out_of(&q);
+			const sl_dense_out o = sl_dense_out_of(&q);
 			for (size_t i = 0; i + 8 <= nv; i += 8) {
 				uint8_t got[8];
-				vst1_u8(got, sl_neon_narrow8(&o, vld1q_s32(v + i), vld1q_s32(v + i + 4)));
+				vst1_u8(got, sl_dense_narrow8(&o, vld1q_s32(v + i), vld1q_s32(v + i + 4)));
 				for (int j = 0; j < 8; j++) {
 					const int32_t w = (int32_t)((uint32_t)v[i + j] + (uint32_t)zp);
 					const uint8_t want = (uint8_t)sl_clamp_i32(w, q.act_min, q.act_max);

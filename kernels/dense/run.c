@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "common/macros.h"
-#include "kernels/neon/neon.h"
+#include "kernels/dense/dense.h"
 
 static size_t chunking(size_t units, size_t quantum, int threads, size_t *ret_per_chunk)
 {
@@ -26,24 +26,24 @@ static size_t chunking(size_t units, size_t quantum, int threads, size_t *ret_pe
 
 /* ---- CONV_2D / FULLY_CONNECTED --------------------------------------------------- */
 
-struct sl_neon_conv {
+struct sl_dense_conv {
 	sl_ref_conv_geom g;
-	const sl_neon_gemm *p;
-	const sl_neon_gemm_impl *impl;
+	const sl_dense_gemm *p;
+	const sl_dense_gemm_impl *impl;
 	size_t m, mr;
-	bool direct;
+	bool direct, wide;
 	size_t per_chunk, n_chunks;
 	size_t slot_bytes;
 	uint8_t *scratch;
 };
 
 typedef struct {
-	sl_neon_conv *c;
+	sl_dense_conv *c;
 	const uint8_t *in;
 	uint8_t *out;
 } conv_run;
 
-sl_neon_conv *sl_neon_conv_free(sl_neon_conv *c)
+sl_dense_conv *sl_dense_conv_free(sl_dense_conv *c)
 {
 	if (c) {
 		free(c->scratch);
@@ -52,13 +52,13 @@ sl_neon_conv *sl_neon_conv_free(sl_neon_conv *c)
 	return NULL;
 }
 
-bool sl_neon_conv_direct(const sl_neon_conv *c)
+bool sl_dense_conv_direct(const sl_dense_conv *c)
 {
 	return c->direct;
 }
 
-int sl_neon_conv_new(const sl_ref_conv_geom *g, const sl_neon_gemm *p, const sl_neon_gemm_impl *impl,
-		     int threads, sl_neon_conv **ret, sl_error *err)
+int sl_dense_conv_new(const sl_ref_conv_geom *g, const sl_dense_gemm *p, const sl_dense_gemm_impl *impl,
+		      int threads, sl_dense_conv **ret, sl_error *err)
 {
 	if (!g || !p || !impl || !ret || impl->layout != p->layout)
 		return -EINVAL;
@@ -67,10 +67,10 @@ int sl_neon_conv_new(const sl_ref_conv_geom *g, const sl_neon_gemm *p, const sl_
 	    g->out_w < 1 || g->stride_h < 1 || g->stride_w < 1 || g->dilation_h < 1 || g->dilation_w < 1) {
 		if (err)
 			snprintf(err->msg, sizeof(err->msg),
-				 "neon: geometry does not match the packed weights");
+				 "dense: geometry does not match the packed weights");
 		return -EINVAL;
 	}
-	_cleanup_(sl_neon_conv_freep) sl_neon_conv *c = calloc(1, sizeof(*c));
+	_cleanup_(sl_dense_conv_freep) sl_dense_conv *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->g = *g;
@@ -80,11 +80,15 @@ int sl_neon_conv_new(const sl_ref_conv_geom *g, const sl_neon_gemm *p, const sl_
 	c->m = (size_t)g->batch * (size_t)g->out_h * (size_t)g->out_w;
 	c->direct = g->filter_h == 1 && g->filter_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
 		    g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w &&
-		    p->in_flip == 0 && !p->cw && p->k == p->kp;
+		    p->in_flip == 0 && !p->cw && p->k == p->kp && !sl_dense_layout_wide(p->layout);
+	c->wide = sl_dense_layout_wide(p->layout);
+	if (c->wide && !impl->widen)
+		return -EINVAL;
 	c->n_chunks = chunking(c->m, c->mr, threads, &c->per_chunk);
 	if (!c->direct) {
 		/* a tile of mr packed rows, then mr row sums */
-		c->slot_bytes = SL_ALIGN_UP(c->mr * (size_t)p->kp + c->mr * sizeof(int32_t), 64);
+		c->slot_bytes =
+		    SL_ALIGN_UP(c->mr * (size_t)p->kp * (c->wide ? 2 : 1) + c->mr * sizeof(int32_t), 64);
 		size_t total;
 		if (!sl_mul_size(c->slot_bytes, c->n_chunks, &total))
 			return -EOVERFLOW;
@@ -99,11 +103,11 @@ int sl_neon_conv_new(const sl_ref_conv_geom *g, const sl_neon_gemm *p, const sl_
 /* im2col of output pixels [m0, m0 + rows) into mr rows of kp bytes, in the
  * int8 domain, padding taps as the zero point and the K tail as 0; row sums
  * when the weights have zero points. */
-static void pack_tile(const sl_neon_conv *c, const uint8_t *in, size_t m0, size_t rows, int8_t *at,
+static void pack_tile(const sl_dense_conv *c, const uint8_t *in, size_t m0, size_t rows, int8_t *at,
 		      int32_t *rowsum)
 {
 	const sl_ref_conv_geom *g = &c->g;
-	const sl_neon_gemm *p = c->p;
+	const sl_dense_gemm *p = c->p;
 	const size_t ic = (size_t)g->in_c, kp = (size_t)p->kp, k = (size_t)p->k;
 	const size_t plane = (size_t)g->out_h * (size_t)g->out_w;
 	for (size_t i = 0; i < rows; i++) {
@@ -141,18 +145,109 @@ static void pack_tile(const sl_neon_conv *c, const uint8_t *in, size_t m0, size_
 		rowsum[i] = 0;
 }
 
+/* A few bytes: word copies inline instead of a memcpy call per tap. */
+static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		memcpy(d + i, s + i, 8);
+	for (; i < n; i++)
+		d[i] = s[i];
+}
+
+/* The wide layouts' tile: raw values widened to int16, padding taps as the
+ * raw zero point, the K tail (one value at most) 0. */
+static void pack_tile16(const sl_dense_conv *c, const uint8_t *in, size_t m0, size_t rows, int16_t *at)
+{
+	const sl_ref_conv_geom *g = &c->g;
+	const sl_dense_gemm *p = c->p;
+	const size_t ic = (size_t)g->in_c, kp = (size_t)p->kp, k = (size_t)p->k;
+	const size_t plane = (size_t)g->out_h * (size_t)g->out_w;
+	void (*const widen)(int16_t *, const uint8_t *, size_t, bool) = c->impl->widen;
+	const bool u8 = p->in_u8;
+	for (size_t i = 0; i < rows; i++) {
+		const size_t m = m0 + i, b = m / plane, oy = m % plane / (size_t)g->out_w,
+			     ox = m % (size_t)g->out_w;
+		int16_t *d = at + i * kp;
+		if (g->filter_h == 1 && g->filter_w == 1 && g->pad_top == 0 && g->pad_left == 0) {
+			const size_t iy = oy * (size_t)g->stride_h, ix = ox * (size_t)g->stride_w;
+			widen(d, in + ((b * (size_t)g->in_h + iy) * (size_t)g->in_w + ix) * ic, ic, u8);
+			d += ic;
+		} else if (ic < 16 && k <= 1024) {
+			/* few channels (an image's RGB): the row gathered as bytes, widened
+			 * once rather than per tap */
+			uint8_t row[1024], *r8 = row;
+			const size_t span = (size_t)g->filter_w * ic;
+			const long ix0 = (long)ox * g->stride_w - g->pad_left;
+			const bool x_in = g->dilation_w == 1 && ix0 >= 0 && ix0 + g->filter_w <= g->in_w;
+			for (int fy = 0; fy < g->filter_h; fy++) {
+				const long iy =
+				    (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
+				if (x_in && iy >= 0 && iy < g->in_h) {
+					/* the filter row's taps are contiguous in the input */
+					copy_small(r8,
+						   in +
+						       ((b * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w +
+							(size_t)ix0) *
+							   ic,
+						   span);
+					r8 += span;
+					continue;
+				}
+				for (int fx = 0; fx < g->filter_w; fx++, r8 += ic) {
+					const long ix = ix0 + (long)fx * g->dilation_w;
+					const uint8_t *src =
+					    iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w
+						? NULL
+						: in + ((b * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w +
+							(size_t)ix) *
+							   ic;
+					for (size_t j = 0; j < ic; j++)
+						r8[j] = src ? src[j] : (uint8_t)p->in_zp;
+				}
+			}
+			widen(d, row, k, u8);
+		} else {
+			for (int fy = 0; fy < g->filter_h; fy++) {
+				const long iy =
+				    (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
+				for (int fx = 0; fx < g->filter_w; fx++, d += ic) {
+					const long ix =
+					    (long)ox * g->stride_w - g->pad_left + (long)fx * g->dilation_w;
+					if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w) {
+						for (size_t j = 0; j < ic; j++)
+							d[j] = p->in_zp;
+					} else {
+						widen(d,
+						      in + ((b * (size_t)g->in_h + (size_t)iy) *
+								(size_t)g->in_w +
+							    (size_t)ix) *
+							       ic,
+						      ic, u8);
+					}
+				}
+			}
+		}
+		for (size_t j = k; j < kp; j++)
+			at[i * kp + j] = 0;
+	}
+}
+
 static void conv_task(void *arg, size_t chunk)
 {
 	const conv_run *r = arg;
-	const sl_neon_conv *c = r->c;
-	const sl_neon_gemm *p = c->p;
+	const sl_dense_conv *c = r->c;
+	const sl_dense_gemm *p = c->p;
 	const size_t n = (size_t)p->n;
 	const size_t begin = chunk * c->per_chunk, end = SL_MIN(c->m, begin + c->per_chunk);
 	int8_t *at = c->direct ? NULL : (int8_t *)(c->scratch + chunk * c->slot_bytes);
 	int32_t *rowsum = c->direct ? NULL : (int32_t *)(void *)(at + c->mr * (size_t)p->kp);
 	for (size_t m0 = begin; m0 < end; m0 += c->mr) {
 		const size_t rows = SL_MIN(c->mr, end - m0);
-		if (c->direct) {
+		if (c->wide) {
+			pack_tile16(c, r->in, m0, rows, (int16_t *)(void *)at);
+			c->impl->fn(p, rows, at, (size_t)p->kp, NULL, r->out + m0 * n, n);
+		} else if (c->direct) {
 			c->impl->fn(p, rows, (const int8_t *)r->in + m0 * (size_t)p->k, (size_t)p->k, NULL,
 				    r->out + m0 * n, n);
 		} else {
@@ -162,7 +257,7 @@ static void conv_task(void *arg, size_t chunk)
 	}
 }
 
-void sl_neon_conv_run(sl_neon_conv *c, const void *in, void *out, struct pthreadpool *pool)
+void sl_dense_conv_run(sl_dense_conv *c, const void *in, void *out, struct pthreadpool *pool)
 {
 	conv_run r = {.c = c, .in = in, .out = out};
 	if (pool && c->n_chunks > 1) {
@@ -175,10 +270,10 @@ void sl_neon_conv_run(sl_neon_conv *c, const void *in, void *out, struct pthread
 
 /* ---- DEPTHWISE_CONV_2D ----------------------------------------------------------------- */
 
-struct sl_neon_dwconv {
+struct sl_dense_dwconv {
 	sl_ref_conv_geom g;
-	const sl_neon_dw *p;
-	const sl_neon_dw_impl *impl;
+	const sl_dense_dw *p;
+	const sl_dense_dw_impl *impl;
 	size_t rows; /* batch * out_h */
 	size_t per_chunk, n_chunks;
 	size_t slot_ptrs;
@@ -186,12 +281,12 @@ struct sl_neon_dwconv {
 };
 
 typedef struct {
-	sl_neon_dwconv *c;
+	sl_dense_dwconv *c;
 	const uint8_t *in;
 	uint8_t *out;
 } dw_run;
 
-sl_neon_dwconv *sl_neon_dwconv_free(sl_neon_dwconv *c)
+sl_dense_dwconv *sl_dense_dwconv_free(sl_dense_dwconv *c)
 {
 	if (c) {
 		free(c->ptrs);
@@ -200,21 +295,21 @@ sl_neon_dwconv *sl_neon_dwconv_free(sl_neon_dwconv *c)
 	return NULL;
 }
 
-int sl_neon_dwconv_new(const sl_ref_conv_geom *g, const sl_neon_dw *p, const sl_neon_dw_impl *impl,
-		       int threads, sl_neon_dwconv **ret, sl_error *err)
+int sl_dense_dwconv_new(const sl_ref_conv_geom *g, const sl_dense_dw *p, const sl_dense_dw_impl *impl,
+			int threads, sl_dense_dwconv **ret, sl_error *err)
 {
 	if (!g || !p || !impl || !ret)
 		return -EINVAL;
 	if ((g->depth_multiplier > 1) || g->in_c != p->c || g->out_c != p->c ||
 	    (int64_t)g->filter_h * g->filter_w != p->taps || g->batch < 1 || g->out_h < 1 || g->out_w < 1 ||
 	    g->stride_h < 1 || g->stride_w < 1 || g->dilation_h < 1 || g->dilation_w < 1 ||
-	    !sl_neon_dw_usable(impl, p, g->filter_h, g->filter_w)) {
+	    !sl_dense_dw_usable(impl, p, g->filter_h, g->filter_w)) {
 		if (err)
 			snprintf(err->msg, sizeof(err->msg),
-				 "neon: depthwise geometry or kernel does not match");
+				 "dense: depthwise geometry or kernel does not match");
 		return -EINVAL;
 	}
-	_cleanup_(sl_neon_dwconv_freep) sl_neon_dwconv *c = calloc(1, sizeof(*c));
+	_cleanup_(sl_dense_dwconv_freep) sl_dense_dwconv *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->g = *g;
@@ -236,7 +331,7 @@ int sl_neon_dwconv_new(const sl_ref_conv_geom *g, const sl_neon_dw *p, const sl_
 static void dw_task(void *arg, size_t chunk)
 {
 	const dw_run *r = arg;
-	const sl_neon_dwconv *c = r->c;
+	const sl_dense_dwconv *c = r->c;
 	const sl_ref_conv_geom *g = &c->g;
 	const size_t ch = (size_t)g->in_c;
 	const uint8_t **ptrs = c->ptrs + chunk * c->slot_ptrs;
@@ -263,7 +358,7 @@ static void dw_task(void *arg, size_t chunk)
 	}
 }
 
-void sl_neon_dwconv_run(sl_neon_dwconv *c, const void *in, void *out, struct pthreadpool *pool)
+void sl_dense_dwconv_run(sl_dense_dwconv *c, const void *in, void *out, struct pthreadpool *pool)
 {
 	dw_run r = {.c = c, .in = in, .out = out};
 	if (pool && c->n_chunks > 1) {

@@ -1,7 +1,7 @@
-/* Node adapter of the NEON backend: reads a node's tensors and quantization
+/* Node adapter of the dense backend: reads a node's tensors and quantization
  * (multipliers and activation range through the reference's helpers, so the
  * result is bit-exact with it), packs the weights and prepares the layer. */
-#include "kernels/neon/neon_backend.h"
+#include "kernels/dense/dense_backend.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,24 +13,28 @@
 typedef struct {
 	size_t in_off, out_off;
 	struct pthreadpool *pool;
-	sl_neon_gemm *gemm;
-	sl_neon_conv *conv;
-	sl_neon_dw *dw;
-	sl_neon_dwconv *dwconv;
-} neon_state;
+	sl_dense_gemm *gemm;
+	sl_dense_conv *conv;
+	sl_dense_dw *dw;
+	sl_dense_dwconv *dwconv;
+	/* ADD */
+	size_t b_off, numel;
+	const sl_dense_add_impl *add;
+	sl_dense_add_params addq;
+} dense_state;
 
-static void state_free(neon_state *s)
+static void state_free(dense_state *s)
 {
 	if (!s)
 		return;
-	sl_neon_conv_free(s->conv);
-	sl_neon_gemm_free(s->gemm);
-	sl_neon_dwconv_free(s->dwconv);
-	sl_neon_dw_free(s->dw);
+	sl_dense_conv_free(s->conv);
+	sl_dense_gemm_free(s->gemm);
+	sl_dense_dwconv_free(s->dwconv);
+	sl_dense_dw_free(s->dw);
 	free(s);
 }
 
-static void state_freep(neon_state **s)
+static void state_freep(dense_state **s)
 {
 	state_free(*s);
 }
@@ -43,15 +47,23 @@ static void step_destroy(sl_step *step)
 
 static int run_conv(sl_step *step, uint8_t *arena)
 {
-	neon_state *s = step->state;
-	sl_neon_conv_run(s->conv, arena + s->in_off, arena + s->out_off, s->pool);
+	dense_state *s = step->state;
+	sl_dense_conv_run(s->conv, arena + s->in_off, arena + s->out_off, s->pool);
 	return 0;
 }
 
 static int run_dw(sl_step *step, uint8_t *arena)
 {
-	neon_state *s = step->state;
-	sl_neon_dwconv_run(s->dwconv, arena + s->in_off, arena + s->out_off, s->pool);
+	dense_state *s = step->state;
+	sl_dense_dwconv_run(s->dwconv, arena + s->in_off, arena + s->out_off, s->pool);
+	return 0;
+}
+
+static int run_add(sl_step *step, uint8_t *arena)
+{
+	dense_state *s = step->state;
+	sl_dense_add_run(s->add, &s->addq, s->numel, arena + s->in_off, arena + s->b_off, arena + s->out_off,
+			 s->pool);
 	return 0;
 }
 
@@ -70,7 +82,7 @@ static bool is_q8(sl_dtype t)
 /* Quantization of a node whose tensors are all int8/uint8 with constant
  * weights and bias; false (decline) otherwise. The arrays hold out_c entries. */
 typedef struct {
-	sl_neon_quant_desc d;
+	sl_dense_quant_desc d;
 	int32_t *mult;
 	int *shift;
 } quant_arrays;
@@ -94,7 +106,7 @@ static int read_quant(const sl_node *node, const sl_tensor *in, const sl_tensor 
 	/* the reference adapter's derivation (TFLite's, per input dtype) */
 	sl_ref_conv_q8_multipliers_tflite(in->dtype, in->q.scale[0], w->q.scale, nq, out->q.scale[0],
 					  qa->mult, qa->shift);
-	qa->d = (sl_neon_quant_desc){
+	qa->d = (sl_dense_quant_desc){
 	    .in_type = in->dtype,
 	    .w_type = w->dtype,
 	    .out_type = out->dtype,
@@ -115,7 +127,7 @@ static int read_quant(const sl_node *node, const sl_tensor *in, const sl_tensor 
  * inspect when the reference ends up running the node). */
 static int decline(sl_step *step, const char *why)
 {
-	snprintf(step->why, sizeof(step->why), "neon: %s", why);
+	snprintf(step->why, sizeof(step->why), "dense: %s", why);
 	return -EOPNOTSUPP;
 }
 
@@ -129,21 +141,95 @@ static bool is_gemm_or_dw(sl_op op)
 static int decline_or_fail(int r, int node, const char *why, sl_step *step, sl_error *err)
 {
 	if (r != -ENOMEM) {
-		snprintf(step->why, sizeof(step->why), "%.63s", why && *why ? why : "neon: declined");
+		snprintf(step->why, sizeof(step->why), "%.63s", why && *why ? why : "dense: declined");
 		return -EOPNOTSUPP;
 	}
 	if (err)
-		snprintf(err->msg, sizeof(err->msg), "neon: node %d: out of memory packing weights", node);
+		snprintf(err->msg, sizeof(err->msg), "dense: node %d: out of memory packing weights", node);
 	return r;
 }
 
-int sl_neon_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_neon_kernels *k, sl_step *step,
-			    sl_error *err)
+static bool same_shape(const sl_tensor *a, const sl_tensor *b)
+{
+	if (a->rank != b->rank)
+		return false;
+	for (int i = 0; i < a->rank; i++)
+		if (a->dims[i] != b->dims[i])
+			return false;
+	return true;
+}
+
+/* Same-shape int8/uint8 ADD of two activations; broadcasting (and constant
+ * operands) stay with the next backend. */
+static int prepare_add(const sl_prepare_ctx *ctx, int node, const sl_dense_kernels *k, sl_step *step,
+		       sl_error *err)
+{
+	const sl_model *m = ctx->model;
+	const sl_node *n = &m->nodes[node];
+	if (n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+		return decline(step, "no output");
+	const sl_tensor *a = tensor(m, n, 0), *b = tensor(m, n, 1), *out = &m->tensors[n->outputs[0]];
+	if (!a || !b || n->n_inputs != 2)
+		return decline(step, "ADD without two inputs");
+	if (!is_q8(a->dtype) || a->dtype != b->dtype || a->dtype != out->dtype)
+		return decline(step, "ADD: int8/uint8 of one type only");
+	if (a->kind != SL_TENSOR_ACTIVATION || b->kind != SL_TENSOR_ACTIVATION ||
+	    out->kind != SL_TENSOR_ACTIVATION)
+		return decline(step, "ADD of a constant");
+	if (!same_shape(a, b) || !same_shape(a, out))
+		return decline(step, "broadcasting ADD");
+	if (a->q.n != 1 || b->q.n != 1 || out->q.n != 1)
+		return decline(step, "ADD: per-tensor quantization only");
+	if (!k->add)
+		return decline(step, "no ADD kernel");
+	/* the reference adapter's derivation, for identical multipliers */
+	sl_ref_add_q8_args ra = {
+	    .a_zp = a->q.zero_point[0], .b_zp = b->q.zero_point[0], .out_zp = out->q.zero_point[0]};
+	sl_ref_add_q8_params(a->q.scale[0], b->q.scale[0], out->q.scale[0], &ra);
+	sl_ref_act_range_q8(n->act, out->dtype, out->q.scale[0], ra.out_zp, &ra.act_min, &ra.act_max);
+	const sl_dense_add_params q = {.u8 = a->dtype == SL_DTYPE_U8,
+				       .a_zp = ra.a_zp,
+				       .b_zp = ra.b_zp,
+				       .out_zp = ra.out_zp,
+				       .left_shift = ra.left_shift,
+				       .a_mult = ra.a_mult,
+				       .b_mult = ra.b_mult,
+				       .out_mult = ra.out_mult,
+				       .a_shift = ra.a_shift,
+				       .b_shift = ra.b_shift,
+				       .out_shift = ra.out_shift,
+				       .act_min = ra.act_min,
+				       .act_max = ra.act_max};
+	sl_error perr = {{0}};
+	if (sl_dense_add_check(&q, &perr) < 0)
+		return decline_or_fail(-EINVAL, node, perr.msg, step, err);
+	dense_state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return decline_or_fail(-ENOMEM, node, NULL, step, err);
+	s->in_off = a->arena_offset;
+	s->b_off = b->arena_offset;
+	s->out_off = out->arena_offset;
+	s->numel = (size_t)sl_tensor_numel(out);
+	s->pool = ctx->pool;
+	s->add = k->add;
+	s->addq = q;
+	snprintf(step->why, sizeof(step->why), "dense %s", k->add->name);
+	step->run = run_add;
+	step->impl = SL_IMPL_DENSE;
+	step->destroy = step_destroy;
+	step->state = s;
+	return 0;
+}
+
+int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense_kernels *k, sl_step *step,
+			     sl_error *err)
 {
 	if (!ctx || !ctx->model || !k || !step || node < 0 || node >= ctx->model->n_nodes)
 		return -EINVAL;
 	const sl_model *m = ctx->model;
 	const sl_node *n = &m->nodes[node];
+	if (n->op == SL_OP_ADD)
+		return prepare_add(ctx, node, k, step, err);
 	if (!is_gemm_or_dw(n->op))
 		return -EOPNOTSUPP;
 	if (n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
@@ -215,10 +301,10 @@ int sl_neon_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_neon_k
 	mult = qa.mult;
 	shift = qa.shift;
 	if (r < 0)
-		return decline_or_fail(r, node, "neon: dtypes, quantization or non-constant weights", step,
+		return decline_or_fail(r, node, "dense: dtypes, quantization or non-constant weights", step,
 				       err);
 
-	_cleanup_(state_freep) neon_state *s = calloc(1, sizeof(*s));
+	_cleanup_(state_freep) dense_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return decline_or_fail(-ENOMEM, node, NULL, step, err);
 	s->in_off = in->arena_offset;
@@ -227,52 +313,47 @@ int sl_neon_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_neon_k
 	const int threads = ctx->pool ? ctx->threads : 1;
 	sl_error perr = {{0}};
 	if (dw) {
-		r = sl_neon_dw_pack(g.in_c, g.filter_h * g.filter_w, w->data, &qa.d, &s->dw, &perr);
+		r = sl_dense_dw_pack(g.in_c, g.filter_h * g.filter_w, w->data, &qa.d, &s->dw, &perr);
 		if (r < 0)
 			return decline_or_fail(r, node, perr.msg, step, err);
-		const sl_neon_dw_impl *impl = NULL;
+		const sl_dense_dw_impl *impl = NULL;
+		const unsigned isa = sl_dense_cpu_isa();
 		for (size_t i = 0; i < k->n_dw && !impl; i++)
-			if (sl_neon_dw_usable(&k->dw[i], s->dw, g.filter_h, g.filter_w))
+			if ((k->dw[i].isa & isa) == k->dw[i].isa &&
+			    sl_dense_dw_usable(&k->dw[i], s->dw, g.filter_h, g.filter_w))
 				impl = &k->dw[i];
 		if (!impl)
 			return decline(step, "no depthwise kernel for it");
-		r = sl_neon_dwconv_new(&g, s->dw, impl, threads, &s->dwconv, &perr);
+		r = sl_dense_dwconv_new(&g, s->dw, impl, threads, &s->dwconv, &perr);
 		if (r < 0)
 			return decline_or_fail(r, node, perr.msg, step, err);
-		snprintf(step->why, sizeof(step->why), "neon %s%s", impl->name,
+		snprintf(step->why, sizeof(step->why), "dense %s%s", impl->name,
 			 s->dw->fast ? "" : " (zero points)");
 		step->run = run_dw;
 	} else {
-		r = sl_neon_gemm_pack(g.out_c, g.filter_h * g.filter_w * g.in_c, w->data, &qa.d,
-				      k->gemm->layout, &s->gemm, &perr);
+		r = sl_dense_gemm_pack(g.out_c, g.filter_h * g.filter_w * g.in_c, w->data, &qa.d,
+				       k->gemm->layout, &s->gemm, &perr);
 		if (r < 0)
 			return decline_or_fail(r, node, perr.msg, step, err);
-		r = sl_neon_conv_new(&g, s->gemm, k->gemm, threads, &s->conv, &perr);
+		r = sl_dense_conv_new(&g, s->gemm, k->gemm, threads, &s->conv, &perr);
 		if (r < 0)
 			return decline_or_fail(r, node, perr.msg, step, err);
-		snprintf(step->why, sizeof(step->why), "neon %s, %s%s", k->gemm->name,
-			 sl_neon_conv_direct(s->conv) ? "direct" : "packed tiles",
+		snprintf(step->why, sizeof(step->why), "dense %s, %s%s", k->gemm->name,
+			 sl_dense_conv_direct(s->conv) ? "direct" : "packed tiles",
 			 s->gemm->cw ? ", row sums" : "");
 		step->run = run_conv;
 	}
-	step->impl = SL_IMPL_NEON;
+	step->impl = SL_IMPL_DENSE;
 	step->destroy = step_destroy;
 	step->state = SL_TAKE_PTR(s);
 	return 0;
 }
 
-int sl_neon_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error *err)
+int sl_dense_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error *err)
 {
-#if defined(__aarch64__)
 	size_t n_dw;
-	const sl_neon_dw_impl *dw = sl_neon_dw_impls(&n_dw);
-	const sl_neon_kernels k = {.gemm = sl_neon_gemm_select(), .dw = dw, .n_dw = n_dw};
-	return sl_neon_prepare_kernels(ctx, node, &k, step, err);
-#else
-	(void)err;
-	if (ctx && ctx->model && node >= 0 && node < ctx->model->n_nodes &&
-	    is_gemm_or_dw(ctx->model->nodes[node].op))
-		return decline(step, "not an aarch64 build");
-	return -EOPNOTSUPP;
-#endif
+	const sl_dense_dw_impl *dw = sl_dense_dw_impls(&n_dw);
+	const sl_dense_kernels k = {
+	    .gemm = sl_dense_gemm_select(), .dw = dw, .n_dw = n_dw, .add = sl_dense_add_select()};
+	return sl_dense_prepare_kernels(ctx, node, &k, step, err);
 }

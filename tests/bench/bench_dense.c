@@ -1,11 +1,12 @@
-/* Dense NEON int8 kernels versus the scalar reference and XNNPACK's int8
+/* Dense int8 kernels (every entry of the family lists this CPU runs: NEON on
+ * aarch64, AVX2 on x86-64) versus the scalar reference and XNNPACK's int8
  * (qc8: per-channel weights) operators on every convolution shape of
  * MobileNet v2 (1.0, 224): the first 3x3 convolution, the depthwise 3x3
- * layers, the pointwise layers and the classifier. For aarch64 (run it on the
- * target; under qemu the times mean nothing); on x86 only the reference and
- * XNNPACK columns exist.
+ * layers, the pointwise layers and the classifier. On aarch64 run it on the
+ * target (under qemu the times mean nothing). The columns still say "neon"
+ * for our kernels, whatever the ISA.
  *
- *   bench_neon [-t threads,...] [-r reps] [-l layer-substring] [-m]
+ *   bench_dense [-t threads,...] [-r reps] [-l layer-substring] [-m]
  *
  * Per layer and thread count, all configurations run round-robin (so that
  * machine noise hits them alike) and the median (-m: minimum) of the reps is
@@ -22,7 +23,7 @@
 #include <time.h>
 #include <xnnpack.h>
 
-#include "kernels/neon/neon.h"
+#include "kernels/dense/dense.h"
 #include "kernels/ref/ref_kernels.h"
 
 typedef enum { CONV, DW, FC } kind;
@@ -109,18 +110,18 @@ static sl_ref_conv_geom geom_of(const layer *L)
 
 typedef struct {
 	char name[32];
-	sl_neon_gemm *gemm;
-	sl_neon_conv *conv;
-	sl_neon_dw *dw;
-	sl_neon_dwconv *dwc;
+	sl_dense_gemm *gemm;
+	sl_dense_conv *conv;
+	sl_dense_dw *dw;
+	sl_dense_dwconv *dwc;
 } neon_cfg;
 
 static void run_cfg(neon_cfg *c, const void *in, void *out, pthreadpool_t pool)
 {
 	if (c->conv)
-		sl_neon_conv_run(c->conv, in, out, pool);
+		sl_dense_conv_run(c->conv, in, out, pool);
 	else
-		sl_neon_dwconv_run(c->dwc, in, out, pool);
+		sl_dense_dwconv_run(c->dwc, in, out, pool);
 }
 
 static void usage(void)
@@ -161,7 +162,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	size_t n_gemm = 0;
-	const sl_neon_gemm_impl *gemm_impls = sl_neon_gemm_impls(&n_gemm);
+	const sl_dense_gemm_impl *gemm_impls = sl_dense_gemm_impls(&n_gemm);
 	if (!n_gemm)
 		printf("NEON kernels not built for this architecture: reference and XNNPACK only\n");
 	printf("MobileNet v2 int8 layers, median of %d reps; ratios = time / NEON best (>1: NEON faster)\n\n",
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
 		}
 		const int32_t in_zp = -128, out_zp = -5;
 		sl_ref_conv_q8_multipliers(in_scale, wscale, g.out_c, out_scale, mult, shift);
-		const sl_neon_quant_desc q = {.in_type = SL_DTYPE_I8,
+		const sl_dense_quant_desc q = {.in_type = SL_DTYPE_I8,
 					      .w_type = SL_DTYPE_I8,
 					      .out_type = SL_DTYPE_I8,
 					      .nq = g.out_c,
@@ -244,12 +245,12 @@ int main(int argc, char **argv)
 			sl_error err = {{0}};
 			if (dw) {
 				size_t n_dw;
-				sl_neon_dw_impls(&n_dw);
+				sl_dense_dw_impls(&n_dw);
 				neon_cfg *c = &cfg[0];
 				memset(c, 0, sizeof(*c));
-				if (n_dw && sl_neon_dw_pack(g.in_c, (int)k, w, &q, &c->dw, &err) == 0) {
-					const sl_neon_dw_impl *impl = sl_neon_dw_select(c->dw, L->f, L->f);
-					if (impl && sl_neon_dwconv_new(&g, c->dw, impl, threads[ti], &c->dwc,
+				if (n_dw && sl_dense_dw_pack(g.in_c, (int)k, w, &q, &c->dw, &err) == 0) {
+					const sl_dense_dw_impl *impl = sl_dense_dw_select(c->dw, L->f, L->f);
+					if (impl && sl_dense_dwconv_new(&g, c->dw, impl, threads[ti], &c->dwc,
 								       &err) == 0) {
 						snprintf(c->name, sizeof(c->name), "%s", impl->name);
 						n_cfg = 1;
@@ -257,13 +258,13 @@ int main(int argc, char **argv)
 				}
 			} else {
 				for (size_t i = 0; i < n_gemm && n_cfg < MAX_IMPL; i++) {
-					if ((gemm_impls[i].isa & sl_neon_cpu_isa()) != gemm_impls[i].isa)
+					if ((gemm_impls[i].isa & sl_dense_cpu_isa()) != gemm_impls[i].isa)
 						continue;
 					neon_cfg *c = &cfg[n_cfg];
 					memset(c, 0, sizeof(*c));
-					if (sl_neon_gemm_pack(g.out_c, (int)k, w, &q, gemm_impls[i].layout,
+					if (sl_dense_gemm_pack(g.out_c, (int)k, w, &q, gemm_impls[i].layout,
 							      &c->gemm, &err) ||
-					    sl_neon_conv_new(&g, c->gemm, &gemm_impls[i], threads[ti],
+					    sl_dense_conv_new(&g, c->gemm, &gemm_impls[i], threads[ti],
 							     &c->conv, &err)) {
 						fprintf(stderr, "%s: %s\n", L->name, err.msg);
 						return 1;
@@ -333,10 +334,10 @@ int main(int argc, char **argv)
 			printf("\n");
 			xnn_delete_operator(xop);
 			for (int c = 0; c < n_cfg; c++) {
-				sl_neon_conv_free(cfg[c].conv);
-				sl_neon_gemm_free(cfg[c].gemm);
-				sl_neon_dwconv_free(cfg[c].dwc);
-				sl_neon_dw_free(cfg[c].dw);
+				sl_dense_conv_free(cfg[c].conv);
+				sl_dense_gemm_free(cfg[c].gemm);
+				sl_dense_dwconv_free(cfg[c].dwc);
+				sl_dense_dw_free(cfg[c].dw);
 			}
 			if (pool)
 				pthreadpool_destroy(pool);

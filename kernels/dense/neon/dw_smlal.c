@@ -12,11 +12,11 @@
  * 4-lane halves.
  * Channels past the last multiple of 8 go through a scalar tail with the
  * same arithmetic. */
-#include "kernels/neon/neon_simd.h"
+#include "kernels/dense/neon/neon_simd.h"
 #include "kernels/quant.h"
 
 /* One channel, exactly as the reference: int32 wrap-around accumulation. */
-static uint8_t tail_channel(const sl_neon_dw *p, bool fast, const uint8_t *const *pp, size_t ch)
+static uint8_t tail_channel(const sl_dense_dw *p, bool fast, const uint8_t *const *pp, size_t ch)
 {
 	uint32_t acc = (uint32_t)(fast ? p->bias8 : p->bias16)[ch];
 	const size_t cp = (size_t)p->cp;
@@ -29,7 +29,7 @@ static uint8_t tail_channel(const sl_neon_dw *p, bool fast, const uint8_t *const
 			acc += (uint32_t)((a - p->in_zp) * p->w16[t * cp + ch]);
 		}
 	}
-	const sl_neon_requant *q = &p->rq;
+	const sl_dense_requant *q = &p->rq;
 	const int shift = q->lsh[ch] ? q->lsh[ch] : q->rsh[ch];
 	const int32_t v =
 	    (int32_t)((uint32_t)sl_mul_by_quantized_multiplier((int32_t)acc, q->mult[ch], shift) +
@@ -37,7 +37,7 @@ static uint8_t tail_channel(const sl_neon_dw *p, bool fast, const uint8_t *const
 	return (uint8_t)sl_clamp_i32(v, q->act_min, q->act_max);
 }
 
-static void tail(const sl_neon_dw *p, bool fast, size_t c0, size_t n_px, const uint8_t *const *ptrs,
+static void tail(const sl_dense_dw *p, bool fast, size_t c0, size_t n_px, const uint8_t *const *ptrs,
 		 uint8_t *out, size_t out_stride)
 {
 	for (size_t px = 0; px < n_px; px++)
@@ -75,59 +75,59 @@ static inline void pair8(int32x4_t acc[2], int8x8_t a0, int8x8_t w0, const int8x
 typedef struct {
 	const int32_t *mult, *lsh, *rsh;
 	int any_lsh;
-	sl_neon_out o;
+	sl_dense_out o;
 } rq_ctx;
 
-static inline rq_ctx rq_ctx_of(const sl_neon_dw *p)
+static inline rq_ctx rq_ctx_of(const sl_dense_dw *p)
 {
 	return (rq_ctx){.mult = p->rq.mult,
 			.lsh = p->rq.lsh,
 			.rsh = p->rq.rsh,
 			.any_lsh = p->rq.any_lsh,
-			.o = sl_neon_out_of(&p->rq)};
+			.o = sl_dense_out_of(&p->rq)};
 }
 
 static inline int32x4_t rq4(const rq_ctx *q, int32x4_t x, size_t c0)
 {
-	return sl_neon_rq(x, vld1q_s32(q->mult + c0), vld1q_s32(q->lsh + c0), vld1q_s32(q->rsh + c0),
+	return sl_dense_rq(x, vld1q_s32(q->mult + c0), vld1q_s32(q->lsh + c0), vld1q_s32(q->rsh + c0),
 			  q->any_lsh);
 }
 
 static inline void store16(const rq_ctx *q, int32x4_t acc[4], size_t c0, uint8_t *d)
 {
 	int32x4_t r[4];
-	SL_NEON_UNROLL
+	SL_DENSE_UNROLL
 	for (int i = 0; i < 4; i++)
 		r[i] = rq4(q, acc[i], c0 + 4 * (size_t)i);
-	vst1q_u8(d, sl_neon_narrow16(&q->o, r));
+	vst1q_u8(d, sl_dense_narrow16(&q->o, r));
 }
 
 static inline void store8(const rq_ctx *q, int32x4_t acc[2], size_t c0, uint8_t *d)
 {
-	vst1_u8(d, sl_neon_narrow8(&q->o, rq4(q, acc[0], c0), rq4(q, acc[1], c0 + 4)));
+	vst1_u8(d, sl_dense_narrow8(&q->o, rq4(q, acc[0], c0), rq4(q, acc[1], c0 + 4)));
 }
 
 /* 16 channels from c0 of every pixel, 9 weight registers live. Inlined twice
  * (with and without left shifts) so that the pixel loop has no branch. */
-static inline __attribute__((always_inline)) void dw3x3_16(const sl_neon_dw *p, const rq_ctx *q, size_t n_px,
+static inline __attribute__((always_inline)) void dw3x3_16(const sl_dense_dw *p, const rq_ctx *q, size_t n_px,
 							   const uint8_t *const *ptrs, uint8_t *out,
 							   size_t out_stride, size_t c0, const bool lsh)
 {
 	enum { T = 9 };
 	const size_t cp = (size_t)p->cp;
 	int8x16_t w[T];
-	SL_NEON_UNROLL
+	SL_DENSE_UNROLL
 	for (int t = 0; t < T; t++)
 		w[t] = vld1q_s8(p->w8 + t * cp + c0);
 	const int32_t *bias = p->bias8 + c0, *mult = q->mult + c0, *rsh = q->rsh + c0, *lshp = q->lsh + c0;
-	const sl_neon_out o = q->o;
+	const sl_dense_out o = q->o;
 	for (size_t px = 0; px < n_px; px++) {
-		SL_NEON_UNROLL
+		SL_DENSE_UNROLL
 		for (int t = 0; t < T; t++)
-			SL_NEON_PIN(w[t]);
+			SL_DENSE_PIN(w[t]);
 		const uint8_t *const *pp = ptrs + px * T;
 		int8x16_t a[T];
-		SL_NEON_UNROLL
+		SL_DENSE_UNROLL
 		for (int t = 0; t < T; t++)
 			a[t] = vld1q_s8((const int8_t *)pp[t] + c0);
 		const int32x4x4_t b = vld1q_s32_x4(bias);
@@ -141,19 +141,19 @@ static inline __attribute__((always_inline)) void dw3x3_16(const sl_neon_dw *p, 
 		int32x4_t r[4];
 		if (lsh) {
 			const int32x4x4_t ls = vld1q_s32_x4(lshp);
-			SL_NEON_UNROLL
+			SL_DENSE_UNROLL
 			for (int i = 0; i < 4; i++)
-				r[i] = sl_neon_rq(acc[i], mu.val[i], ls.val[i], rs.val[i], 1);
+				r[i] = sl_dense_rq(acc[i], mu.val[i], ls.val[i], rs.val[i], 1);
 		} else {
-			SL_NEON_UNROLL
+			SL_DENSE_UNROLL
 			for (int i = 0; i < 4; i++)
-				r[i] = sl_neon_rq(acc[i], mu.val[i], mu.val[i], rs.val[i], 0);
+				r[i] = sl_dense_rq(acc[i], mu.val[i], mu.val[i], rs.val[i], 0);
 		}
-		vst1q_u8(out + px * out_stride + c0, sl_neon_narrow16(&o, r));
+		vst1q_u8(out + px * out_stride + c0, sl_dense_narrow16(&o, r));
 	}
 }
 
-void SL_NEON_FN(sl_neon_dw_3x3_smlal8)(const sl_neon_dw *p, size_t n_px, const uint8_t *const *ptrs,
+void SL_DENSE_FN(sl_dense_dw_3x3_smlal8)(const sl_dense_dw *p, size_t n_px, const uint8_t *const *ptrs,
 				       uint8_t *out, size_t out_stride)
 {
 	enum { T = 9 };
@@ -168,14 +168,14 @@ void SL_NEON_FN(sl_neon_dw_3x3_smlal8)(const sl_neon_dw *p, size_t n_px, const u
 	}
 	if (c0 + 8 <= c) {
 		int8x8_t w[T];
-		SL_NEON_UNROLL
+		SL_DENSE_UNROLL
 		for (int t = 0; t < T; t++)
 			w[t] = vld1_s8(p->w8 + t * cp + c0);
 		const int32x4x2_t b = vld1q_s32_x2(p->bias8 + c0);
 		for (size_t px = 0; px < n_px; px++) {
 			const uint8_t *const *pp = ptrs + px * T;
 			int8x8_t a[T];
-			SL_NEON_UNROLL
+			SL_DENSE_UNROLL
 			for (int t = 0; t < T; t++)
 				a[t] = vld1_s8((const int8_t *)pp[t] + c0);
 			int32x4_t acc[2] = {b.val[0], b.val[1]};
@@ -192,7 +192,7 @@ void SL_NEON_FN(sl_neon_dw_3x3_smlal8)(const sl_neon_dw *p, size_t n_px, const u
 		tail(p, true, c0, n_px, ptrs, out, out_stride);
 }
 
-void SL_NEON_FN(sl_neon_dw_any_smlal8)(const sl_neon_dw *p, size_t n_px, const uint8_t *const *ptrs,
+void SL_DENSE_FN(sl_dense_dw_any_smlal8)(const sl_dense_dw *p, size_t n_px, const uint8_t *const *ptrs,
 				       uint8_t *out, size_t out_stride)
 {
 	const size_t c = (size_t)p->c, cp = (size_t)p->cp, taps = (size_t)p->taps;
@@ -245,7 +245,7 @@ static inline int16x8_t centred(const uint8_t *src, int in_u8, uint8x8_t zu, int
 	return vsubl_s8(vld1_s8((const int8_t *)src), zs);
 }
 
-void SL_NEON_FN(sl_neon_dw_any_smlal16)(const sl_neon_dw *p, size_t n_px, const uint8_t *const *ptrs,
+void SL_DENSE_FN(sl_dense_dw_any_smlal16)(const sl_dense_dw *p, size_t n_px, const uint8_t *const *ptrs,
 					uint8_t *out, size_t out_stride)
 {
 	const size_t c = (size_t)p->c, cp = (size_t)p->cp, taps = (size_t)p->taps;

@@ -7,13 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/neon/neon.h"
-#include "kernels/neon/neon_backend.h"
+#include "kernels/dense/dense.h"
+#include "kernels/dense/dense_backend.h"
 
-size_t sl_ntest_gemm_kernels(sl_neon_gemm_impl *out, size_t max);
-size_t sl_ntest_dw_kernels(sl_neon_dw_impl *out, size_t max);
-/* Both families, for sl_neon_prepare_kernels (best GEMM kernel first). */
-sl_neon_kernels sl_ntest_kernels(void);
+size_t sl_ntest_gemm_kernels(sl_dense_gemm_impl *out, size_t max);
+size_t sl_ntest_dw_kernels(sl_dense_dw_impl *out, size_t max);
+/* Both families, for sl_dense_prepare_kernels (best GEMM kernel first). */
+sl_dense_kernels sl_ntest_kernels(void);
 
 enum { ZP_RANDOM, ZP_MIN, ZP_MAX };
 enum { WZP_ZERO, WZP_RANDOM };
@@ -44,14 +44,14 @@ typedef struct {
 
 void sl_ntest_layer_make(const sl_ntest_case *c, sl_ntest_layer *L);
 void sl_ntest_layer_free(sl_ntest_layer *L);
-sl_neon_quant_desc sl_ntest_quant(const sl_ntest_layer *L);
+sl_dense_quant_desc sl_ntest_quant(const sl_ntest_layer *L);
 /* The scalar reference (sl_ref_conv2d_q8 / sl_ref_dwconv2d_q8). */
 void sl_ntest_ref(const sl_ntest_layer *L, void *out);
 /* Runs L through the layer API (pack, plan, run with a pool of c.threads)
  * with the given kernel; 0 or the first failing call's error. */
-int sl_ntest_run_gemm(const sl_ntest_layer *L, const sl_neon_gemm_impl *impl, void *out, char *why,
+int sl_ntest_run_gemm(const sl_ntest_layer *L, const sl_dense_gemm_impl *impl, void *out, char *why,
 		      size_t why_len);
-int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_neon_dw_impl *impl, void *out, char *why,
+int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_dense_dw_impl *impl, void *out, char *why,
 		    size_t why_len);
 /* One-line description for failure messages (static buffer). */
 const char *sl_ntest_case_str(const sl_ntest_case *c);

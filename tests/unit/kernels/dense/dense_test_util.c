@@ -1,4 +1,4 @@
-#include "neon_test_util.h"
+#include "dense_test_util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,62 +7,59 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/neon/neon_kernels.h"
+#include "kernels/dense/dense_kernels.h"
 
-size_t sl_ntest_gemm_kernels(sl_neon_gemm_impl *out, size_t max)
+size_t sl_ntest_gemm_kernels(sl_dense_gemm_impl *out, size_t max)
 {
 	size_t n = 0;
-#if defined(__aarch64__)
+	/* the native family list (NEON on aarch64, AVX2 on x86-64), as far as
+	 * this CPU runs it; then, on x86, the NEON kernels through SIMDe */
 	size_t cnt;
-	const sl_neon_gemm_impl *l = sl_neon_gemm_impls(&cnt);
+	const sl_dense_gemm_impl *l0 = sl_dense_gemm_impls(&cnt);
 	for (size_t i = 0; i < cnt && n < max; i++)
-		if ((l[i].isa & sl_neon_cpu_isa()) == l[i].isa)
-			out[n++] = l[i];
-#elif defined(SL_NEON_TEST_SIMDE)
-	const sl_neon_gemm_impl l[] = {
-	    {"sdot 8x8 (SIMDe)", 0, SL_NEON_LAYOUT_DOT_8, SL_NEON_GEMM_MR_DOT, sl_neon_gemm_sdot_8x8_simde},
-	    {"smlal 4x4 (SIMDe)", 0, SL_NEON_LAYOUT_C16_4, SL_NEON_GEMM_MR_C16, sl_neon_gemm_smlal_4x4_simde},
+		if ((l0[i].isa & sl_dense_cpu_isa()) == l0[i].isa)
+			out[n++] = l0[i];
+#if defined(SL_DENSE_TEST_SIMDE) && !defined(__aarch64__)
+	const sl_dense_gemm_impl l[] = {
+	    {"sdot 8x8 (SIMDe)", 0, SL_DENSE_LAYOUT_DOT_8, SL_DENSE_GEMM_MR_DOT, sl_dense_gemm_sdot_8x8_simde,
+	     NULL},
+	    {"smlal 4x4 (SIMDe)", 0, SL_DENSE_LAYOUT_C16_4, SL_DENSE_GEMM_MR_C16,
+	     sl_dense_gemm_smlal_4x4_simde, NULL},
 	};
 	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]) && n < max; i++)
 		out[n++] = l[i];
-#else
-	(void)out;
-	(void)max;
 #endif
 	return n;
 }
 
-size_t sl_ntest_dw_kernels(sl_neon_dw_impl *out, size_t max)
+size_t sl_ntest_dw_kernels(sl_dense_dw_impl *out, size_t max)
 {
 	size_t n = 0;
-#if defined(__aarch64__)
 	size_t cnt;
-	const sl_neon_dw_impl *l = sl_neon_dw_impls(&cnt);
+	const sl_dense_dw_impl *l0 = sl_dense_dw_impls(&cnt);
 	for (size_t i = 0; i < cnt && n < max; i++)
-		if ((l[i].isa & sl_neon_cpu_isa()) == l[i].isa)
-			out[n++] = l[i];
-#elif defined(SL_NEON_TEST_SIMDE)
-	const sl_neon_dw_impl l[] = {
-	    {"dw 3x3 smlal8 (SIMDe)", 0, SL_NEON_DW_NEEDS_FAST | SL_NEON_DW_NEEDS_3X3,
-	     sl_neon_dw_3x3_smlal8_simde},
-	    {"dw smlal8 (SIMDe)", 0, SL_NEON_DW_NEEDS_FAST, sl_neon_dw_any_smlal8_simde},
-	    {"dw smlal16 (SIMDe)", 0, 0, sl_neon_dw_any_smlal16_simde},
+		if ((l0[i].isa & sl_dense_cpu_isa()) == l0[i].isa)
+			out[n++] = l0[i];
+#if defined(SL_DENSE_TEST_SIMDE) && !defined(__aarch64__)
+	const sl_dense_dw_impl l[] = {
+	    {"dw 3x3 smlal8 (SIMDe)", 0, SL_DENSE_DW_NEEDS_FAST | SL_DENSE_DW_NEEDS_3X3,
+	     sl_dense_dw_3x3_smlal8_simde},
+	    {"dw smlal8 (SIMDe)", 0, SL_DENSE_DW_NEEDS_FAST, sl_dense_dw_any_smlal8_simde},
+	    {"dw smlal16 (SIMDe)", 0, 0, sl_dense_dw_any_smlal16_simde},
 	};
 	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]) && n < max; i++)
 		out[n++] = l[i];
-#else
-	(void)out;
-	(void)max;
 #endif
 	return n;
 }
 
-sl_neon_kernels sl_ntest_kernels(void)
+sl_dense_kernels sl_ntest_kernels(void)
 {
-	static sl_neon_gemm_impl g[4];
-	static sl_neon_dw_impl d[4];
-	const size_t ng = sl_ntest_gemm_kernels(g, 4), nd = sl_ntest_dw_kernels(d, 4);
-	return (sl_neon_kernels){.gemm = ng ? &g[0] : NULL, .dw = d, .n_dw = nd};
+	static sl_dense_gemm_impl g[8];
+	static sl_dense_dw_impl d[8];
+	const size_t ng = sl_ntest_gemm_kernels(g, 8), nd = sl_ntest_dw_kernels(d, 8);
+	return (sl_dense_kernels){
+	    .gemm = ng ? &g[0] : NULL, .dw = d, .n_dw = nd, .add = sl_dense_add_select()};
 }
 
 uint32_t sl_ntest_rand(uint32_t *s)
@@ -191,20 +188,20 @@ void sl_ntest_layer_free(sl_ntest_layer *L)
 	memset(L, 0, sizeof(*L));
 }
 
-sl_neon_quant_desc sl_ntest_quant(const sl_ntest_layer *L)
+sl_dense_quant_desc sl_ntest_quant(const sl_ntest_layer *L)
 {
-	return (sl_neon_quant_desc){.in_type = L->c.in_t,
-				    .w_type = L->c.w_t,
-				    .out_type = L->c.out_t,
-				    .nq = L->nq,
-				    .w_zp = L->w_zp,
-				    .mult = L->mult,
-				    .shift = L->shift,
-				    .bias = L->bias,
-				    .in_zp = L->in_zp,
-				    .out_zp = L->out_zp,
-				    .act_min = L->act_min,
-				    .act_max = L->act_max};
+	return (sl_dense_quant_desc){.in_type = L->c.in_t,
+				     .w_type = L->c.w_t,
+				     .out_type = L->c.out_t,
+				     .nq = L->nq,
+				     .w_zp = L->w_zp,
+				     .mult = L->mult,
+				     .shift = L->shift,
+				     .bias = L->bias,
+				     .in_zp = L->in_zp,
+				     .out_zp = L->out_zp,
+				     .act_min = L->act_min,
+				     .act_max = L->act_max};
 }
 
 void sl_ntest_ref(const sl_ntest_layer *L, void *out)
@@ -228,59 +225,60 @@ void sl_ntest_ref(const sl_ntest_layer *L, void *out)
 	(L->c.depthwise ? sl_ref_dwconv2d_q8 : sl_ref_conv2d_q8)(&a);
 }
 
-int sl_ntest_run_gemm(const sl_ntest_layer *L, const sl_neon_gemm_impl *impl, void *out, char *why,
+int sl_ntest_run_gemm(const sl_ntest_layer *L, const sl_dense_gemm_impl *impl, void *out, char *why,
 		      size_t why_len)
 {
 	const sl_ref_conv_geom *g = &L->c.g;
-	const sl_neon_quant_desc q = sl_ntest_quant(L);
+	const sl_dense_quant_desc q = sl_ntest_quant(L);
 	sl_error err = {{0}};
-	sl_neon_gemm *p = NULL;
-	sl_neon_conv *conv = NULL;
-	int r = sl_neon_gemm_pack(g->out_c, g->filter_h * g->filter_w * g->in_c, L->w, &q, impl->layout, &p,
-				  &err);
+	sl_dense_gemm *p = NULL;
+	sl_dense_conv *conv = NULL;
+	int r = sl_dense_gemm_pack(g->out_c, g->filter_h * g->filter_w * g->in_c, L->w, &q, impl->layout, &p,
+				   &err);
 	if (r == 0)
-		r = sl_neon_conv_new(g, p, impl, L->c.threads, &conv, &err);
+		r = sl_dense_conv_new(g, p, impl, L->c.threads, &conv, &err);
 	if (r == 0) {
 		pthreadpool_t pool = L->c.threads > 1 ? pthreadpool_create((size_t)L->c.threads) : NULL;
-		sl_neon_conv_run(conv, L->in, out, pool);
+		sl_dense_conv_run(conv, L->in, out, pool);
 		if (pool)
 			pthreadpool_destroy(pool);
-		snprintf(why, why_len, "%s%s%s", sl_neon_conv_direct(conv) ? "direct" : "packed",
-			 p->cw ? " rowsum" : "", p->pair_ok ? " pair" : " nopair");
+		snprintf(why, why_len, "%s%s%s%s", sl_dense_conv_direct(conv) ? "direct" : "packed",
+			 p->cw ? " rowsum" : "", p->pair_ok ? " pair" : " nopair",
+			 sl_dense_layout_wide(p->layout) ? " wide" : "");
 	} else {
 		snprintf(why, why_len, "%s", err.msg);
 	}
-	sl_neon_conv_free(conv);
-	sl_neon_gemm_free(p);
+	sl_dense_conv_free(conv);
+	sl_dense_gemm_free(p);
 	return r;
 }
 
-int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_neon_dw_impl *impl, void *out, char *why,
+int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_dense_dw_impl *impl, void *out, char *why,
 		    size_t why_len)
 {
 	const sl_ref_conv_geom *g = &L->c.g;
-	const sl_neon_quant_desc q = sl_ntest_quant(L);
+	const sl_dense_quant_desc q = sl_ntest_quant(L);
 	sl_error err = {{0}};
-	sl_neon_dw *p = NULL;
-	sl_neon_dwconv *dw = NULL;
-	int r = sl_neon_dw_pack(g->in_c, g->filter_h * g->filter_w, L->w, &q, &p, &err);
-	if (r == 0 && !sl_neon_dw_usable(impl, p, g->filter_h, g->filter_w)) {
-		sl_neon_dw_free(p);
+	sl_dense_dw *p = NULL;
+	sl_dense_dwconv *dw = NULL;
+	int r = sl_dense_dw_pack(g->in_c, g->filter_h * g->filter_w, L->w, &q, &p, &err);
+	if (r == 0 && !sl_dense_dw_usable(impl, p, g->filter_h, g->filter_w)) {
+		sl_dense_dw_free(p);
 		return -EOPNOTSUPP;
 	}
 	if (r == 0)
-		r = sl_neon_dwconv_new(g, p, impl, L->c.threads, &dw, &err);
+		r = sl_dense_dwconv_new(g, p, impl, L->c.threads, &dw, &err);
 	if (r == 0) {
 		pthreadpool_t pool = L->c.threads > 1 ? pthreadpool_create((size_t)L->c.threads) : NULL;
-		sl_neon_dwconv_run(dw, L->in, out, pool);
+		sl_dense_dwconv_run(dw, L->in, out, pool);
 		if (pool)
 			pthreadpool_destroy(pool);
 		snprintf(why, why_len, "%s", p->fast ? "fast" : "int16");
 	} else {
 		snprintf(why, why_len, "%s", err.msg);
 	}
-	sl_neon_dwconv_free(dw);
-	sl_neon_dw_free(p);
+	sl_dense_dwconv_free(dw);
+	sl_dense_dw_free(p);
 	return r;
 }
 

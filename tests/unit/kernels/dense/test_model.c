@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "capture/image.h"
+#include "dense_test_util.h"
 #include "kernels/runtime.h"
 #include "kernels/tflite/tflite.h"
-#include "neon_test_util.h"
 
 #define SKIP 77
 
@@ -29,6 +29,24 @@ static uint8_t *arena_of(sl_runtime *rt)
 		if (m->tensors[t].kind == SL_TENSOR_ACTIVATION && m->tensors[t].bytes)
 			return (uint8_t *)sl_runtime_tensor_data(rt, t) - m->tensors[t].arena_offset;
 	return NULL;
+}
+
+/* An ADD the dense backend must claim: two activations of the output's shape. */
+static bool same_shape_add(const sl_model *m, const sl_node *node)
+{
+	if (node->op != SL_OP_ADD || node->n_inputs != 2)
+		return false;
+	const sl_tensor *o = &m->tensors[node->outputs[0]];
+	for (int k = 0; k < 2; k++) {
+		const sl_tensor *t = &m->tensors[node->inputs[k]];
+		if (t->kind != SL_TENSOR_ACTIVATION || t->dtype != o->dtype || t->rank != o->rank ||
+		    t->q.n != 1)
+			return false;
+		for (int d = 0; d < t->rank; d++)
+			if (t->dims[d] != o->dims[d])
+				return false;
+	}
+	return true;
 }
 
 static int load_input(sl_runtime *rt, const char *image)
@@ -102,7 +120,7 @@ static int check_model(const char *path, const char *image)
 	/* Lockstep: the second reference runtime with NEON steps where they claim. */
 	pthreadpool_t pool = pthreadpool_create(2);
 	const sl_prepare_ctx ctx = {.model = m, .arena = arena_of(lock), .pool = pool, .threads = 2};
-	const sl_neon_kernels k = sl_ntest_kernels();
+	const sl_dense_kernels k = sl_ntest_kernels();
 	const int n = sl_runtime_n_steps(ref);
 	sl_step *neon = calloc((size_t)n, sizeof(*neon));
 	int claimed = 0, claimable = 0;
@@ -113,9 +131,9 @@ static int check_model(const char *path, const char *image)
 		const sl_tensor *out = &m->tensors[node->outputs[0]];
 		const bool q8 = out->dtype == SL_DTYPE_I8 || out->dtype == SL_DTYPE_U8;
 		claimable += q8 && (node->op == SL_OP_CONV_2D || node->op == SL_OP_DEPTHWISE_CONV_2D ||
-				    node->op == SL_OP_FULLY_CONNECTED);
+				    node->op == SL_OP_FULLY_CONNECTED || same_shape_add(m, node));
 		neon[i].node = rs->node;
-		r = sl_neon_prepare_kernels(&ctx, rs->node, &k, &neon[i], &err);
+		r = sl_dense_prepare_kernels(&ctx, rs->node, &k, &neon[i], &err);
 		if (r < 0 && r != -EOPNOTSUPP) {
 			fprintf(stderr, "FAIL %s node %d: prepare %d %s\n", path, rs->node, r, err.msg);
 			fails++;
@@ -139,46 +157,44 @@ static int check_model(const char *path, const char *image)
 	if (pool)
 		pthreadpool_destroy(pool);
 	if (claimed != claimable) {
-		fprintf(stderr, "FAIL %s: NEON claimed %d of %d int8 conv/depthwise/FC nodes\n", path,
+		fprintf(stderr, "FAIL %s: dense claimed %d of %d int8 conv/depthwise/FC/ADD nodes\n", path,
 			claimed, claimable);
 		fails++;
 	}
-	printf("%s: lockstep (%s): %d of %d steps on NEON kernels, outputs %s\n", path, k.gemm->name, claimed,
-	       n, fails ? "DIFFER" : "bit-exact");
+	printf("%s: lockstep (%s): %d of %d steps on dense kernels, outputs %s\n", path, k.gemm->name,
+	       claimed, n, fails ? "DIFFER" : "bit-exact");
 
-#if defined(__aarch64__)
-	/* The real thing: --backend neon, two threads. */
-	if (!fails) {
-		const sl_runtime_options no = {.backend = SL_BACKEND_NEON, .threads = 2};
+	/* The real thing: --backend dense, two threads (native kernels only). */
+	if (!fails && sl_dense_gemm_select()) {
+		const sl_runtime_options no = {.backend = SL_BACKEND_DENSE, .threads = 2};
 		sl_runtime *nrt = NULL;
 		if (sl_runtime_new(m, &no, &nrt, &err) < 0) {
-			fprintf(stderr, "FAIL %s: neon runtime: %s\n", path, err.msg);
+			fprintf(stderr, "FAIL %s: dense runtime: %s\n", path, err.msg);
 			fails++;
 		} else {
 			int on_neon = 0;
 			const char *why = "";
 			for (int i = 0; i < sl_runtime_n_steps(nrt); i++)
-				if (sl_runtime_step(nrt, i)->impl == SL_IMPL_NEON) {
+				if (sl_runtime_step(nrt, i)->impl == SL_IMPL_DENSE) {
 					why = on_neon ? why : sl_runtime_step(nrt, i)->why;
 					on_neon++;
 				}
 			memcpy(sl_runtime_input(nrt, 0), input, in_bytes);
 			/* the reference's output is still the lockstep run's */
 			if (sl_runtime_invoke(nrt) < 0) {
-				fprintf(stderr, "FAIL %s: neon invoke\n", path);
+				fprintf(stderr, "FAIL %s: dense invoke\n", path);
 				fails++;
 			}
 			const sl_tensor *ot = sl_runtime_output_tensor(ref, 0);
-			fails += same_bytes("--backend neon output", ot, sl_runtime_output(ref, 0),
+			fails += same_bytes("--backend dense output", ot, sl_runtime_output(ref, 0),
 					    sl_runtime_output(nrt, 0));
-			printf("%s: --backend neon: %d steps on NEON (first: %s), output %s\n", path, on_neon,
-			       why, fails ? "DIFFERS" : "bit-exact");
+			printf("%s: --backend dense: %d steps on dense kernels (first: %s), output %s\n",
+			       path, on_neon, why, fails ? "DIFFERS" : "bit-exact");
 			if (on_neon != claimable)
 				fails++;
 		}
 		sl_runtime_free(nrt);
 	}
-#endif
 	free(input);
 out:
 	sl_runtime_free(ref);
@@ -195,7 +211,7 @@ int main(int argc, char **argv)
 		return SKIP;
 	}
 	if (!sl_ntest_kernels().gemm) {
-		printf("SKIP: no NEON kernels in this build (neither aarch64 nor SIMDe)\n");
+		printf("SKIP: no dense kernels for this build and CPU\n");
 		return SKIP;
 	}
 	static const char *models[] = {"tf2_mobilenet_v2_1.0_224_ptq.tflite",

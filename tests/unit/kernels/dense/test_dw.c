@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "neon_test_util.h"
+#include "dense_test_util.h"
 
 static sl_ref_conv_geom geom(int batch, int ih, int iw, int c, int fh, int fw, int s, int dil, int pt, int pl,
 			     int pb, int pr)
@@ -96,7 +96,7 @@ static size_t make_cases(sl_ntest_case *out, size_t max)
 ParameterizedTestParameters(neon_dw, matches_reference)
 {
 	static size_t ids[8];
-	sl_neon_dw_impl k[8];
+	sl_dense_dw_impl k[8];
 	const size_t n = sl_ntest_dw_kernels(k, 8);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = i;
@@ -107,9 +107,9 @@ ParameterizedTestParameters(neon_dw, matches_reference)
 
 ParameterizedTest(size_t *ki, neon_dw, matches_reference)
 {
-	sl_neon_dw_impl kernels[8];
+	sl_dense_dw_impl kernels[8];
 	cr_assert_lt(*ki, sl_ntest_dw_kernels(kernels, 8));
-	const sl_neon_dw_impl *kern = &kernels[*ki];
+	const sl_dense_dw_impl *kern = &kernels[*ki];
 	static sl_ntest_case cases[MAX_CASES];
 	const size_t n_cases = make_cases(cases, MAX_CASES);
 	size_t ran = 0;
