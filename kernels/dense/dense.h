@@ -69,6 +69,10 @@ typedef struct {
 typedef struct {
 	int32_t *mult, *lsh, *rsh;
 	bool any_lsh;
+	/* Every channel shifts right by at least 1: the requantized value is
+	 * within +-2^30, so the kernels may use the cheaper rounding fix-up and
+	 * add the output zero point after narrowing to int16 (neon_simd.h). */
+	bool all_rsh;
 	bool in_u8, out_u8;
 	int32_t out_zp, act_min, act_max;
 } sl_dense_requant;
@@ -181,6 +185,7 @@ typedef void (*sl_dense_dw_fn)(const sl_dense_dw *p, size_t n_px, const uint8_t 
 enum {
 	SL_DENSE_DW_NEEDS_FAST = 1u << 0,
 	SL_DENSE_DW_NEEDS_3X3 = 1u << 1,
+	SL_DENSE_DW_NEEDS_S1 = 1u << 2, /* horizontal stride and dilation 1 */
 };
 
 typedef struct {
@@ -198,8 +203,8 @@ const sl_dense_gemm_impl *sl_dense_gemm_impls(size_t *ret_n);
 const sl_dense_dw_impl *sl_dense_dw_impls(size_t *ret_n);
 /* Best kernel for this CPU, or NULL. */
 const sl_dense_gemm_impl *sl_dense_gemm_select(void);
-const sl_dense_dw_impl *sl_dense_dw_select(const sl_dense_dw *p, int filter_h, int filter_w);
-bool sl_dense_dw_usable(const sl_dense_dw_impl *impl, const sl_dense_dw *p, int filter_h, int filter_w);
+const sl_dense_dw_impl *sl_dense_dw_select(const sl_dense_dw *p, const sl_ref_conv_geom *g);
+bool sl_dense_dw_usable(const sl_dense_dw_impl *impl, const sl_dense_dw *p, const sl_ref_conv_geom *g);
 
 /* ---- whole layers, optionally multi-threaded ------------------------------------- */
 

@@ -320,7 +320,7 @@ int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense
 		const unsigned isa = sl_dense_cpu_isa();
 		for (size_t i = 0; i < k->n_dw && !impl; i++)
 			if ((k->dw[i].isa & isa) == k->dw[i].isa &&
-			    sl_dense_dw_usable(&k->dw[i], s->dw, g.filter_h, g.filter_w))
+			    sl_dense_dw_usable(&k->dw[i], s->dw, &g))
 				impl = &k->dw[i];
 		if (!impl)
 			return decline(step, "no depthwise kernel for it");

@@ -18,15 +18,19 @@
 
 SL_DENSE_GEMM_DECL(sl_dense_gemm_sdot_8x8);
 SL_DENSE_GEMM_DECL(sl_dense_gemm_smlal_4x4);
+SL_DENSE_DW_DECL(sl_dense_dw_3x3s1_smlal8);
 SL_DENSE_DW_DECL(sl_dense_dw_3x3_smlal8);
 SL_DENSE_DW_DECL(sl_dense_dw_any_smlal8);
 SL_DENSE_DW_DECL(sl_dense_dw_any_smlal16);
+SL_DENSE_DW_DECL(sl_dense_dw_3x3_smlal16);
 
 SL_DENSE_GEMM_DECL(sl_dense_gemm_sdot_8x8_simde);
 SL_DENSE_GEMM_DECL(sl_dense_gemm_smlal_4x4_simde);
+SL_DENSE_DW_DECL(sl_dense_dw_3x3s1_smlal8_simde);
 SL_DENSE_DW_DECL(sl_dense_dw_3x3_smlal8_simde);
 SL_DENSE_DW_DECL(sl_dense_dw_any_smlal8_simde);
 SL_DENSE_DW_DECL(sl_dense_dw_any_smlal16_simde);
+SL_DENSE_DW_DECL(sl_dense_dw_3x3_smlal16_simde);
 
 void sl_dense_add_neon(const sl_dense_add_params *q, size_t n, const uint8_t *a, const uint8_t *b,
 		       uint8_t *out);
@@ -36,6 +40,7 @@ void sl_dense_add_neon_simde(const sl_dense_add_params *q, size_t n, const uint8
 /* x86-64 AVX2 (kernels/dense/x86) */
 SL_DENSE_GEMM_DECL(sl_dense_gemm_avx2_w16);
 void sl_dense_widen_avx2(int16_t *dst, const uint8_t *src, size_t n, bool u8);
+SL_DENSE_DW_DECL(sl_dense_dw_3x3s1_avx2);
 SL_DENSE_DW_DECL(sl_dense_dw_3x3_avx2);
 SL_DENSE_DW_DECL(sl_dense_dw_any_avx2);
 void sl_dense_add_avx2(const sl_dense_add_params *q, size_t n, const uint8_t *a, const uint8_t *b,

@@ -24,8 +24,11 @@ static const sl_dense_gemm_impl gemm_impls[] = {
 };
 
 static const sl_dense_dw_impl dw_impls[] = {
+    {"dw 3x3s1 smlal8", SL_DENSE_ISA_NEON,
+     SL_DENSE_DW_NEEDS_FAST | SL_DENSE_DW_NEEDS_3X3 | SL_DENSE_DW_NEEDS_S1, sl_dense_dw_3x3s1_smlal8},
     {"dw 3x3 smlal8", SL_DENSE_ISA_NEON, SL_DENSE_DW_NEEDS_FAST | SL_DENSE_DW_NEEDS_3X3,
      sl_dense_dw_3x3_smlal8},
+    {"dw 3x3 smlal16", SL_DENSE_ISA_NEON, SL_DENSE_DW_NEEDS_3X3, sl_dense_dw_3x3_smlal16},
     {"dw smlal8", SL_DENSE_ISA_NEON, SL_DENSE_DW_NEEDS_FAST, sl_dense_dw_any_smlal8},
     {"dw smlal16", SL_DENSE_ISA_NEON, 0, sl_dense_dw_any_smlal16},
 };
@@ -36,6 +39,8 @@ static const sl_dense_gemm_impl gemm_impls[] = {
 };
 
 static const sl_dense_dw_impl dw_impls[] = {
+    {"dw 3x3s1 avx2", SL_DENSE_ISA_AVX2, SL_DENSE_DW_NEEDS_3X3 | SL_DENSE_DW_NEEDS_S1,
+     sl_dense_dw_3x3s1_avx2},
     {"dw 3x3 avx2", SL_DENSE_ISA_AVX2, SL_DENSE_DW_NEEDS_3X3, sl_dense_dw_3x3_avx2},
     {"dw avx2", SL_DENSE_ISA_AVX2, 0, sl_dense_dw_any_avx2},
 };
@@ -116,22 +121,24 @@ const sl_dense_gemm_impl *sl_dense_gemm_select(void)
 	return NULL;
 }
 
-bool sl_dense_dw_usable(const sl_dense_dw_impl *impl, const sl_dense_dw *p, int filter_h, int filter_w)
+bool sl_dense_dw_usable(const sl_dense_dw_impl *impl, const sl_dense_dw *p, const sl_ref_conv_geom *g)
 {
 	if ((impl->needs & SL_DENSE_DW_NEEDS_FAST) && !p->fast)
 		return false;
-	if ((impl->needs & SL_DENSE_DW_NEEDS_3X3) && (filter_h != 3 || filter_w != 3))
+	if ((impl->needs & SL_DENSE_DW_NEEDS_3X3) && (g->filter_h != 3 || g->filter_w != 3))
+		return false;
+	if ((impl->needs & SL_DENSE_DW_NEEDS_S1) && (g->stride_w != 1 || g->dilation_w != 1))
 		return false;
 	return true;
 }
 
-const sl_dense_dw_impl *sl_dense_dw_select(const sl_dense_dw *p, int filter_h, int filter_w)
+const sl_dense_dw_impl *sl_dense_dw_select(const sl_dense_dw *p, const sl_ref_conv_geom *g)
 {
 	size_t n;
 	const sl_dense_dw_impl *l = sl_dense_dw_impls(&n);
 	const unsigned isa = sl_dense_cpu_isa();
 	for (size_t i = 0; i < n; i++)
-		if ((l[i].isa & isa) == l[i].isa && sl_dense_dw_usable(&l[i], p, filter_h, filter_w))
+		if ((l[i].isa & isa) == l[i].isa && sl_dense_dw_usable(&l[i], p, g))
 			return &l[i];
 	return NULL;
 }

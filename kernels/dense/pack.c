@@ -52,12 +52,14 @@ static int check_quant(int n, const sl_dense_quant_desc *q, sl_error *err)
 static void fill_requant(sl_dense_requant *rq, int n, const sl_dense_quant_desc *q)
 {
 	rq->any_lsh = false;
+	rq->all_rsh = n > 0;
 	for (int i = 0; i < n; i++) {
 		const int j = q->nq == 1 ? 0 : i;
 		rq->mult[i] = q->mult[j];
 		rq->lsh[i] = q->shift[j] > 0 ? q->shift[j] : 0;
 		rq->rsh[i] = q->shift[j] > 0 ? 0 : q->shift[j];
 		rq->any_lsh |= rq->lsh[i] != 0;
+		rq->all_rsh &= rq->rsh[i] < 0;
 	}
 	rq->in_u8 = q->in_type == SL_DTYPE_U8;
 	rq->out_u8 = q->out_type == SL_DTYPE_U8;

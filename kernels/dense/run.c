@@ -303,7 +303,7 @@ int sl_dense_dwconv_new(const sl_ref_conv_geom *g, const sl_dense_dw *p, const s
 	if ((g->depth_multiplier > 1) || g->in_c != p->c || g->out_c != p->c ||
 	    (int64_t)g->filter_h * g->filter_w != p->taps || g->batch < 1 || g->out_h < 1 || g->out_w < 1 ||
 	    g->stride_h < 1 || g->stride_w < 1 || g->dilation_h < 1 || g->dilation_w < 1 ||
-	    !sl_dense_dw_usable(impl, p, g->filter_h, g->filter_w)) {
+	    !sl_dense_dw_usable(impl, p, g)) {
 		if (err)
 			snprintf(err->msg, sizeof(err->msg),
 				 "dense: depthwise geometry or kernel does not match");
@@ -338,22 +338,37 @@ static void dw_task(void *arg, size_t chunk)
 	const size_t begin = chunk * c->per_chunk, end = SL_MIN(c->rows, begin + c->per_chunk);
 	for (size_t row = begin; row < end; row++) {
 		const size_t b = row / (size_t)g->out_h, oy = row % (size_t)g->out_h;
-		const uint8_t **pt = ptrs;
-		for (int ox = 0; ox < g->out_w; ox++)
-			for (int fy = 0; fy < g->filter_h; fy++) {
-				const long iy =
-				    (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
-				const bool row_in = iy >= 0 && iy < g->in_h;
-				const uint8_t *base =
-				    r->in +
-				    (b * (size_t)g->in_h + (size_t)(row_in ? iy : 0)) * (size_t)g->in_w * ch;
-				for (int fx = 0; fx < g->filter_w; fx++) {
-					const long ix =
-					    (long)ox * g->stride_w - g->pad_left + (long)fx * g->dilation_w;
-					*pt++ = row_in && ix >= 0 && ix < g->in_w ? base + (size_t)ix * ch
-										  : c->p->zp_row;
+		/* filter row by filter row, so that the row's checks and base leave
+		 * the pixel loop; pixels whose taps are all inside get theirs by
+		 * adding a constant step (the table costs as much as a narrow
+		 * layer's kernel otherwise) */
+		const size_t taps = (size_t)c->p->taps;
+		const long fw = g->filter_w, dil = g->dilation_w, in_w = g->in_w;
+		for (int fy = 0; fy < g->filter_h; fy++) {
+			const long iy = (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
+			const uint8_t **pt = ptrs + (size_t)fy * (size_t)fw;
+			if (iy < 0 || iy >= g->in_h) {
+				for (int ox = 0; ox < g->out_w; ox++, pt += taps)
+					for (long fx = 0; fx < fw; fx++)
+						pt[fx] = c->p->zp_row;
+				continue;
+			}
+			const uint8_t *base = r->in + (b * (size_t)g->in_h + (size_t)iy) * (size_t)in_w * ch;
+			const size_t step = (size_t)dil * ch;
+			for (int ox = 0; ox < g->out_w; ox++, pt += taps) {
+				const long ix0 = (long)ox * g->stride_w - g->pad_left;
+				if (ix0 >= 0 && ix0 + (fw - 1) * dil < in_w) {
+					const uint8_t *q = base + (size_t)ix0 * ch;
+					for (long fx = 0; fx < fw; fx++, q += step)
+						pt[fx] = q;
+					continue;
+				}
+				for (long fx = 0; fx < fw; fx++) {
+					const long ix = ix0 + fx * dil;
+					pt[fx] = ix >= 0 && ix < in_w ? base + (size_t)ix * ch : c->p->zp_row;
 				}
 			}
+		}
 		c->impl->fn(c->p, (size_t)g->out_w, ptrs, r->out + row * (size_t)g->out_w * ch, ch);
 	}
 }

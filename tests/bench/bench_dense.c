@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 				neon_cfg *c = &cfg[0];
 				memset(c, 0, sizeof(*c));
 				if (n_dw && sl_dense_dw_pack(g.in_c, (int)k, w, &q, &c->dw, &err) == 0) {
-					const sl_dense_dw_impl *impl = sl_dense_dw_select(c->dw, L->f, L->f);
+					const sl_dense_dw_impl *impl = sl_dense_dw_select(c->dw, &g);
 					if (impl && sl_dense_dwconv_new(&g, c->dw, impl, threads[ti], &c->dwc,
 								       &err) == 0) {
 						snprintf(c->name, sizeof(c->name), "%s", impl->name);

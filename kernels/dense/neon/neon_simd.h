@@ -67,11 +67,22 @@ static inline int32x4_t sl_dense_rq(int32x4_t x, int32x4_t mult, int32x4_t lsh, 
 	return sl_dense_srshl(x, rsh);
 }
 
+/* sl_dense_rq when every lane shifts right by at least 1 (rsh <= -1, no left
+ * shift; sl_dense_requant.all_rsh): the fix-up's mask x & rsh then has x's
+ * sign bit, so the fix-up is x >> 31 and costs one SSRA instead of AND +
+ * SSRA. */
+static inline int32x4_t sl_dense_rq_rsh(int32x4_t x, int32x4_t mult, int32x4_t rsh)
+{
+	x = vqrdmulhq_s32(x, mult);
+	x = vsraq_n_s32(x, x, 31);
+	return sl_dense_srshl(x, rsh);
+}
+
 /* Requantize channels [c0, c0 + 4) of one accumulator vector. */
 static inline int32x4_t sl_dense_rq_at(const sl_dense_requant *q, int32x4_t x, size_t c0)
 {
 	return sl_dense_rq(x, vld1q_s32(q->mult + c0), vld1q_s32(q->lsh + c0), vld1q_s32(q->rsh + c0),
-			  q->any_lsh);
+			   q->any_lsh);
 }
 
 /* Output stage constants, loaded once per call: the output buffer is bytes,
@@ -79,6 +90,7 @@ static inline int32x4_t sl_dense_rq_at(const sl_dense_requant *q, int32x4_t x, s
  * every store. */
 typedef struct {
 	int32x4_t zp;
+	int16x8_t zp16;
 	uint8x16_t lo, hi; /* activation range as raw bytes of the output type */
 	int u8;
 } sl_dense_out;
@@ -86,9 +98,10 @@ typedef struct {
 static inline sl_dense_out sl_dense_out_of(const sl_dense_requant *q)
 {
 	return (sl_dense_out){.zp = vdupq_n_s32(q->out_zp),
-			     .lo = vdupq_n_u8((uint8_t)q->act_min),
-			     .hi = vdupq_n_u8((uint8_t)q->act_max),
-			     .u8 = q->out_u8};
+			      .zp16 = vdupq_n_s16((int16_t)q->out_zp),
+			      .lo = vdupq_n_u8((uint8_t)q->act_min),
+			      .hi = vdupq_n_u8((uint8_t)q->act_max),
+			      .u8 = q->out_u8};
 }
 
 /* Two requantized vectors -> 8 output bytes: the zero point is added with
@@ -109,6 +122,23 @@ static inline uint8x16_t sl_dense_narrow16(const sl_dense_out *o, const int32x4_
 	    vcombine_s16(vqmovn_s32(vaddq_s32(x[0], o->zp)), vqmovn_s32(vaddq_s32(x[1], o->zp)));
 	const int16x8_t h1 =
 	    vcombine_s16(vqmovn_s32(vaddq_s32(x[2], o->zp)), vqmovn_s32(vaddq_s32(x[3], o->zp)));
+	if (o->u8)
+		return vminq_u8(vmaxq_u8(vcombine_u8(vqmovun_s16(h0), vqmovun_s16(h1)), o->lo), o->hi);
+	return vreinterpretq_u8_s8(
+	    vminq_s8(vmaxq_s8(vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1)), vreinterpretq_s8_u8(o->lo)),
+		     vreinterpretq_s8_u8(o->hi)));
+}
+
+/* sl_dense_narrow16 for values within +-2^30 (sl_dense_rq_rsh's): the zero
+ * point is added after narrowing to int16, 8 lanes per instruction. Exact:
+ * without int32 wrap-around the reference computes clamp(x + zp); a lane
+ * that saturates in int16 (|x| > 2^15 - 1) stays beyond the 8-bit range
+ * after adding |zp| <= 255, on the same side, as x + zp does; otherwise the
+ * int16 sum is x + zp or saturates on that side too. */
+static inline uint8x16_t sl_dense_narrow16_zp16(const sl_dense_out *o, const int32x4_t x[4])
+{
+	const int16x8_t h0 = vqaddq_s16(vcombine_s16(vqmovn_s32(x[0]), vqmovn_s32(x[1])), o->zp16);
+	const int16x8_t h1 = vqaddq_s16(vcombine_s16(vqmovn_s32(x[2]), vqmovn_s32(x[3])), o->zp16);
 	if (o->u8)
 		return vminq_u8(vmaxq_u8(vcombine_u8(vqmovun_s16(h0), vqmovun_s16(h1)), o->lo), o->hi);
 	return vreinterpretq_u8_s8(

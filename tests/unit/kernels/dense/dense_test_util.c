@@ -42,10 +42,14 @@ size_t sl_ntest_dw_kernels(sl_dense_dw_impl *out, size_t max)
 			out[n++] = l0[i];
 #if defined(SL_DENSE_TEST_SIMDE) && !defined(__aarch64__)
 	const sl_dense_dw_impl l[] = {
+	    {"dw 3x3s1 smlal8 (SIMDe)", 0,
+	     SL_DENSE_DW_NEEDS_FAST | SL_DENSE_DW_NEEDS_3X3 | SL_DENSE_DW_NEEDS_S1,
+	     sl_dense_dw_3x3s1_smlal8_simde},
 	    {"dw 3x3 smlal8 (SIMDe)", 0, SL_DENSE_DW_NEEDS_FAST | SL_DENSE_DW_NEEDS_3X3,
 	     sl_dense_dw_3x3_smlal8_simde},
 	    {"dw smlal8 (SIMDe)", 0, SL_DENSE_DW_NEEDS_FAST, sl_dense_dw_any_smlal8_simde},
 	    {"dw smlal16 (SIMDe)", 0, 0, sl_dense_dw_any_smlal16_simde},
+	    {"dw 3x3 smlal16 (SIMDe)", 0, SL_DENSE_DW_NEEDS_3X3, sl_dense_dw_3x3_smlal16_simde},
 	};
 	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]) && n < max; i++)
 		out[n++] = l[i];
@@ -262,7 +266,7 @@ int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_dense_dw_impl *impl, void 
 	sl_dense_dw *p = NULL;
 	sl_dense_dwconv *dw = NULL;
 	int r = sl_dense_dw_pack(g->in_c, g->filter_h * g->filter_w, L->w, &q, &p, &err);
-	if (r == 0 && !sl_dense_dw_usable(impl, p, g->filter_h, g->filter_w)) {
+	if (r == 0 && !sl_dense_dw_usable(impl, p, g)) {
 		sl_dense_dw_free(p);
 		return -EOPNOTSUPP;
 	}

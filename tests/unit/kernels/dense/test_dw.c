@@ -3,7 +3,8 @@
  * sl_ref_dwconv2d_q8, bit-exact: channel counts around 8 and 16 (scalar
  * tails), 3x3 stride 1 and 2 with every padding, other filter shapes,
  * dilation, tiny inputs where most taps are padding, batch 2, dtype and
- * zero-point variants, extreme scales and biases, 1 and 3 threads. */
+ * zero-point variants, extreme scales and biases, 1 and 3 threads; stride 1
+ * 3x3 at output widths from 1 (the paired-pixel kernel's odd pixel). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
@@ -89,6 +90,15 @@ static size_t make_cases(sl_ntest_case *out, size_t max)
 		out[n].wzp = r / 16 % 2 ? WZP_RANDOM : WZP_ZERO;
 		out[n].scale = (int)(r / 32 ? SCALE_WILD : SCALE_TYPICAL);
 		out[n++].seed = i + 1;
+	}
+	/* stride 1 3x3 (the paired-pixel kernel): odd and even output widths
+	 * from 1, padding on either side or none */
+	for (uint32_t r = 0; r < 56 && n < max; r++, i++) {
+		static const int wd[] = {1, 2, 3, 4, 5, 6, 9};
+		const int iw = wd[r % 7], pl = iw == 1 || r / 7 % 2, pr = r / 14 % 2, pt = r % 2;
+		out[n] = (sl_ntest_case){.g = geom(1 + (r % 5 == 2), 3 + r % 3, iw + 1 - pr, cs[r % 14], 3, 3, 1,
+						   1, pt, pl, 1 - pt, pr)};
+		vary(&out[n++], i);
 	}
 	return n;
 }
