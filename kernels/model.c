@@ -21,9 +21,12 @@
  * outputs, explicit padding and the arena plan from scratch. */
 #include "kernels/model.h"
 
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/macros.h"
@@ -150,6 +153,169 @@ int64_t sl_tensor_numel(const sl_tensor *t)
 	return n;
 }
 
+/* ---- data derived from the constants (sl_model_derived_get) ---- */
+
+typedef struct {
+	sl_model_derived_key key;
+	void *data;
+	size_t bytes;
+	void (*destroy)(void *data);
+	unsigned refs;	 /* borrowers (runtime steps) */
+	bool superseded; /* a newer build for the same node and kind exists */
+} derived_entry;
+
+/* A list searched linearly: one entry per claimed node and kind, built at
+ * runtime creation only, never on the per-frame path. */
+struct sl_model_derived {
+	pthread_mutex_t lock;
+	derived_entry *e;
+	size_t n, cap;
+	sl_model_derived_stats st;
+};
+
+static struct sl_model_derived *derived_new(void)
+{
+	struct sl_model_derived *c = calloc(1, sizeof(*c));
+	if (c && pthread_mutex_init(&c->lock, NULL) != 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void derived_free(struct sl_model_derived *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->e[i].destroy)
+			c->e[i].destroy(c->e[i].data);
+	free(c->e);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static bool key_eq(const sl_model_derived_key *a, const sl_model_derived_key *b)
+{
+	return a->node == b->node && a->kind == b->kind && a->hash == b->hash;
+}
+
+/* Entry i goes; the last one takes its place (order does not matter). */
+static void derived_drop(struct sl_model_derived *c, size_t i)
+{
+	derived_entry *e = &c->e[i];
+	if (e->destroy)
+		e->destroy(e->data);
+	c->st.bytes -= e->bytes;
+	*e = c->e[--c->n];
+	c->st.entries = c->n;
+}
+
+int sl_model_derived_get(const sl_model *m, const sl_model_derived_key *key,
+			 int (*build)(void *arg, void **ret_data, size_t *ret_bytes),
+			 void (*destroy)(void *data), void *arg, void **ret)
+{
+	if (!m || !m->derived || !key || !build || !ret)
+		return -EINVAL;
+	struct sl_model_derived *c = m->derived;
+	pthread_mutex_lock(&c->lock);
+	int r = 0;
+	for (size_t i = 0; i < c->n; i++)
+		if (key_eq(&c->e[i].key, key)) {
+			c->st.hits++;
+			c->e[i].refs++;
+			*ret = c->e[i].data;
+			goto out;
+		}
+	if (c->n == c->cap) {
+		const size_t cap = c->cap ? 2 * c->cap : 16;
+		derived_entry *e = reallocarray(c->e, cap, sizeof(*e));
+		if (!e) {
+			r = -ENOMEM;
+			goto out;
+		}
+		c->e = e;
+		c->cap = cap;
+	}
+	void *data = NULL;
+	size_t bytes = 0;
+	r = build(arg, &data, &bytes);
+	if (r < 0)
+		goto out;
+	/* The weights were edited in place (compression passes do): older builds
+	 * for this node and kind can never be found again, and go as soon as no
+	 * runtime uses them, so that repeated edits do not pile up copies. */
+	for (size_t i = c->n; i-- > 0;)
+		if (c->e[i].key.node == key->node && c->e[i].key.kind == key->kind) {
+			c->e[i].superseded = true;
+			if (c->e[i].refs == 0)
+				derived_drop(c, i);
+		}
+	c->e[c->n++] =
+	    (derived_entry){.key = *key, .data = data, .bytes = bytes, .destroy = destroy, .refs = 1};
+	c->st.builds++;
+	c->st.entries = c->n;
+	c->st.bytes += bytes;
+	*ret = data;
+	r = 0;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void sl_model_derived_put(const sl_model *m, const sl_model_derived_key *key)
+{
+	if (!m || !m->derived || !key)
+		return;
+	struct sl_model_derived *c = m->derived;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n; i++)
+		if (key_eq(&c->e[i].key, key)) {
+			if (c->e[i].refs > 0 && --c->e[i].refs == 0 && c->e[i].superseded)
+				derived_drop(c, i);
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void sl_model_derived_get_stats(const sl_model *m, sl_model_derived_stats *ret)
+{
+	*ret = (sl_model_derived_stats){0};
+	if (!m || !m->derived)
+		return;
+	pthread_mutex_lock(&m->derived->lock);
+	*ret = m->derived->st;
+	pthread_mutex_unlock(&m->derived->lock);
+}
+
+/* Four independent multiply-xorshift lanes over 8-byte words: each step is a
+ * bijection of the lane state for a given word, so any change to one word
+ * changes that lane; ~6 bytes per cycle. Not for adversaries, for edits. */
+uint64_t sl_model_hash(uint64_t h, const void *p, size_t n)
+{
+	const uint64_t k = 0x9E3779B97F4A7C15ull;
+	const uint8_t *b = p;
+	uint64_t l[4] = {h ^ (uint64_t)n, h + k, h ^ (k >> 7), h - k};
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32)
+		for (int j = 0; j < 4; j++) {
+			uint64_t w;
+			memcpy(&w, b + i + 8 * (size_t)j, 8);
+			l[j] = (l[j] ^ w) * k;
+			l[j] ^= l[j] >> 29;
+		}
+	for (int j = 0; i < n; i++, j = (j + 1) & 3) {
+		l[j] = (l[j] ^ b[i]) * k;
+		l[j] ^= l[j] >> 29;
+	}
+	uint64_t r = h;
+	for (int j = 0; j < 4; j++) {
+		r = (r ^ l[j]) * k;
+		r ^= r >> 31;
+	}
+	return r;
+}
+
 /* ---- lifetime ---- */
 
 sl_model *sl_model_new(void)
@@ -157,6 +323,11 @@ sl_model *sl_model_new(void)
 	sl_model *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
+	m->derived = derived_new();
+	if (!m->derived) {
+		free(m);
+		return NULL;
+	}
 	m->refcount = 1;
 	return m;
 }
@@ -189,6 +360,8 @@ static void model_free(sl_model *m)
 	for (int i = 0; i < m->n_owned; i++)
 		free(m->owned[i]);
 	free(m->owned);
+	/* Cached data may point into the constants: it goes first. */
+	derived_free(m->derived);
 	if (m->blob && m->blob_free)
 		m->blob_free(m->blob, m->blob_size);
 	free(m);

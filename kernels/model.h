@@ -159,6 +159,10 @@ typedef struct sl_model {
 	void (*blob_free)(void *blob, size_t size);
 	void **owned; /* extra owned buffers (converted weights etc.) */
 	int n_owned;
+
+	/* Data backends derive from the constants (packed weights), shared by
+	 * every runtime of the model: see sl_model_derived_get. */
+	struct sl_model_derived *derived;
 } sl_model;
 
 /* Status codes beyond negative errno, with human text from sl_strerror. */
@@ -202,6 +206,42 @@ int sl_model_own(sl_model *m, void *buf);
 /* Validate, order topologically (rejects cycles), infer and check shapes,
  * resolve explicit padding and plan the activation arena. */
 int sl_model_finalize(sl_model *m, sl_error *err);
+
+/* Per-model cache of data built from constant tensors (packed weights), so
+ * that the runtimes the daemon creates at each swap of a model it keeps
+ * loaded (daemon/engine.h's model cache) do not redo that work. Thread-safe; entries live as long as the
+ * model, and their data must be treated as immutable by whoever borrows it.
+ *
+ * Models are immutable by contract, but model builders (compression) do edit
+ * weights in place between runtimes: hence the key carries a hash of every
+ * byte the data was derived from, and a stale entry is simply never found
+ * again. */
+typedef struct {
+	int node;
+	uint32_t kind; /* backend-defined: what was built, in which layout */
+	uint64_t hash; /* sl_model_hash over the inputs of the build */
+} sl_model_derived_key;
+
+typedef struct {
+	uint64_t builds, hits; /* since the model was created */
+	size_t entries, bytes;
+} sl_model_derived_stats;
+
+/* Returns the data cached under key, or calls build(arg, &data, &bytes) and
+ * caches what it returns, with a reference the caller gives back with
+ * sl_model_derived_put. Builds are serialised per model, so two runtimes
+ * never build the same entry twice; build's error is returned as is and
+ * nothing is cached then. Entries nobody references stay cached (the next
+ * runtime of the model reuses them) until the model goes, except those a
+ * newer build for the same node and kind superseded: they go at once. */
+int sl_model_derived_get(const sl_model *m, const sl_model_derived_key *key,
+			 int (*build)(void *arg, void **ret_data, size_t *ret_bytes),
+			 void (*destroy)(void *data), void *arg, void **ret);
+void sl_model_derived_put(const sl_model *m, const sl_model_derived_key *key);
+void sl_model_derived_get_stats(const sl_model *m, sl_model_derived_stats *ret);
+/* 64-bit hash of n bytes, chained through h (start with 0). Fast enough to
+ * run over all the weights at every runtime creation. */
+uint64_t sl_model_hash(uint64_t h, const void *p, size_t n);
 
 /* Parameters and multiply-accumulate count for one node, for inspect. */
 int64_t sl_node_macs(const sl_model *m, const sl_node *n);

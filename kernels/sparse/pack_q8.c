@@ -78,6 +78,9 @@ static size_t layout(sl_sparse_q8 *p, int n, size_t nnzb, unsigned flags, uint8_
 	off = SL_ALIGN_UP(off + ((size_t)n + 1) * sizeof(uint32_t), 64);
 	const size_t o_w16 = off;
 	off = SL_ALIGN_UP(off + nnzb * 4 * sizeof(int16_t), 64);
+	const size_t o_w16x2 = off;
+	if (SL_SPARSE_HAVE_W16X2)
+		off = SL_ALIGN_UP(off + nnzb * 4 * sizeof(int16_t), 64);
 	const size_t o_w8 = off;
 	if (flags & SL_SPARSE_PACK_W8)
 		off = SL_ALIGN_UP(off + nnzb * 4, 64);
@@ -88,6 +91,7 @@ static size_t layout(sl_sparse_q8 *p, int n, size_t nnzb, unsigned flags, uint8_
 		p->ch = (sl_sparse_q8_chan *)(base + o_ch);
 		p->row = (uint32_t *)(base + o_row);
 		p->w16 = (int16_t *)(base + o_w16);
+		p->w16x2 = SL_SPARSE_HAVE_W16X2 ? (int16_t *)(base + o_w16x2) : NULL;
 		p->w8 = (flags & SL_SPARSE_PACK_W8) ? (int8_t *)(base + o_w8) : NULL;
 		p->idx = (uint16_t *)(base + o_idx);
 	}
@@ -197,6 +201,8 @@ int sl_sparse_q8_pack(const sl_sparse_q8_desc *d, unsigned flags, sl_sparse_q8 *
 			p->idx[at] = (uint16_t)b;
 			for (int j = 0; j < 4; j++) {
 				p->w16[4 * (size_t)at + j] = (int16_t)w[j];
+				if (p->w16x2)
+					p->w16x2[4 * (size_t)at + j] = (int16_t)(2 * w[j]);
 				if (p->w8)
 					p->w8[4 * (size_t)at + j] = (int8_t)w[j];
 			}

@@ -87,21 +87,77 @@ static void task(void *arg, size_t start, size_t count)
 	release(c->scratch, slot);
 }
 
-static int run(run_ctx *c, size_t m, size_t need, struct pthreadpool *pool, size_t tile)
+/* Rows [i, i + ni) of output channels [j, j + nj): the kernels see a view of
+ * the packed layer holding only those channels (row pointers and per-channel
+ * terms offset, block data shared: row[] holds absolute offsets) writing at
+ * column j. A copy of a small struct on the stack, nothing allocated. */
+static void task2d(void *arg, size_t i, size_t j, size_t ni, size_t nj)
+{
+	run_ctx *c = arg;
+	const int slot = claim(c->scratch);
+	void *mem = c->scratch->mem + (size_t)slot * c->scratch->bytes;
+	if (c->q8) {
+		sl_sparse_q8 v = *(const sl_sparse_q8 *)c->p;
+		v.n = (int32_t)nj;
+		v.row += j;
+		v.ch += j;
+		c->q8->fn(&v, i, i + ni, c->in, c->in_stride, (uint8_t *)c->out + j, c->out_stride, mem);
+	} else {
+		sl_sparse_f32 v = *(const sl_sparse_f32 *)c->p;
+		v.n = (int32_t)nj;
+		v.row += j;
+		v.bias += j;
+		c->f32->fn(&v, i, i + ni, c->in, c->in_stride, (float *)c->out + j, c->out_stride, mem);
+	}
+	release(c->scratch, slot);
+}
+
+/* Work split when the caller leaves it to us. Pixel tiles are whole 32-pixel
+ * kernel tiles (17..32 rows cost a full tile anyway), about 16 per thread
+ * when there are many, so that dynamic scheduling evens out the last one.
+ * Late layers have few: 14x14 is 6 tiles and 4 rows, 7x7 two tiles, which
+ * split evenly over 2 threads but not over 4. Only then are the output
+ * channels split too, one group per thread (multiples of 16, the kernels'
+ * store width): every group transposes the same input tile again, which
+ * costs as much as a good part of the MACs in the projection layers (large
+ * K, few channels), so it is a last resort, not a default. */
+static void plan(size_t m, size_t n, size_t threads, size_t *tile_m, size_t *tile_n)
+{
+	const size_t tiles = (m + 31) / 32, rem = m % 32;
+	*tile_n = n;
+	*tile_m = 32;
+	if (tiles >= 8 * threads) {
+		const size_t per = tiles / (16 * threads);
+		*tile_m = 32 * (per ? per : 1);
+		return;
+	}
+	/* A remainder of at most 8 rows runs as a cheap 8-row tile. */
+	const size_t whole = rem && rem <= 8 ? tiles - 1 : tiles;
+	if (whole % threads != 0 && n >= 32 * threads)
+		*tile_n = SL_ALIGN_UP((n + threads - 1) / threads, 16);
+}
+
+static int run(run_ctx *c, size_t m, size_t n, size_t need, struct pthreadpool *pool, size_t tile)
 {
 	const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
 	if (c->scratch->bytes < need || (size_t)c->scratch->slots < threads)
 		return -EINVAL;
 	if (m == 0)
 		return 0;
-	if (tile == 0) {
-		/* About four tiles per thread for balance, whole 16-pixel tiles. */
-		tile = SL_ALIGN_UP((m + 4 * threads - 1) / (4 * threads), SL_SPARSE_MR);
-	}
-	if (threads <= 1 || m <= tile)
+	if (threads <= 1 || (tile && m <= tile)) {
 		task(c, 0, m);
-	else
+		return 0;
+	}
+	if (tile) {
 		pthreadpool_parallelize_1d_tile_1d(pool, task, c, m, tile, 0);
+		return 0;
+	}
+	size_t tm, tn;
+	plan(m, n, threads, &tm, &tn);
+	if (tn >= n)
+		pthreadpool_parallelize_1d_tile_1d(pool, task, c, m, tm, 0);
+	else
+		pthreadpool_parallelize_2d_tile_2d(pool, task2d, c, m, n, tm, tn, 0);
 	return 0;
 }
 
@@ -116,7 +172,7 @@ int sl_sparse_q8_run(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p, size_
 		     .in_stride = in_stride,
 		     .out_stride = out_stride,
 		     .scratch = scratch};
-	return run(&c, m, sl_sparse_q8_scratch_bytes(p), pool, tile);
+	return run(&c, m, (size_t)p->n, sl_sparse_q8_scratch_bytes(p), pool, tile);
 }
 
 int sl_sparse_f32_run(const sl_sparse_f32_impl *impl, const sl_sparse_f32 *p, size_t m, const float *in,
@@ -130,5 +186,5 @@ int sl_sparse_f32_run(const sl_sparse_f32_impl *impl, const sl_sparse_f32 *p, si
 		     .in_stride = in_stride,
 		     .out_stride = out_stride,
 		     .scratch = scratch};
-	return run(&c, m, sl_sparse_f32_scratch_bytes(p), pool, tile);
+	return run(&c, m, (size_t)p->n, sl_sparse_f32_scratch_bytes(p), pool, tile);
 }

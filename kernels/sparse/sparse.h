@@ -37,6 +37,12 @@
 #define SL_SPARSE_MAX_N	      65536
 #define SL_SPARSE_MAX_WEIGHTS (1u << 28)
 #define SL_SPARSE_MR	      16 /* pixels per tile; multiples of it balance threads best */
+/* Only the x86 kernels read w16x2: other architectures do not pack it. */
+#if defined(__x86_64__) || defined(__i386__)
+#define SL_SPARSE_HAVE_W16X2 1
+#else
+#define SL_SPARSE_HAVE_W16X2 0
+#endif
 
 /* ---- int8 / uint8 ------------------------------------------------------- */
 
@@ -79,11 +85,13 @@ typedef struct sl_sparse_q8 {
 	uint32_t *row;	       /* [n + 1] block offsets per output channel */
 	uint16_t *idx;	       /* [nnzb] block column, ascending within a row */
 	int16_t *w16;	       /* [nnzb][4] w - w_zp (0 past k) */
+	int16_t *w16x2;	       /* [nnzb][4] 2 (w - w_zp): x86 fast_requant path; NULL elsewhere */
 	int8_t *w8;	       /* [nnzb][4] same as int8, or NULL */
 	sl_sparse_q8_chan *ch; /* [n] */
 	bool in_u8, out_u8;
 	/* Every channel's |acc << lshift| < 2^30 whatever the input, so the x86
-	 * kernels may accumulate 2 * acc and requantize with 10 ops per 8 lanes. */
+	 * kernels may accumulate 2 * acc (with w16x2) and requantize with 10 ops
+	 * per 8 lanes. */
 	bool fast_requant;
 	bool w8_no_min; /* w8 != NULL and no weight is -128: NEON may add two products in int16 */
 	int32_t in_zp, out_zp, act_min, act_max;
@@ -206,7 +214,8 @@ static inline void sl_sparse_scratch_freep(sl_sparse_scratch **s)
 }
 
 /* Run all m rows with impl, split over pool (NULL: calling thread only) in
- * tiles of `tile` rows (0: chosen from m and the thread count). scratch must
+ * tiles of `tile` rows (0: chosen from m, n and the thread count, output
+ * channels split into groups as well when there are few rows). scratch must
  * have at least pthreadpool_get_threads_count(pool) slots. */
 int sl_sparse_q8_run(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p, size_t m, const void *in,
 		     size_t in_stride, void *out, size_t out_stride, struct pthreadpool *pool, size_t tile,

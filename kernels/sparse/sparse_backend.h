@@ -15,6 +15,11 @@
 /* sl_prepare_fn. Weights are packed here, once; run() allocates nothing. */
 int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error *err);
 
+/* The packed weights a sparse step runs on (sl_sparse_q8 or sl_sparse_f32),
+ * NULL for other steps. They live in the model's cache, so runtimes of one
+ * model return the same pointer: for tests and inspect. */
+const void *sl_sparse_step_packed(const sl_step *s);
+
 /* Zero-block fraction above which a layer of this dtype (SL_DTYPE_I8/U8 or
  * F32) is taken sparse on this CPU, in [0, 1]; *ret_isa names the ISA the
  * figure was measured for. */

@@ -3,7 +3,11 @@
  * mixed (sparse kernels for the pruned layers, XNNPACK for the rest) at 1 and
  * 2 threads, all in the same run.
  *
- *   bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%] [MODEL.tflite]
+ *   bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%] [-g gap_ms] [-b] [-v] [MODEL.tflite]
+ *
+ * -v: per sparse step, dense and sparse minimum times. -g: pause before each
+ * timed invocation (default 60 ms; see gap()). -b: each configuration's runs
+ * back to back instead of round-robin (use with -g 0).
  *
  * Pruning is by magnitude, per layer: the blocks with the smallest sum of
  * |w - zp| * scale become the zero point, in a copy of the weights owned by
@@ -31,6 +35,22 @@ static double now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* pthreadpool's workers spin after each parallel call before they sleep:
+ * a fixed number of iterations, 4 ms to a few tens of ms on this loaded VM.
+ * Timed back to back, a 2-thread runtime's spinning worker takes a core from
+ * whatever runs next: the mixed 2-thread runtime, right after the dense one,
+ * lost 2-4 ms per invocation at its first parallel step with a 20 ms pause
+ * (bench_sparse_e2e -v), none with 60 ms. A pause between invocations lets
+ * every idle pool fall asleep, as it does in the daemon between frames. */
+static int gap_ms = 60;
+
+static void gap(void)
+{
+	const struct timespec ts = {.tv_sec = gap_ms / 1000, .tv_nsec = (long)(gap_ms % 1000) * 1000000L};
+	if (gap_ms > 0)
+		nanosleep(&ts, NULL);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -135,7 +155,7 @@ static void observe(void *ud, int tensor, const void *data)
 /* Minimum time per step of a dense and a mixed runtime, summed over
  * the steps the mixed runtime runs sparse: the layer-level speed-up inside
  * the whole network. */
-static void layer_breakdown(sl_runtime *dense, sl_runtime *mixed, int threads, int runs)
+static void layer_breakdown(sl_runtime *dense, sl_runtime *mixed, int threads, int runs, bool verbose)
 {
 	const int n = sl_runtime_n_steps(mixed);
 	double *bd = malloc(sizeof(double) * (size_t)n), *bm = malloc(sizeof(double) * (size_t)n);
@@ -145,12 +165,29 @@ static void layer_breakdown(sl_runtime *dense, sl_runtime *mixed, int threads, i
 		bd[i] = bm[i] = 1e30;
 	for (int r = 0; r < runs; r++) {
 		step_timer td = {.best = bd, .n = n}, tm = {.best = bm, .n = n};
+		gap();
 		td.last = now_ms();
 		sl_runtime_invoke_observed(dense, observe, &td);
+		gap();
 		tm.last = now_ms();
 		sl_runtime_invoke_observed(mixed, observe, &tm);
 	}
 	double sd = 0, sm = 0, od = 0, om = 0;
+	for (int i = 0; verbose && i < n; i++) {
+		const sl_step *s = sl_runtime_step(mixed, i);
+		const sl_model *mo = sl_runtime_model(mixed);
+		const sl_node *nd = &mo->nodes[s->node];
+		const sl_tensor *o = &mo->tensors[nd->outputs[0]], *in = &mo->tensors[nd->inputs[0]];
+		if (s->impl != SL_IMPL_SPARSE && bm[i] > 2 * bd[i] + 0.05)
+			printf("  step %2d %-8s on %s: dense %7.1f us, mixed %7.1f us (slower in the mixed "
+			       "runtime)\n",
+			       i, sl_op_name(nd->op), sl_impl_name(s->impl), 1e3 * bd[i], 1e3 * bm[i]);
+		if (s->impl == SL_IMPL_SPARSE)
+			printf(
+			    "  step %2d %-8s %3dx%-3d K %4d N %4d: dense %7.1f us, sparse %7.1f us (%.2fx)\n",
+			    i, sl_op_name(nd->op), o->dims[1], o->dims[2], in->dims[in->rank - 1],
+			    o->dims[o->rank - 1], 1e3 * bd[i], 1e3 * bm[i], bd[i] / bm[i]);
+	}
 	for (int i = 0; i < n; i++) {
 		if (sl_runtime_step(mixed, i)->impl == SL_IMPL_SPARSE) {
 			sd += bd[i];
@@ -169,6 +206,46 @@ out:
 	free(bm);
 }
 
+/* Swap cost: sl_runtime_new on a model whose sparse layers are not packed
+ * yet (cold: what every swap cost before packed weights were cached with
+ * the model) and on one whose cache holds them (warm: a hot swap to a
+ * variant the daemon keeps loaded). */
+static void swap_times(const char *path, int sp, int threads)
+{
+	enum { REPS = 5 };
+	double cold[REPS], warm[REPS];
+	const sl_runtime_options o = {
+	    .backend = SL_BACKEND_XNNPACK, .numerics = SL_NUMERICS_FAST, .threads = threads};
+	for (int i = 0; i < REPS; i++) {
+		sl_model *m = NULL;
+		sl_error err = {{0}};
+		sl_runtime *rt = NULL;
+		if (sl_tflite_load_file(path, &m, &err) < 0 || prune_pointwise(m, sp / 100.0) < 0)
+			goto fail;
+		double t0 = now_ms();
+		if (sl_runtime_new(m, &o, &rt, &err) < 0)
+			goto fail;
+		cold[i] = now_ms() - t0;
+		rt = sl_runtime_free(rt);
+		t0 = now_ms();
+		if (sl_runtime_new(m, &o, &rt, &err) < 0)
+			goto fail;
+		warm[i] = now_ms() - t0;
+		sl_runtime_free(rt);
+		sl_model_unref(m);
+		continue;
+	fail:
+		fprintf(stderr, "swap timing: %s\n", err.msg);
+		sl_model_unref(m);
+		return;
+	}
+	qsort(cold, REPS, sizeof(double), cmp_double);
+	qsort(warm, REPS, sizeof(double), cmp_double);
+	printf("sl_runtime_new, mixed, %d thread%s (min / median of %d): cold cache %.2f / %.2f ms, "
+	       "packed weights cached %.2f / %.2f ms\n",
+	       threads, threads > 1 ? "s" : "", REPS, cold[0], cold[REPS / 2], warm[0], warm[REPS / 2]);
+}
+
 typedef struct {
 	const char *name;
 	int threads;
@@ -181,20 +258,27 @@ typedef struct {
 int main(int argc, char **argv)
 {
 	int runs = 40, warmup = 5, sp = 80;
-	for (int o; (o = getopt(argc, argv, "r:w:s:")) != -1;) {
-		if (o == 'r')
+	bool verbose = false, blocked = false;
+	for (int o; (o = getopt(argc, argv, "r:w:s:g:bv")) != -1;) {
+		if (o == 'b')
+			blocked = true;
+		else if (o == 'g')
+			gap_ms = atoi(optarg);
+		else if (o == 'v')
+			verbose = true;
+		else if (o == 'r')
 			runs = atoi(optarg);
 		else if (o == 'w')
 			warmup = atoi(optarg);
 		else if (o == 's')
 			sp = atoi(optarg);
 		else {
-			fprintf(stderr,
-				"usage: bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%%] [MODEL]\n");
+			fprintf(stderr, "usage: bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%%] [-g "
+					"gap_ms] [-v] [MODEL]\n");
 			return 2;
 		}
 	}
-	if (runs < 1 || warmup < 0 || sp < 0 || sp > 100) {
+	if (runs < 1 || warmup < 0 || sp < 0 || sp > 100 || gap_ms < 0 || gap_ms > 10000) {
 		fprintf(stderr, "bad arguments\n");
 		return 2;
 	}
@@ -220,6 +304,8 @@ int main(int argc, char **argv)
 	}
 	printf("%s: %d nodes, %d 1x1 convolutions pruned to %d%% zero 1x4 blocks\n", path, m->n_nodes, pruned,
 	       sp);
+	printf("numerics: fast (XNNPACK's own int8 kernels) for the dense baseline and the mixed runtime's "
+	       "XNNPACK part\n");
 
 	config cf[] = {
 	    {"dense xnnpack", 1, true, NULL, NULL, 0},
@@ -230,8 +316,14 @@ int main(int argc, char **argv)
 	const int nc = (int)(sizeof(cf) / sizeof(cf[0]));
 	int rc = 0;
 	for (int c = 0; c < nc; c++) {
-		const sl_runtime_options o = {
-		    .backend = SL_BACKEND_XNNPACK, .threads = cf[c].threads, .no_sparse = cf[c].no_sparse};
+		/* XNNPACK's own int8 kernels (fast numerics) for both the dense baseline
+		 * and the rest of the mixed graph: with TFLite numerics XNNPACK declines
+		 * most int8 operators and the baseline would not be XNNPACK. The sparse
+		 * kernels round like TFLite either way. */
+		const sl_runtime_options o = {.backend = SL_BACKEND_XNNPACK,
+					      .numerics = SL_NUMERICS_FAST,
+					      .threads = cf[c].threads,
+					      .no_sparse = cf[c].no_sparse};
 		r = sl_runtime_new(m, &o, &cf[c].rt, &err);
 		cf[c].t = calloc((size_t)runs, sizeof(double));
 		if (r < 0 || !cf[c].t) {
@@ -251,18 +343,26 @@ int main(int argc, char **argv)
 		for (int i = 0; i < warmup; i++)
 			sl_runtime_invoke(cf[c].rt);
 	}
-	for (int i = 0; i < runs; i++)
-		for (int c = 0; c < nc; c++) {
-			const double t0 = now_ms();
-			if (sl_runtime_invoke(cf[c].rt) < 0) {
-				fprintf(stderr, "invoke failed\n");
-				rc = 1;
-				goto out;
-			}
-			cf[c].t[i] = now_ms() - t0;
+	/* Round-robin (default) or, with -b, each configuration's runs back to
+	 * back after its own warm-up (a daemon at full frame rate: the pool's
+	 * workers never sleep; no other pool is awake). */
+	for (int i = 0; i < runs * nc; i++) {
+		const int c = blocked ? i / runs : i % nc, run = blocked ? i % runs : i / nc;
+		if (blocked && run == 0)
+			for (int w = 0; w < warmup; w++)
+				sl_runtime_invoke(cf[c].rt);
+		gap();
+		const double t0 = now_ms();
+		if (sl_runtime_invoke(cf[c].rt) < 0) {
+			fprintf(stderr, "invoke failed\n");
+			rc = 1;
+			goto out;
 		}
+		cf[c].t[run] = now_ms() - t0;
+	}
 
-	printf("%d runs after %d warm-up, p50 / min in ms\n", runs, warmup);
+	printf("%d runs after %d warm-up, %s, %d ms pause before each, p50 / min in ms\n", runs, warmup,
+	       blocked ? "configurations one after the other" : "configurations in round-robin", gap_ms);
 	for (int c = 0; c < nc; c++) {
 		qsort(cf[c].t, (size_t)runs, sizeof(double), cmp_double);
 		printf("  %d thread%s %-22s %8.2f %8.2f   %d sparse steps of %d\n", cf[c].threads,
@@ -274,8 +374,11 @@ int main(int argc, char **argv)
 		       cf[c].threads > 1 ? "s" : "", cf[c].t[runs / 2] / cf[c + 1].t[runs / 2],
 		       cf[c].t[0] / cf[c + 1].t[0]);
 
+	swap_times(path, sp, 1);
+	swap_times(path, sp, 2);
+
 	for (int c = 0; c + 1 < nc; c += 2)
-		layer_breakdown(cf[c].rt, cf[c + 1].rt, cf[c].threads, runs < 20 ? runs : 20);
+		layer_breakdown(cf[c].rt, cf[c + 1].rt, cf[c].threads, runs < 20 ? runs : 20, verbose);
 
 	/* Same input in every runtime: how far apart are the outputs? */
 	const sl_tensor *ot = sl_runtime_output_tensor(cf[0].rt, 0);

@@ -5,13 +5,15 @@
  *   at[(2 * j + h) * 2 * mr + 2 * px + e] = a[px][4 * j + 2 * h + e],
  * so one vpmaddwd multiplies a K pair of 8 pixels by a broadcast weight pair:
  * 16 MACs, no horizontal reduction, and the int16 products cannot saturate
- * (|a| <= 510 even doubled, |w - w_zp| <= 255). vpmaddubsw would do 32 MACs
+ * (|a| <= 255, |w - w_zp| <= 510 even doubled). vpmaddubsw would do 32 MACs
  * per instruction but saturates its int16 pair sums for our ranges. A block's
  * weights are broadcast once for the whole tile (register blocking: mr / 8 x 2
  * accumulators per channel).
  *
  * When every channel's accumulator is provably below 2^30 (pack time,
- * fast_requant) the tile holds 2 * a, so the accumulator arrives doubled and
+ * fast_requant) the weights come doubled (w16x2, from the pack: doubling the
+ * activations instead cost 8 adds per 128 tile values, 2-6 % of the small-N
+ * projection layers), so the accumulator arrives doubled and
  * gemmlowp's SaturatingRoundingDoublingHighMul + RoundingDivideByPOT collapse
  * to one 64-bit add and an extraction of the high half (see rq_fast). */
 #include <immintrin.h>
@@ -42,13 +44,13 @@ static inline void tr8x8_epi32(__m256i r[8])
 	}
 }
 
-/* at[(2 * j + h) * 2 * mr + 2 * px + e] = a[px][4 * j + 2 * h + e] (doubled in fast mode). */
+/* at[(2 * j + h) * 2 * mr + 2 * px + e] = a[px][4 * j + 2 * h + e]. */
 static inline __attribute__((always_inline)) void
 pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, int16_t *at, const int mr)
 {
 	sl_x86_rows r;
 	sl_x86_rows_init(&r, in, stride, rows, p->k, mr);
-	const bool u8 = p->in_u8, dbl = p->fast_requant;
+	const bool u8 = p->in_u8;
 	for (int c = 0; c < p->k; c += 16) {
 		int16_t *dst = at + (size_t)(c / 4) * 4 * mr;
 		for (int q = 0; q < mr / 8; q++) {
@@ -58,8 +60,6 @@ pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, 
 				const __m128i x =
 				    _mm_loadu_si128((const __m128i *)sl_x86_rows_at(&r, 8 * q + i, c, p->k));
 				v[i] = u8 ? _mm256_cvtepu8_epi16(x) : _mm256_cvtepi8_epi16(x);
-				if (dbl)
-					v[i] = _mm256_add_epi16(v[i], v[i]);
 			}
 			tr8x8_epi32(v);
 			SL_UNROLL
@@ -87,7 +87,7 @@ static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 
 		b[g] = _mm256_setzero_si256();
 	}
 	const uint16_t *idx = p->idx;
-	const int16_t *w = p->w16;
+	const int16_t *w = p->fast_requant ? p->w16x2 : p->w16;
 	uint32_t i = p->row[n];
 	const uint32_t e = p->row[n + 1];
 	for (; i + 2 <= e; i += 2) {
@@ -134,7 +134,8 @@ static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 
  * round-half-away-from-zero (y's sign stands in for the SRDHM result's: they
  * differ only when that result is 0, which rounds to 0 either way). The
  * 2^(rshift-1) rides in the 64-bit nudge so the 32-bit sum cannot overflow. */
-static inline __m256i rq_fast(__m256i x2, const sl_sparse_q8_chan *c)
+static inline __attribute__((always_inline)) __m256i rq_fast(__m256i x2, const sl_sparse_q8_chan *c,
+							     const bool neg)
 {
 	if (c->lshift)
 		x2 = _mm256_sll_epi32(x2, _mm_cvtsi32_si128(c->lshift));
@@ -144,10 +145,21 @@ static inline __m256i rq_fast(__m256i x2, const sl_sparse_q8_chan *c)
 	const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x2, 32), m), nudge);
 	__m256i z = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
 	if (c->rshift) {
-		z = _mm256_add_epi32(z, _mm256_srai_epi32(x2, 31));
+		if (neg)
+			z = _mm256_add_epi32(z, _mm256_srai_epi32(x2, 31));
 		z = _mm256_sra_epi32(z, _mm_cvtsi32_si128(c->rshift));
 	}
 	return z;
+}
+
+/* Whether rq_fast must round negative accumulators exactly. Not when the
+ * activation clamps at or above the output zero point (ReLU, ReLU6: the
+ * expansion layers): a negative accumulator requantizes to at most 0 with or
+ * without the correction, so to the zero point or below, and the clamp makes
+ * both act_min. */
+static inline bool rq_needs_neg(const sl_sparse_q8 *p)
+{
+	return p->act_min < p->out_zp;
 }
 
 /* Any acc: gemmlowp's sequence as is (mult >= 0, so SRDHM never saturates). */
@@ -188,9 +200,15 @@ static inline __attribute__((always_inline)) void channel(const sl_sparse_q8 *p,
 	__m256i acc[4];
 	if (p->fast_requant) {
 		accumulate(p, n, at, (int32_t)((uint32_t)c->bias_raw * 2u), acc, mr);
-		SL_UNROLL
-		for (int g = 0; g < mr / 8; g++)
-			acc[g] = rq_fast(acc[g], c);
+		if (rq_needs_neg(p)) {
+			SL_UNROLL
+			for (int g = 0; g < mr / 8; g++)
+				acc[g] = rq_fast(acc[g], c, true);
+		} else {
+			SL_UNROLL
+			for (int g = 0; g < mr / 8; g++)
+				acc[g] = rq_fast(acc[g], c, false);
+		}
 	} else {
 		accumulate(p, n, at, c->bias_raw, acc, mr);
 		SL_UNROLL

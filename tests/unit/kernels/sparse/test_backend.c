@@ -173,13 +173,14 @@ static const sl_step *step_of(const sl_runtime *rt, int node)
 
 /* Runs both backends on the same random inputs and compares; checks the
  * implementation of both layers in the XNNPACK runtime. */
-static void compare(graph *g, sl_dtype dt, int threads, bool no_sparse, sl_impl want)
+static void compare_numerics(graph *g, sl_dtype dt, int threads, bool no_sparse, sl_impl want,
+			     sl_numerics numerics)
 {
 	sl_runtime *ref = NULL, *mix = NULL;
 	sl_error err = {{0}};
 	const sl_runtime_options ro = {.backend = SL_BACKEND_REF, .threads = 1};
 	const sl_runtime_options xo = {
-	    .backend = SL_BACKEND_XNNPACK, .threads = threads, .no_sparse = no_sparse};
+	    .backend = SL_BACKEND_XNNPACK, .numerics = numerics, .threads = threads, .no_sparse = no_sparse};
 	cr_assert_eq(sl_runtime_new(g->m, &ro, &ref, &err), 0, "ref runtime: %s", err.msg);
 	cr_assert_eq(sl_runtime_new(g->m, &xo, &mix, &err), 0, "xnnpack runtime: %s", err.msg);
 	const int nodes[2] = {g->conv, g->fc};
@@ -230,6 +231,13 @@ static void compare(graph *g, sl_dtype dt, int threads, bool no_sparse, sl_impl 
 	sl_runtime_free(ref);
 }
 
+/* Fast numerics, so that what the sparse backend declines goes to XNNPACK
+ * (with TFLite numerics our dense kernels would take it first). */
+static void compare(graph *g, sl_dtype dt, int threads, bool no_sparse, sl_impl want)
+{
+	compare_numerics(g, dt, threads, no_sparse, want, SL_NUMERICS_FAST);
+}
+
 Test(sparse_backend, int8_pruned_bit_exact)
 {
 	for (int threads = 1; threads <= 2; threads++) {
@@ -238,6 +246,16 @@ Test(sparse_backend, int8_pruned_bit_exact)
 		compare(&g, SL_DTYPE_I8, threads, false, SL_IMPL_SPARSE);
 		sl_model_unref(g.m);
 	}
+}
+
+/* The sparse kernels round like TFLite: they claim the same layers, bit-exact,
+ * whichever numerics the runtime asks for. */
+Test(sparse_backend, int8_pruned_tflite_numerics)
+{
+	graph g;
+	build(&g, SL_DTYPE_I8, 0.8, 15);
+	compare_numerics(&g, SL_DTYPE_I8, 2, false, SL_IMPL_SPARSE, SL_NUMERICS_TFLITE);
+	sl_model_unref(g.m);
 }
 
 Test(sparse_backend, uint8_pruned_bit_exact)
@@ -271,7 +289,8 @@ Test(sparse_backend, dense_declined_with_reason)
 		build(&g, dts[d], 0.1, 41 + d);
 		sl_runtime *rt = NULL;
 		sl_error err = {{0}};
-		const sl_runtime_options o = {.backend = SL_BACKEND_XNNPACK, .threads = 1};
+		const sl_runtime_options o = {
+		    .backend = SL_BACKEND_XNNPACK, .numerics = SL_NUMERICS_FAST, .threads = 1};
 		cr_assert_eq(sl_runtime_new(g.m, &o, &rt, &err), 0, "%s", err.msg);
 		const sl_step *s = step_of(rt, g.conv);
 		cr_assert_eq(s->impl, SL_IMPL_XNNPACK, "impl %s (%s)", sl_impl_name(s->impl), s->why);
@@ -303,4 +322,149 @@ Test(sparse_backend, ref_backend_unaffected)
 	cr_assert_eq(step_of(rt, g.conv)->impl, SL_IMPL_REF);
 	sl_runtime_free(rt);
 	sl_model_unref(g.m);
+}
+
+/* Packed weights live in the model's cache: a second runtime of the same
+ * model (the daemon's hot swap) packs nothing and runs on the same copy, the
+ * copy outlives the runtime that built it, and an in-place weight edit (as
+ * the compression passes make) is never served a stale pack. */
+Test(sparse_backend, packed_weights_cached_with_model)
+{
+	graph g;
+	build(&g, SL_DTYPE_I8, 0.8, 71);
+	sl_error err = {{0}};
+	sl_runtime *a = NULL, *b = NULL, *c = NULL, *ref = NULL;
+	const sl_runtime_options o1 = {.backend = SL_BACKEND_XNNPACK, .threads = 1};
+	const sl_runtime_options o2 = {.backend = SL_BACKEND_XNNPACK, .threads = 2};
+	const sl_runtime_options ro = {.backend = SL_BACKEND_REF, .threads = 1};
+	sl_model_derived_stats s0, s1, s2;
+	sl_model_derived_get_stats(g.m, &s0);
+	cr_assert_eq(s0.builds, 0);
+	cr_assert_eq(sl_runtime_new(g.m, &o1, &a, &err), 0, "%s", err.msg);
+	sl_model_derived_get_stats(g.m, &s1);
+	const void *pc = sl_sparse_step_packed(step_of(a, g.conv)),
+		   *pf = sl_sparse_step_packed(step_of(a, g.fc));
+	cr_assert(pc && pf && pc != pf);
+	cr_assert_gt(s1.builds, 0);
+	cr_assert_gt(s1.bytes, 0);
+
+	cr_assert_eq(sl_runtime_new(g.m, &o2, &b, &err), 0, "%s", err.msg);
+	sl_model_derived_get_stats(g.m, &s2);
+	cr_assert_eq(s2.builds, s1.builds, "second runtime built %llu entries",
+		     (unsigned long long)(s2.builds - s1.builds));
+	cr_assert_gt(s2.hits, s1.hits);
+	cr_assert_eq(sl_sparse_step_packed(step_of(b, g.conv)), pc);
+	cr_assert_eq(sl_sparse_step_packed(step_of(b, g.fc)), pf);
+
+	const sl_tensor *it = sl_runtime_input_tensor(a, 0);
+	const size_t n_out = (size_t)sl_tensor_numel(sl_runtime_output_tensor(a, 0));
+	/* The arena planner may reuse the input's bytes: keep a copy. */
+	uint8_t *in = malloc(it->bytes);
+	cr_assert_not_null(in);
+	for (size_t i = 0; i < it->bytes; i++)
+		in[i] = (uint8_t)rnd(&g);
+	memcpy(sl_runtime_input(a, 0), in, it->bytes);
+	memcpy(sl_runtime_input(b, 0), in, it->bytes);
+	cr_assert_eq(sl_runtime_invoke(a), 0);
+	cr_assert_eq(sl_runtime_invoke(b), 0);
+	cr_assert(memcmp(sl_runtime_output(a, 0), sl_runtime_output(b, 0), n_out) == 0);
+	uint8_t *want = malloc(n_out);
+	cr_assert_not_null(want);
+	memcpy(want, sl_runtime_output(a, 0), n_out);
+	/* The runtime that built the entries goes; the other still runs on them. */
+	a = sl_runtime_free(a);
+	memcpy(sl_runtime_input(b, 0), in, it->bytes);
+	cr_assert_eq(sl_runtime_invoke(b), 0);
+	cr_assert(memcmp(sl_runtime_output(b, 0), want, n_out) == 0);
+
+	/* Edit one kept weight of the conv in place: the next runtime repacks it
+	 * (new hash) and stays bit-exact with the reference. */
+	sl_tensor *w = &g.m->tensors[g.m->nodes[g.conv].inputs[1]];
+	int8_t *wd = (int8_t *)(uintptr_t)w->data;
+	size_t at = 0;
+	while (at < w->bytes && wd[at] == 0)
+		at++;
+	cr_assert_lt(at, w->bytes);
+	wd[at] = (int8_t)(wd[at] > 0 ? wd[at] - 7 : wd[at] + 7);
+	cr_assert_eq(sl_runtime_new(g.m, &o1, &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(sl_runtime_new(g.m, &ro, &ref, &err), 0, "%s", err.msg);
+	cr_assert_neq(sl_sparse_step_packed(step_of(c, g.conv)), pc);
+	cr_assert_eq(sl_sparse_step_packed(step_of(c, g.fc)), pf);
+	memcpy(sl_runtime_input(c, 0), in, it->bytes);
+	memcpy(sl_runtime_input(ref, 0), in, it->bytes);
+	cr_assert_eq(sl_runtime_invoke(c), 0);
+	cr_assert_eq(sl_runtime_invoke(ref), 0);
+	cr_assert(memcmp(sl_runtime_output(c, 0), sl_runtime_output(ref, 0), n_out) == 0);
+	/* b still runs on the superseded pack; it goes with b, not before. */
+	sl_model_derived_stats s3, s4, s5;
+	sl_model_derived_get_stats(g.m, &s3);
+	sl_runtime_free(b);
+	sl_model_derived_get_stats(g.m, &s4);
+	cr_assert_eq(s4.entries, s3.entries - 1);
+	cr_assert_lt(s4.bytes, s3.bytes);
+	/* Repeated edits (a compression loop) do not pile up copies. */
+	sl_runtime_free(c);
+	for (int i = 0; i < 4; i++) {
+		wd[at] = (int8_t)(wd[at] ^ 1);
+		cr_assert_eq(sl_runtime_new(g.m, &o1, &c, &err), 0, "%s", err.msg);
+		c = sl_runtime_free(c);
+	}
+	sl_model_derived_get_stats(g.m, &s5);
+	cr_assert_eq(s5.entries, s4.entries);
+	free(want);
+	free(in);
+	sl_runtime_free(ref);
+	sl_model_unref(g.m);
+}
+
+/* One row (a classifier's 1x1 conv on a pooled map): the kernels' pixel
+ * lanes run mostly empty, so 80 % zero blocks stay dense and say why; 95 %
+ * goes sparse, bit-exact. */
+Test(sparse_backend, few_rows_need_more_sparsity)
+{
+	const double prune[2] = {0.8, 0.97};
+	for (int i = 0; i < 2; i++) {
+		graph g = {.m = sl_model_new(), .rng = 81 + (uint64_t)i};
+		cr_assert_not_null(g.m);
+		const int32_t in_dims[4] = {1, 1, 1, 256}, out_dims[4] = {1, 1, 1, 100},
+			      w_dims[4] = {100, 1, 1, 256};
+		int in = act(&g, SL_DTYPE_I8, 4, in_dims, 0.05f, 3);
+		int out = act(&g, SL_DTYPE_I8, 4, out_dims, 0.3f, -7);
+		int w = weights(&g, SL_DTYPE_I8, 4, w_dims, 100, 256, prune[i], 100);
+		g.conv = node(&g, SL_OP_CONV_2D, SL_ACT_NONE, in, w, bias(&g, SL_DTYPE_I8, 100), out);
+		g.m->n_inputs = g.m->n_outputs = 1;
+		g.m->inputs = malloc(sizeof(int32_t));
+		g.m->outputs = malloc(sizeof(int32_t));
+		cr_assert(g.m->inputs && g.m->outputs);
+		g.m->inputs[0] = in;
+		g.m->outputs[0] = out;
+		sl_error err = {{0}};
+		cr_assert_eq(sl_model_finalize(g.m, &err), 0, "finalize: %s", err.msg);
+		sl_runtime *rt = NULL, *ref = NULL;
+		const sl_runtime_options o = {
+		    .backend = SL_BACKEND_XNNPACK, .numerics = SL_NUMERICS_FAST, .threads = 1};
+		const sl_runtime_options ro = {.backend = SL_BACKEND_REF, .threads = 1};
+		cr_assert_eq(sl_runtime_new(g.m, &o, &rt, &err), 0, "%s", err.msg);
+		cr_assert_eq(sl_runtime_new(g.m, &ro, &ref, &err), 0, "%s", err.msg);
+		const sl_step *s = step_of(rt, g.conv);
+		const char *isa;
+		const bool sparse_wins = sl_sparse_break_even(SL_DTYPE_I8, &isa) < 0.9;
+		if (i == 0 || !sparse_wins) {
+			cr_assert_neq(s->impl, SL_IMPL_SPARSE, "why: %s", s->why);
+			if (sparse_wins)
+				cr_assert(strstr(s->why, "at 1 rows"), "why: %s", s->why);
+		} else {
+			cr_assert_eq(s->impl, SL_IMPL_SPARSE, "why: %s", s->why);
+			uint8_t *a = sl_runtime_input(rt, 0);
+			for (int k = 0; k < 256; k++)
+				a[k] = (uint8_t)rnd(&g);
+			memcpy(sl_runtime_input(ref, 0), a, 256);
+			cr_assert_eq(sl_runtime_invoke(rt), 0);
+			cr_assert_eq(sl_runtime_invoke(ref), 0);
+			cr_assert(memcmp(sl_runtime_output(rt, 0), sl_runtime_output(ref, 0), 100) == 0);
+		}
+		sl_runtime_free(ref);
+		sl_runtime_free(rt);
+		sl_model_unref(g.m);
+	}
 }

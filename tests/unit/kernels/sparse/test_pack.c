@@ -185,6 +185,9 @@ Test(sparse_pack, size_bound_holds_for_any_sparsity)
 		for (int n = 0; n < p->n; n++)
 			for (uint32_t i = p->row[n] + 1; i < p->row[n + 1]; i++)
 				cr_expect_lt(p->idx[i - 1], p->idx[i], "block columns must ascend");
+		cr_assert_eq(p->w16x2 != NULL, SL_SPARSE_HAVE_W16X2);
+		for (size_t i = 0; p->w16x2 && i < 4 * (size_t)p->nnzb; i++)
+			cr_assert_eq(p->w16x2[i], 2 * p->w16[i], "doubled weight %zu", i);
 		sl_sparse_q8_free(p);
 		sl_test_q8_layer_free(&L);
 	}
@@ -212,10 +215,10 @@ Test(sparse_dispatch, family_lists_and_selection)
 #endif
 }
 
-static void run_threads(int threads, size_t tile)
+static void run_impl_threads(const sl_sparse_q8_impl *impl, int threads, size_t tile, size_t m, int n)
 {
-	sl_test_q8_case c = {.m = 23 * 17,
-			     .n = 40,
+	sl_test_q8_case c = {.m = m,
+			     .n = n,
 			     .k = 72,
 			     .sparsity = 0.7,
 			     .in_t = SL_DTYPE_U8,
@@ -229,7 +232,11 @@ static void run_threads(int threads, size_t tile)
 	sl_sparse_q8 *p;
 	sl_error err;
 	cr_assert_eq(sl_sparse_q8_pack(&L.d, sl_sparse_q8_pack_flags(), &p, &err), 0, "%s", err.msg);
-	const sl_sparse_q8_impl *impl = sl_sparse_q8_select(p);
+	if (!sl_sparse_q8_usable(impl, p)) {
+		sl_sparse_q8_free(p);
+		sl_test_q8_layer_free(&L);
+		return;
+	}
 	const size_t bytes = L.m * L.out_stride;
 	uint8_t *want = calloc(bytes, 1), *got = calloc(bytes, 1);
 	sl_sparse_q8_ref(p, 0, L.m, L.a, L.in_stride, want, L.out_stride, NULL);
@@ -242,7 +249,8 @@ static void run_threads(int threads, size_t tile)
 		cr_assert_eq(
 		    sl_sparse_q8_run(impl, p, L.m, L.a, L.in_stride, got, L.out_stride, pool, tile, scratch),
 		    0);
-		cr_assert_arr_eq(got, want, bytes, "%s on %d threads, tile %zu", impl->name, threads, tile);
+		cr_assert_arr_eq(got, want, bytes, "%s on %d threads, tile %zu, %zu x %d", impl->name,
+				 threads, tile, m, n);
 	}
 	sl_sparse_scratch_free(scratch);
 	if (threads > 1) {
@@ -260,37 +268,65 @@ static void run_threads(int threads, size_t tile)
 	sl_test_q8_layer_free(&L);
 }
 
+static void run_threads(int threads, size_t tile, size_t m, int n)
+{
+	size_t ni;
+	const sl_sparse_q8_impl *impls = sl_sparse_q8_impls(&ni);
+	for (size_t i = 0; i < ni; i++)
+		run_impl_threads(&impls[i], threads, tile, m, n);
+}
+
 Test(sparse_parallel, rows_split_over_threads_match_reference)
 {
-	run_threads(1, 0);
-	run_threads(2, 0);
-	run_threads(3, 16);
-	run_threads(4, 5); /* tiles that are not a multiple of 16 rows */
+	run_threads(1, 0, 23 * 17, 40);
+	run_threads(2, 0, 23 * 17, 40);
+	run_threads(3, 16, 23 * 17, 40);
+	run_threads(4, 5, 23 * 17, 40); /* tiles that are not a multiple of 16 rows */
+}
+
+/* Few rows (7x7, 14x14 layers): output channels are split into groups too,
+ * each kernel call seeing a view of the packed layer; groups that are not a
+ * multiple of 16 channels and a last group of a few channels included. */
+Test(sparse_parallel, channels_split_over_threads_match_reference)
+{
+	run_threads(2, 0, 49, 160);
+	run_threads(2, 0, 196, 100);
+	run_threads(3, 0, 49, 100); /* groups of 48, 48, 4 */
+	run_threads(4, 0, 15, 131);
+	run_threads(2, 0, 1, 64);
 }
 
 Test(sparse_parallel, fp32_over_threads)
 {
-	sl_test_f32_layer L;
-	sl_test_f32_layer_make(100, 19, 45, 0.6, true, 3, &L);
-	sl_sparse_f32 *p;
-	sl_error err;
-	cr_assert_eq(sl_sparse_f32_pack(&L.d, &p, &err), 0, "%s", err.msg);
-	float *want = calloc(L.m * L.out_stride, sizeof(float)),
-	      *got = calloc(L.m * L.out_stride, sizeof(float));
-	const sl_sparse_f32_impl *impl = sl_sparse_f32_select();
-	void *s1 = sl_test_aligned(sl_sparse_f32_scratch_bytes(p));
-	impl->fn(p, 0, L.m, L.a, L.in_stride, want, L.out_stride, s1);
-	pthreadpool_t pool = pthreadpool_create(2);
-	sl_sparse_scratch *scratch;
-	cr_assert_eq(sl_sparse_scratch_new(sl_sparse_f32_scratch_bytes(p), 2, &scratch), 0);
-	cr_assert_eq(sl_sparse_f32_run(impl, p, L.m, L.a, L.in_stride, got, L.out_stride, pool, 0, scratch),
-		     0);
-	cr_expect_arr_eq(got, want, L.m * L.out_stride * sizeof(float), "same kernel, same bits, any split");
-	sl_sparse_scratch_free(scratch);
-	pthreadpool_destroy(pool);
-	free(s1);
-	free(want);
-	free(got);
-	sl_sparse_f32_free(p);
-	sl_test_f32_layer_free(&L);
+	for (int shape = 0; shape < 2; shape++) {
+		sl_test_f32_layer L;
+		/* 49 x 100: few rows, channels split too */
+		if (shape == 0)
+			sl_test_f32_layer_make(100, 19, 45, 0.6, true, 3, &L);
+		else
+			sl_test_f32_layer_make(49, 100, 33, 0.7, true, 3, &L);
+		sl_sparse_f32 *p;
+		sl_error err;
+		cr_assert_eq(sl_sparse_f32_pack(&L.d, &p, &err), 0, "%s", err.msg);
+		float *want = calloc(L.m * L.out_stride, sizeof(float)),
+		      *got = calloc(L.m * L.out_stride, sizeof(float));
+		const sl_sparse_f32_impl *impl = sl_sparse_f32_select();
+		void *s1 = sl_test_aligned(sl_sparse_f32_scratch_bytes(p));
+		impl->fn(p, 0, L.m, L.a, L.in_stride, want, L.out_stride, s1);
+		pthreadpool_t pool = pthreadpool_create(2);
+		sl_sparse_scratch *scratch;
+		cr_assert_eq(sl_sparse_scratch_new(sl_sparse_f32_scratch_bytes(p), 2, &scratch), 0);
+		cr_assert_eq(
+		    sl_sparse_f32_run(impl, p, L.m, L.a, L.in_stride, got, L.out_stride, pool, 0, scratch),
+		    0);
+		cr_expect_arr_eq(got, want, L.m * L.out_stride * sizeof(float),
+				 "same kernel, same bits, any split");
+		sl_sparse_scratch_free(scratch);
+		pthreadpool_destroy(pool);
+		free(s1);
+		free(want);
+		free(got);
+		sl_sparse_f32_free(p);
+		sl_test_f32_layer_free(&L);
+	}
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/macros.h"
 #include "kernels/sparse/sparse.h"
 #include "sparse_test_util.h"
 
@@ -268,4 +269,65 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_requant_edges)
 		free(scratch);
 		sl_sparse_q8_free(p);
 	}
+}
+
+/* ReLU-style clamps (act_min at, just above or just below the output zero
+ * point), where the AVX2 kernel skips the rounding correction of negative
+ * accumulators: every case of the sweep again with such a clamp. */
+ParameterizedTestParameters(sparse_q8, kernel_relu_clamp)
+{
+	static size_t ids[16];
+	sl_test_q8_kernel kernels[16];
+	const size_t n = sl_test_q8_kernels(kernels, 16);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = i;
+	return cr_make_param_array(size_t, ids, n);
+}
+
+ParameterizedTest(size_t *ki, sparse_q8, kernel_relu_clamp)
+{
+	sl_test_q8_kernel kernels[16];
+	cr_assert_lt(*ki, sl_test_q8_kernels(kernels, 16));
+	const sl_test_q8_kernel *kern = &kernels[*ki];
+	static sl_test_q8_case cases[MAX_CASES];
+	const size_t n_cases = make_cases(cases, MAX_CASES);
+	size_t fast = 0;
+	for (size_t ci = 0; ci < n_cases; ci++) {
+		const sl_test_q8_case *c = &cases[ci];
+		sl_test_q8_layer L;
+		sl_test_q8_layer_make(c, &L);
+		const int32_t lo = c->out_t == SL_DTYPE_U8 ? 0 : -128, hi = lo + 255;
+		const int32_t delta = (int32_t)(ci % 3) - 1;
+		L.d.act_min = SL_MIN(SL_MAX(L.d.out_zp + delta, lo), hi);
+		L.d.act_max = hi;
+		sl_sparse_q8 *p;
+		sl_error err;
+		cr_assert_eq(sl_sparse_q8_pack(&L.d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s: %s",
+			     sl_test_q8_case_str(c), err.msg);
+		if (kern->needs_w8 && !p->w8) {
+			sl_sparse_q8_free(p);
+			sl_test_q8_layer_free(&L);
+			continue;
+		}
+		fast += p->fast_requant;
+		const size_t bytes = L.m * L.out_stride;
+		uint8_t *want = malloc(bytes), *got = malloc(bytes);
+		memset(want, 0xA5, bytes);
+		memset(got, 0xA5, bytes);
+		void *scratch = sl_test_aligned(sl_sparse_q8_scratch_bytes(p));
+		sl_sparse_q8_ref(p, 0, L.m, L.a, L.in_stride, want, L.out_stride, NULL);
+		kern->fn(p, 0, L.m, L.a, L.in_stride, got, L.out_stride, scratch);
+		for (size_t i = 0; i < bytes; i++)
+			cr_assert_eq(
+			    got[i], want[i],
+			    "%s on %s, act_min %d out_zp %d (fast %d): pixel %zu byte %zu: got %d, want %d",
+			    kern->name, sl_test_q8_case_str(c), L.d.act_min, L.d.out_zp, p->fast_requant,
+			    i / L.out_stride, i % L.out_stride, got[i], want[i]);
+		free(scratch);
+		free(want);
+		free(got);
+		sl_sparse_q8_free(p);
+		sl_test_q8_layer_free(&L);
+	}
+	cr_assert_gt(fast, 0, "%s: the fast requantization path must be covered", kern->name);
 }
