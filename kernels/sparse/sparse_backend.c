@@ -229,7 +229,7 @@ static bool spmm_shape(const sl_model *mo, const sl_node *nd, size_t *m, int *k,
 		    in->dims[2] != out->dims[2]) {
 			/* Pruned strided 1x1 layers exist (ResNet shortcuts): say why
 			 * their sparsity does not pay. */
-			*why = "dense: sparse runs 1x1 convs at stride 1 only";
+			*why = "not sparse: 1x1 convs at stride 1 only";
 			return false;
 		}
 		*k = in->dims[3];
@@ -428,11 +428,11 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 	if (zf <= be) {
 		if (m < SMALL_M)
 			snprintf(step->why, sizeof(step->why),
-				 "dense: %.1f%% blocks zero <= %d%% break-even at %zu rows (%s)", zpct, bpct,
+				 "not sparse: %.1f%% blocks zero <= %d%% at %zu rows (%s)", zpct, bpct,
 				 m, isa);
 		else
 			snprintf(step->why, sizeof(step->why),
-				 "dense: %.1f%% blocks zero <= %d%% break-even (%s)", zpct, bpct, isa);
+				 "not sparse: %.1f%% blocks zero <= %d%% break-even (%s)", zpct, bpct, isa);
 		return -EOPNOTSUPP;
 	}
 
@@ -455,7 +455,7 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 		 * dense backends may still run it. */
 		sp_destroy(step);
 		step->destroy = NULL;
-		snprintf(step->why, sizeof(step->why), "dense: sparse pack: %.40s", perr.msg);
+		snprintf(step->why, sizeof(step->why), "not sparse: pack: %.40s", perr.msg);
 		return -EOPNOTSUPP;
 	}
 	if (r < 0) {

@@ -295,7 +295,7 @@ Test(sparse_backend, dense_declined_with_reason)
 		const sl_step *s = step_of(rt, g.conv);
 		cr_assert_eq(s->impl, SL_IMPL_XNNPACK, "impl %s (%s)", sl_impl_name(s->impl), s->why);
 		/* The reason names the measured fraction and the threshold. */
-		cr_assert(strncmp(s->why, "dense: ", 7) == 0 && strstr(s->why, "% blocks zero <= ") &&
+		cr_assert(strncmp(s->why, "not sparse: ", 12) == 0 && strstr(s->why, "% blocks zero <= ") &&
 			      strstr(s->why, "break-even"),
 			  "why: %s", s->why);
 		sl_runtime_free(rt);
