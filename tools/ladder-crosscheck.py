@@ -4,17 +4,20 @@ its top-1 with the figure `sightline bench` wrote into the manifest.
 
 usage: ladder-crosscheck.py LADDER_DIR DIR [--label-offset K] [--crop F]
                             [--limit N] [--runtime litert|armnn]
+                            [--sightline BIN] [--variants a,b,...]
 
 litert: the ai-edge-litert package (pip); armnn: Debian's python3-pyarmnn
 (CpuRef backend, run with /usr/bin/python3; slow: ~7 s per MobileNet image).
 Preprocessing: --preprocess sightline (default) mirrors `sightline eval`
-(central crop F with rounded edges, then area resize when shrinking by more
-than 2x, else non-antialiased bilinear with half-pixel centres), so that any
-difference is the runtime's; --preprocess pil follows
+(central crop F with rounded edges, then its default area resize, a box
+filter), so that any difference is the runtime's; --preprocess pil follows
 ../shared/reference/ref_eval.py (PIL's antialiasing bilinear). uint8 inputs
 get raw pixels, int8 pixel-128, float inputs the manifest's preprocessing
 range (default raw 0..255).
-Exit status 1 when a variant differs from the manifest by more than 1 point."""
+With --sightline BIN, the reference figure is `BIN eval` on exactly the same
+images (the first N with --limit) instead of the manifest's, which `sightline
+bench` measured on the whole folder: use it with --limit for slow runtimes.
+Exit status 1 when a variant differs from the reference by more than 1 point."""
 import argparse, json, os, sys
 import numpy as np
 from PIL import Image
@@ -26,6 +29,8 @@ ap.add_argument('--crop', type=float, default=None)
 ap.add_argument('--limit', type=int, default=0)
 ap.add_argument('--runtime', choices=['litert', 'armnn'], default='litert')
 ap.add_argument('--preprocess', choices=['sightline', 'pil'], default='sightline')
+ap.add_argument('--sightline', default=None, help='sightline binary: compare with its eval on the same images')
+ap.add_argument('--variants', default=None, help='comma list of variant names (default: all)')
 a = ap.parse_args()
 
 mpath = a.ladder if a.ladder.endswith('.json') else os.path.join(a.ladder, 'manifest.json')
@@ -82,19 +87,6 @@ class ArmNN:
 cache = {}
 
 
-def bilinear(a, W, H):
-    """Non-antialiased bilinear with half-pixel centres, edge-clamped."""
-    h, w = a.shape[:2]
-    fy = np.clip((np.arange(H) + 0.5) * (h / H) - 0.5, 0, h - 1)
-    fx = np.clip((np.arange(W) + 0.5) * (w / W) - 0.5, 0, w - 1)
-    y0 = fy.astype(int); x0 = fx.astype(int)
-    y1 = np.minimum(y0 + 1, h - 1); x1 = np.minimum(x0 + 1, w - 1)
-    wy = (fy - y0)[:, None, None]; wx = (fx - x0)[None, :, None]
-    top = a[y0][:, x0] * (1 - wx) + a[y0][:, x1] * wx
-    bot = a[y1][:, x0] * (1 - wx) + a[y1][:, x1] * wx
-    return np.floor(top * (1 - wy) + bot * wy + 0.5)
-
-
 def load(f, H, W):
     key = (f, H, W)
     if key not in cache:
@@ -111,17 +103,31 @@ def load(f, H, W):
                 y0, y1 = int(np.floor((h - ch) / 2 + 0.5)), int(np.floor((h + ch) / 2 + 0.5))
                 im = im.crop((x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)))
             w, h = im.size
-            if w > 2 * W or h > 2 * H:
+            if (w, h) == (W, H):
+                x = np.asarray(im, dtype=np.float32)
+            else:  # `sightline eval`'s default resize is area (a box filter)
                 x = np.asarray(im.resize((W, H), Image.BOX), dtype=np.float32)
-            else:
-                x = bilinear(np.asarray(im, dtype=np.float64), W, H).astype(np.float32)
         cache[key] = x[None]
     return cache[key]
 
 
 bad = 0
 print('%-22s %8s %8s %8s %6s' % ('variant', 'top1', 'top5', 'bench', 'diff'))
+want = set(a.variants.split(',')) if a.variants else None
+
+
+def sightline_top1(path):
+    import subprocess
+    cmd = [a.sightline, 'eval', path, a.dir, '--label-offset', str(a.label_offset), '--crop', str(crop),
+           '--json']
+    if a.limit:
+        cmd += ['--limit', str(a.limit)]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)['top1']
+
+
 for v in man['variants']:
+    if want is not None and v['name'] not in want:
+        continue
     path = v['file'] if os.path.isabs(v['file']) else os.path.join(os.path.dirname(mpath), v['file'])
     r = LiteRT(path) if a.runtime == 'litert' else ArmNN(path)
     H, W = int(r.shape[1]), int(r.shape[2])
@@ -137,7 +143,7 @@ for v in man['variants']:
         lab = int(lab) + a.label_offset
         t1 += int(top[0] == lab); t5 += int(lab in top)
     n = len(rows)
-    ref = v.get('top1')
+    ref = sightline_top1(path) if a.sightline else v.get('top1')
     diff = '' if ref is None else '%+.2f' % (100 * (t1 / n - ref))
     if ref is not None and abs(100 * (t1 / n - ref)) > 1.0:
         bad += 1

@@ -174,16 +174,8 @@ int sl_compress_channels(sl_compress_ctx *c, double fraction, sl_model **ret, sl
 		return r;
 	cg_progress(&c->o, "channels-%.0f: %d of %d expanded channels removed in %d blocks", fraction * 100,
 		    removed, total, nb);
-	if (c->o.recovery) {
-		cl_layer *layers;
-		int n;
-		if ((r = cl_find_layers(m, &layers, &n)) < 0)
-			return r;
-		r = cr_recover(c, m, layers, n, err);
-		free(layers);
-		if (r < 0)
-			return r;
-	}
+	if (c->o.recovery && (r = cr_recover(c, m, err)) < 0)
+		return r;
 	free(m->description);
 	m->description = strdup("sightline channel-pruned");
 	*ret = SL_TAKE_PTR(m);

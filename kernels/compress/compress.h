@@ -39,8 +39,8 @@ typedef struct {
 	sl_calib_method method;
 	double percentile; /* SL_CALIB_PERCENTILE: kept mass, e.g. 99.99 */
 	bool bias_correction;
-	bool recovery; /* pruned variants: OBS block re-selection, least-squares re-fit, bias re-estimation */
-	double damp;   /* re-fit regularisation, relative to the mean Hessian diagonal */
+	bool recovery; /* pruned variants: sequential least-squares re-fit / bias re-estimation (recover.c) */
+	double damp;   /* lowest re-fit damping tried, relative to the mean Hessian diagonal */
 	int positions_per_image; /* re-fit samples taken from each image and layer */
 	int sens_images;	 /* images used to measure layer sensitivity */
 	bool verbose;		 /* per-layer re-fit objectives in the progress lines */

@@ -74,11 +74,15 @@ void la_cholesky_solve(const double *l, int n, double *b, int nrhs);
 
 /* ---- re-fit (recover.c) ---- */
 
-/* Re-fit the surviving weights of every layer in `layers` (indices of
- * pruned/target model) so that target's outputs match the dense model's,
- * from activations of both on the calibration set. Weights of `target` are
- * edited in place (its constant buffers must be owned). */
-int cr_recover(sl_compress_ctx *c, sl_model *target, const cl_layer *layers, int n_layers, sl_error *err);
+/* Re-fit, one after the other, every CONV_2D/FULLY_CONNECTED layer of
+ * `target` (a pruned clone of the master: same node and tensor indices) from
+ * the first changed one on, so that its outputs match the dense model's on
+ * the calibration set. Weights of `target` are edited in place (its constant
+ * buffers must be owned). */
+int cr_recover(sl_compress_ctx *c, sl_model *target, sl_error *err);
+/* Dense outputs sampled for recovery, shared by every variant of a context. */
+struct cr_cache;
+void cr_cache_free(struct cr_cache *c);
 
 struct sl_compress_ctx {
 	sl_model *master;
@@ -90,6 +94,7 @@ struct sl_compress_ctx {
 	 * at SENS_LEVELS sparsities; NULL until first needed. */
 	double *sens;
 	co_stats *master_stats; /* for int8 of the master */
+	struct cr_cache *cache; /* recovery's dense outputs; NULL until first needed */
 };
 
 #define CC_SENS_LEVELS 6

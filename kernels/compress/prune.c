@@ -37,18 +37,31 @@ static int prune_blocks(float *w, int o, int k, const double *in_sq, int ci, dou
 	const int ng = (o + BLOCK_ROWS - 1) / BLOCK_ROWS;
 	const size_t nb = (size_t)ng * (size_t)k;
 	scored *v = malloc(sizeof(*v) * (nb ? nb : 1));
-	if (!v)
+	double *inv = malloc(sizeof(double) * (size_t)(o ? o : 1));
+	if (!v || !inv) {
+		free(v);
+		free(inv);
 		return -ENOMEM;
+	}
+	/* Each row's share of its own output energy: folded batch norms give
+	 * the four rows of a block output scales orders of magnitude apart, and
+	 * absolute energies would let the largest row decide for all four. */
+	for (int r = 0; r < o; r++) {
+		double e = 0;
+		for (int kk = 0; kk < k; kk++)
+			e += (double)w[(size_t)r * k + kk] * w[(size_t)r * k + kk] *
+			     (in_sq ? in_sq[kk % ci] : 1.0);
+		inv[r] = e > 0 ? 1.0 / e : 0.0;
+	}
 	for (int g = 0; g < ng; g++) {
 		const int r1 = SL_MIN(o, (g + 1) * BLOCK_ROWS);
 		for (int kk = 0; kk < k; kk++) {
-			float e = 0;
+			double e = 0;
 			for (int r = g * BLOCK_ROWS; r < r1; r++)
-				e += w[(size_t)r * k + kk] * w[(size_t)r * k + kk];
+				e += (double)w[(size_t)r * k + kk] * w[(size_t)r * k + kk] * inv[r];
 			if (in_sq)
-				e *= (float)in_sq[kk % ci];
-			v[(size_t)g * k + kk] =
-			    (scored){e / (float)(r1 - g * BLOCK_ROWS), (int)((size_t)g * k + kk)};
+				e *= in_sq[kk % ci];
+			v[(size_t)g * k + kk] = (scored){(float)e, (int)((size_t)g * k + kk)};
 		}
 	}
 	qsort(v, nb, sizeof(*v), cmp_scored);
@@ -59,6 +72,7 @@ static int prune_blocks(float *w, int o, int k, const double *in_sq, int ci, dou
 			w[(size_t)r * k + kk] = 0;
 	}
 	free(v);
+	free(inv);
 	return 0;
 }
 
@@ -298,7 +312,7 @@ int sl_compress_sparse(sl_compress_ctx *c, double sparsity, sl_model **ret, sl_e
 			len += snprintf(line + len, sizeof(line) - (size_t)len, " %.0f", s[l] * 100);
 		cg_progress(&c->o, "%s", line);
 	}
-	if (c->o.recovery && (r = cr_recover(c, m, c->layers, c->n_layers, err)) < 0)
+	if (c->o.recovery && (r = cr_recover(c, m, err)) < 0)
 		return r;
 	free(m->description);
 	m->description =
