@@ -35,7 +35,7 @@ static void usage(FILE *f)
 		"  --no-recovery           plain magnitude/channel pruning, no least-squares re-fit\n"
 		"  --no-bias-correction    int8 without bias correction\n"
 		"  --eval DIR              warn about images that are also in the evaluation folder\n"
-		"  --verbose               per-layer sensitivity and re-fit details\n"
+		"  --verbose               sparsity allocation and per-layer re-fit details\n"
 		"%s",
 		sl_cli_common_help);
 }

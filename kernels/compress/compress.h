@@ -42,7 +42,7 @@ typedef struct {
 	bool recovery; /* pruned variants: sequential least-squares re-fit / bias re-estimation (recover.c) */
 	double damp;   /* lowest re-fit damping tried, relative to the mean Hessian diagonal */
 	int positions_per_image; /* re-fit samples taken from each image and layer */
-	int sens_images;	 /* images used to measure layer sensitivity */
+	int sens_images;	 /* images the sparsity allocation measures the network on */
 	bool verbose;		 /* per-layer re-fit objectives in the progress lines */
 	/* Progress lines for the caller to log (the library never prints). */
 	void (*progress)(void *userdata, const char *msg);
@@ -73,7 +73,7 @@ static inline void sl_compress_ctx_freep(sl_compress_ctx **c)
 int sl_compress_int8(sl_compress_ctx *c, const sl_model *fp32, sl_model **ret, sl_error *err);
 
 /* Magnitude pruning to `sparsity` of all convolution/FC weights, in 1x4 blocks
- * along output channels, per-layer levels from measured sensitivity; the
+ * along output channels, per-layer levels chosen on the measured network; the
  * first convolution and tiny layers stay dense. Recovery per options. */
 int sl_compress_sparse(sl_compress_ctx *c, double sparsity, sl_model **ret, sl_error *err);
 

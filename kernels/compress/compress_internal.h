@@ -90,12 +90,10 @@ struct sl_compress_ctx {
 	sl_compress_opts o;
 	cl_layer *layers;
 	int n_layers;
-	/* Sensitivity: distortion of the output when one layer is pruned alone,
-	 * at SENS_LEVELS sparsities; NULL until first needed. */
-	double *sens;
+	/* Network-measured allocation (prune.c): per-layer sparsities reached so
+	 * far along the greedy path, shared by the variants of rising sparsity. */
+	double *path_s;
+	double path_kl;
 	co_stats *master_stats; /* for int8 of the master */
 	struct cr_cache *cache; /* recovery's dense outputs; NULL until first needed */
 };
-
-#define CC_SENS_LEVELS 6
-extern const double cc_sens_levels[CC_SENS_LEVELS];

@@ -1,6 +1,6 @@
 /* The compression context: the master, the calibration set and what is
  * measured once and shared by every variant (activation statistics of the
- * master, layer sensitivity). */
+ * master, the greedy sparsity allocation path). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +19,7 @@ void sl_compress_opts_init(sl_compress_opts *o)
 	o->recovery = true;
 	o->damp = 0.01;
 	o->positions_per_image = 48;
-	o->sens_images = 16;
+	o->sens_images = 32;
 }
 
 int sl_calib_method_from_string(const char *s, sl_calib_method *ret)
@@ -71,7 +71,7 @@ sl_compress_ctx *sl_compress_ctx_free(sl_compress_ctx *c)
 		co_stats_free(c->master_stats, c->master->n_tensors);
 	sl_model_unref(c->master);
 	free(c->layers);
-	free(c->sens);
+	free(c->path_s);
 	cr_cache_free(c->cache);
 	free(c);
 	return NULL;
