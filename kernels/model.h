@@ -182,6 +182,11 @@ typedef struct {
 const char *sl_strerror(int err); /* err negative */
 size_t sl_dtype_size(sl_dtype t);
 const char *sl_dtype_name(sl_dtype t);
+/* int8 or uint8: the quantized activation and weight types. */
+static inline bool sl_dtype_is_q8(sl_dtype t)
+{
+	return t == SL_DTYPE_I8 || t == SL_DTYPE_U8;
+}
 const char *sl_op_name(sl_op op);
 const char *sl_act_name(sl_act a);
 

@@ -74,11 +74,6 @@ static const sl_tensor *tensor(const sl_model *m, const sl_node *n, int k)
 	return &m->tensors[n->inputs[k]];
 }
 
-static bool is_q8(sl_dtype t)
-{
-	return t == SL_DTYPE_I8 || t == SL_DTYPE_U8;
-}
-
 /* Quantization of a node whose tensors are all int8/uint8 with constant
  * weights and bias; false (decline) otherwise. The arrays hold out_c entries. */
 typedef struct {
@@ -90,8 +85,9 @@ typedef struct {
 static int read_quant(const sl_node *node, const sl_tensor *in, const sl_tensor *w, const sl_tensor *b,
 		      const sl_tensor *out, int out_c, quant_arrays *qa)
 {
-	if (!is_q8(in->dtype) || !is_q8(w->dtype) || !is_q8(out->dtype) || in->kind != SL_TENSOR_ACTIVATION ||
-	    out->kind != SL_TENSOR_ACTIVATION || w->kind != SL_TENSOR_CONST || !w->data)
+	if (!sl_dtype_is_q8(in->dtype) || !sl_dtype_is_q8(w->dtype) || !sl_dtype_is_q8(out->dtype) ||
+	    in->kind != SL_TENSOR_ACTIVATION || out->kind != SL_TENSOR_ACTIVATION ||
+	    w->kind != SL_TENSOR_CONST || !w->data)
 		return -EOPNOTSUPP;
 	if (b && (b->dtype != SL_DTYPE_I32 || b->kind != SL_TENSOR_CONST || !b->data ||
 		  sl_tensor_numel(b) != out_c))
@@ -171,7 +167,7 @@ static int prepare_add(const sl_prepare_ctx *ctx, int node, const sl_dense_kerne
 	const sl_tensor *a = tensor(m, n, 0), *b = tensor(m, n, 1), *out = &m->tensors[n->outputs[0]];
 	if (!a || !b || n->n_inputs != 2)
 		return decline(step, "ADD without two inputs");
-	if (!is_q8(a->dtype) || a->dtype != b->dtype || a->dtype != out->dtype)
+	if (!sl_dtype_is_q8(a->dtype) || a->dtype != b->dtype || a->dtype != out->dtype)
 		return decline(step, "ADD: int8/uint8 of one type only");
 	if (a->kind != SL_TENSOR_ACTIVATION || b->kind != SL_TENSOR_ACTIVATION ||
 	    out->kind != SL_TENSOR_ACTIVATION)
@@ -238,7 +234,7 @@ int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense
 			*out = &m->tensors[n->outputs[0]];
 	if (!in || !w)
 		return decline(step, "no input or weights");
-	if (!is_q8(in->dtype))
+	if (!sl_dtype_is_q8(in->dtype))
 		return decline(step, "int8/uint8 only");
 
 	sl_ref_conv_geom g;
@@ -268,24 +264,8 @@ int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense
 	} else {
 		if (in->rank != 4 || w->rank != 4 || out->rank != 4)
 			return decline(step, "not 4-D");
-		const sl_conv_params *p = &n->p.conv;
-		g = (sl_ref_conv_geom){.batch = in->dims[0],
-				       .in_h = in->dims[1],
-				       .in_w = in->dims[2],
-				       .in_c = in->dims[3],
-				       .out_h = out->dims[1],
-				       .out_w = out->dims[2],
-				       .out_c = out->dims[3],
-				       .filter_h = w->dims[1],
-				       .filter_w = w->dims[2],
-				       .stride_h = p->stride_h,
-				       .stride_w = p->stride_w,
-				       .dilation_h = p->dilation_h,
-				       .dilation_w = p->dilation_w,
-				       .pad_top = p->pad_top,
-				       .pad_left = p->pad_left,
-				       .groups = 1,
-				       .depth_multiplier = 1};
+		g = sl_ref_conv_geom_of(in, w, out, &n->p.conv, dw);
+		/* groups 1 and depth multiplier 1 only (then g says so too) */
 		const bool ok = dw ? (w->dims[0] == 1 && w->dims[3] == g.out_c && g.out_c == g.in_c)
 				   : (w->dims[0] == g.out_c && w->dims[3] == g.in_c);
 		if (!ok || out->dims[0] != g.batch)
@@ -319,8 +299,7 @@ int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense
 		const sl_dense_dw_impl *impl = NULL;
 		const unsigned isa = sl_dense_cpu_isa();
 		for (size_t i = 0; i < k->n_dw && !impl; i++)
-			if ((k->dw[i].isa & isa) == k->dw[i].isa &&
-			    sl_dense_dw_usable(&k->dw[i], s->dw, &g))
+			if ((k->dw[i].isa & isa) == k->dw[i].isa && sl_dense_dw_usable(&k->dw[i], s->dw, &g))
 				impl = &k->dw[i];
 		if (!impl)
 			return decline(step, "no depthwise kernel for it");

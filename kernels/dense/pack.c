@@ -20,14 +20,9 @@ __attribute__((format(printf, 3, 4))) static int fail(sl_error *err, int code, c
 	return code;
 }
 
-static bool is_q8(sl_dtype t)
-{
-	return t == SL_DTYPE_I8 || t == SL_DTYPE_U8;
-}
-
 static int check_quant(int n, const sl_dense_quant_desc *q, sl_error *err)
 {
-	if (!q || !is_q8(q->in_type) || !is_q8(q->w_type) || !is_q8(q->out_type))
+	if (!q || !sl_dtype_is_q8(q->in_type) || !sl_dtype_is_q8(q->w_type) || !sl_dtype_is_q8(q->out_type))
 		return fail(err, -EINVAL, "dense: int8/uint8 input, weights and output required");
 	if ((q->nq != 1 && q->nq != n) || !q->w_zp || !q->mult || !q->shift)
 		return fail(err, -EINVAL, "dense: %d quantization entries for %d channels", q->nq, n);

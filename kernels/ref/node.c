@@ -31,7 +31,7 @@ sl_ref_tref sl_ref_tref_of(const sl_tensor *t)
 
 bool sl_ref_is_q8(sl_dtype t)
 {
-	return t == SL_DTYPE_I8 || t == SL_DTYPE_U8;
+	return sl_dtype_is_q8(t);
 }
 
 float sl_ref_scale(const sl_tensor *t)

@@ -103,16 +103,10 @@ static int run_conv(sl_step *s, uint8_t *arena)
 	return 0;
 }
 
-int sl_ref_prep_conv(const sl_ref_nctx *c, sl_step *step)
+sl_ref_conv_geom sl_ref_conv_geom_of(const sl_tensor *in, const sl_tensor *w, const sl_tensor *out,
+				     const sl_conv_params *p, bool depthwise)
 {
-	const sl_tensor *in = sl_ref_in(c, 0), *w = sl_ref_in(c, 1), *b = sl_ref_in(c, 2),
-			*out = sl_ref_out(c);
-	const sl_conv_params *p = &c->n->p.conv;
-	const bool dw = c->n->op == SL_OP_DEPTHWISE_CONV_2D;
-
-	if (!w || in->rank != 4 || w->rank != 4 || out->rank != 4)
-		return sl_ref_fail(c, -SL_E_SHAPE, "needs 4-D input, filter and output");
-	const sl_ref_conv_geom g = {
+	return (sl_ref_conv_geom){
 	    .batch = in->dims[0],
 	    .in_h = in->dims[1],
 	    .in_w = in->dims[2],
@@ -128,9 +122,21 @@ int sl_ref_prep_conv(const sl_ref_nctx *c, sl_step *step)
 	    .dilation_w = p->dilation_w,
 	    .pad_top = p->pad_top,
 	    .pad_left = p->pad_left,
-	    .groups = !dw && w->dims[3] > 0 ? in->dims[3] / w->dims[3] : 1,
-	    .depth_multiplier = dw && in->dims[3] > 0 ? out->dims[3] / in->dims[3] : 1,
+	    .groups = !depthwise && w->dims[3] > 0 ? in->dims[3] / w->dims[3] : 1,
+	    .depth_multiplier = depthwise && in->dims[3] > 0 ? out->dims[3] / in->dims[3] : 1,
 	};
+}
+
+int sl_ref_prep_conv(const sl_ref_nctx *c, sl_step *step)
+{
+	const sl_tensor *in = sl_ref_in(c, 0), *w = sl_ref_in(c, 1), *b = sl_ref_in(c, 2),
+			*out = sl_ref_out(c);
+	const sl_conv_params *p = &c->n->p.conv;
+	const bool dw = c->n->op == SL_OP_DEPTHWISE_CONV_2D;
+
+	if (!w || in->rank != 4 || w->rank != 4 || out->rank != 4)
+		return sl_ref_fail(c, -SL_E_SHAPE, "needs 4-D input, filter and output");
+	const sl_ref_conv_geom g = sl_ref_conv_geom_of(in, w, out, p, dw);
 	const bool ok_shape = dw ? (g.in_c * g.depth_multiplier == g.out_c && w->dims[3] == g.out_c)
 				 : (g.groups >= 1 && w->dims[3] * g.groups == g.in_c &&
 				    w->dims[0] == g.out_c && g.out_c % g.groups == 0);

@@ -47,6 +47,12 @@ typedef struct {
 	int depth_multiplier; /* DEPTHWISE_CONV_2D: out_c / in_c */
 } sl_ref_conv_geom;
 
+/* Geometry of a CONV_2D / DEPTHWISE_CONV_2D node from its 4-D input, filter
+ * and output tensors, groups and depth multiplier derived from the channel
+ * counts. The caller checks the ranks and whether the shapes agree. */
+sl_ref_conv_geom sl_ref_conv_geom_of(const sl_tensor *in, const sl_tensor *w, const sl_tensor *out,
+				     const sl_conv_params *p, bool depthwise);
+
 typedef struct {
 	sl_ref_conv_geom g;
 	const float *input;

@@ -156,11 +156,6 @@ static int sp_run(sl_step *s, uint8_t *arena)
 				 st->scratch);
 }
 
-static bool is_q8(sl_dtype t)
-{
-	return t == SL_DTYPE_I8 || t == SL_DTYPE_U8;
-}
-
 /* Fraction of 1x4 blocks (one output channel, four consecutive inputs; the
  * last block of a row may be short) whose weights all equal their zero point:
  * exactly the blocks sl_sparse_*_pack drops. */
@@ -262,7 +257,8 @@ static bool supported_types(const sl_tensor *in, const sl_tensor *w, const sl_te
 	if (in->dtype == SL_DTYPE_F32)
 		return w->dtype == SL_DTYPE_F32 && out->dtype == SL_DTYPE_F32 &&
 		       (!b || b->dtype == SL_DTYPE_F32);
-	if (!is_q8(in->dtype) || !is_q8(w->dtype) || !is_q8(out->dtype) || (b && b->dtype != SL_DTYPE_I32))
+	if (!sl_dtype_is_q8(in->dtype) || !sl_dtype_is_q8(w->dtype) || !sl_dtype_is_q8(out->dtype) ||
+	    (b && b->dtype != SL_DTYPE_I32))
 		return false;
 	if (in->q.n < 1 || out->q.n < 1 || w->q.n < 1)
 		return false;
@@ -428,8 +424,8 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 	if (zf <= be) {
 		if (m < SMALL_M)
 			snprintf(step->why, sizeof(step->why),
-				 "not sparse: %.1f%% blocks zero <= %d%% at %zu rows (%s)", zpct, bpct,
-				 m, isa);
+				 "not sparse: %.1f%% blocks zero <= %d%% at %zu rows (%s)", zpct, bpct, m,
+				 isa);
 		else
 			snprintf(step->why, sizeof(step->why),
 				 "not sparse: %.1f%% blocks zero <= %d%% break-even (%s)", zpct, bpct, isa);

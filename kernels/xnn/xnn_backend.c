@@ -258,7 +258,7 @@ static int xnn_step_run(sl_step *s, uint8_t *arena)
 
 static bool is_q8(const sl_tensor *t)
 {
-	return t && (t->dtype == SL_DTYPE_I8 || t->dtype == SL_DTYPE_U8);
+	return t && sl_dtype_is_q8(t->dtype);
 }
 
 static bool same_q(const sl_tensor *a, const sl_tensor *b)

@@ -70,12 +70,6 @@ typedef struct {
 	double ms;	     /* median wall time per run, < 0 without --profile */
 } node_info;
 
-static int cmp_double(const void *a, const void *b)
-{
-	const double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 /* Inputs do not change the work a network does: a fixed pseudo-random image. */
 static void fill_inputs(sl_runtime *rt)
 {
@@ -114,9 +108,9 @@ static int profile(sl_runtime *rt, int runs, node_info *info)
 	for (int k = 0; k < n; k++) {
 		for (int i = 0; i < runs; i++)
 			col[i] = t[(size_t)(i + 1) * (size_t)n + (size_t)k];
-		qsort(col, (size_t)runs, sizeof(double), cmp_double);
+		sl_cli_sort_doubles(col, runs);
 		const sl_step *s = sl_runtime_step(rt, k);
-		info[s->node].ms = col[runs / 2];
+		info[s->node].ms = sl_cli_percentile(col, runs, 50);
 	}
 	return 0;
 }

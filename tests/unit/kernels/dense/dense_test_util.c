@@ -301,3 +301,26 @@ const char *sl_ntest_case_str(const sl_ntest_case *c)
 	    c->narrow_act, c->threads, c->seed);
 	return buf;
 }
+
+size_t sl_ntest_requant_values(int32_t *v)
+{
+	size_t n = 0;
+	const int32_t fixed[] = {INT32_MIN, INT32_MIN + 1, INT32_MIN + 2, -2, -1, 0, 1,
+				 2,	    INT32_MAX - 1, INT32_MAX};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		v[n++] = fixed[i];
+	for (int e = 0; e < 31; e++) {
+		const int32_t p = (int32_t)1 << e;
+		const int32_t c[] = {p,	     p - 1,	p + 1,	      -p,	    -p + 1,
+				     -p - 1, p + p / 2, -(p + p / 2), p / 2 * 3 + 1};
+		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+			v[n++] = c[i];
+	}
+	uint32_t s = 12345;
+	while (n < SL_NTEST_RQ_VALUES) {
+		const uint32_t r = sl_ntest_rand(&s);
+		v[n++] = (int32_t)(r >> (sl_ntest_rand(&s) % 32));
+		v[n - 1] = (sl_ntest_rand(&s) & 1) ? v[n - 1] : (int32_t)(0u - (uint32_t)v[n - 1]);
+	}
+	return n;
+}

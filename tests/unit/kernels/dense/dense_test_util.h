@@ -57,3 +57,9 @@ int sl_ntest_run_dw(const sl_ntest_layer *L, const sl_dense_dw_impl *impl, void 
 const char *sl_ntest_case_str(const sl_ntest_case *c);
 
 uint32_t sl_ntest_rand(uint32_t *state);
+
+/* Accumulators for the requantization tests: the int32 extremes, every power
+ * of two with its neighbours and halves, then random values of every
+ * magnitude and sign. Fills v[SL_NTEST_RQ_VALUES], returns the count. */
+#define SL_NTEST_RQ_VALUES 4096
+size_t sl_ntest_requant_values(int32_t *v);

@@ -10,39 +10,14 @@
 #ifdef SL_DENSE_TEST_SIMDE
 #define SL_DENSE_SIMDE 1
 #endif
+#include "dense_test_util.h"
 #include "kernels/dense/neon/neon_simd.h"
 #include "kernels/quant.h"
-#include "dense_test_util.h"
-
-#define NV 4096
-
-static size_t values(int32_t *v)
-{
-	size_t n = 0;
-	const int32_t fixed[] = {INT32_MIN, INT32_MIN + 1, INT32_MIN + 2, -2, -1, 0, 1,
-				 2,	    INT32_MAX - 1, INT32_MAX};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		v[n++] = fixed[i];
-	for (int e = 0; e < 31; e++) {
-		const int32_t p = (int32_t)1 << e;
-		const int32_t c[] = {p,	     p - 1,	p + 1,	      -p,	    -p + 1,
-				     -p - 1, p + p / 2, -(p + p / 2), p / 2 * 3 + 1};
-		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-			v[n++] = c[i];
-	}
-	uint32_t s = 12345;
-	while (n < NV) {
-		const uint32_t r = sl_ntest_rand(&s);
-		v[n++] = (int32_t)(r >> (sl_ntest_rand(&s) % 32));
-		v[n - 1] = (sl_ntest_rand(&s) & 1) ? v[n - 1] : (int32_t)(0u - (uint32_t)v[n - 1]);
-	}
-	return n;
-}
 
 Test(neon_requant, matches_gemmlowp_scalar)
 {
-	static int32_t v[NV];
-	const size_t nv = values(v);
+	static int32_t v[SL_NTEST_RQ_VALUES];
+	const size_t nv = sl_ntest_requant_values(v);
 	const int32_t mults[] = {0,	    1,	       1 << 30, (1 << 30) + 1, 1518500250, INT32_MAX - 1,
 				 INT32_MAX, 1073741823};
 	uint32_t s = 777;
@@ -68,8 +43,8 @@ Test(neon_requant, matches_gemmlowp_scalar)
 /* Per-lane parameters (the layer kernels' form): four different channels. */
 Test(neon_requant, per_lane_parameters)
 {
-	static int32_t v[NV];
-	const size_t nv = values(v);
+	static int32_t v[SL_NTEST_RQ_VALUES];
+	const size_t nv = sl_ntest_requant_values(v);
 	uint32_t s = 4242;
 	for (int round = 0; round < 2000; round++) {
 		int32_t mult[4], lsh[4], rsh[4];
@@ -84,8 +59,8 @@ Test(neon_requant, per_lane_parameters)
 		}
 		const size_t i = (size_t)(sl_ntest_rand(&s) % (nv - 4));
 		int32_t got[4];
-		vst1q_s32(got,
-			  sl_dense_rq(vld1q_s32(v + i), vld1q_s32(mult), vld1q_s32(lsh), vld1q_s32(rsh), any));
+		vst1q_s32(
+		    got, sl_dense_rq(vld1q_s32(v + i), vld1q_s32(mult), vld1q_s32(lsh), vld1q_s32(rsh), any));
 		for (int j = 0; j < 4; j++)
 			cr_assert_eq(got[j], sl_mul_by_quantized_multiplier(v[i + j], mult[j], shift[j]),
 				     "lane %d: x %d mult %d shift %d", j, v[i + j], mult[j], shift[j]);
@@ -95,8 +70,8 @@ Test(neon_requant, per_lane_parameters)
 /* Zero point added with int32 wrap-around, then saturation and the clamp. */
 Test(neon_requant, narrow_matches_clamp)
 {
-	static int32_t v[NV];
-	const size_t nv = values(v);
+	static int32_t v[SL_NTEST_RQ_VALUES];
+	const size_t nv = sl_ntest_requant_values(v);
 	for (int u8 = 0; u8 < 2; u8++)
 		for (int zi = 0; zi < 3; zi++) {
 			const int32_t lo = u8 ? 0 : -128;

@@ -10,31 +10,6 @@
 #include "kernels/dense/x86/requant_avx2.h"
 #include "kernels/quant.h"
 
-#define NV 4096
-
-static size_t values(int32_t *v)
-{
-	size_t n = 0;
-	const int32_t fixed[] = {INT32_MIN, INT32_MIN + 1, INT32_MIN + 2, -2, -1, 0, 1,
-				 2,	    INT32_MAX - 1, INT32_MAX};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		v[n++] = fixed[i];
-	for (int e = 0; e < 31; e++) {
-		const int32_t p = (int32_t)1 << e;
-		const int32_t c[] = {p,	     p - 1,	p + 1,	      -p,	    -p + 1,
-				     -p - 1, p + p / 2, -(p + p / 2), p / 2 * 3 + 1};
-		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-			v[n++] = c[i];
-	}
-	uint32_t s = 12345;
-	while (n < NV) {
-		const uint32_t r = sl_ntest_rand(&s);
-		v[n++] = (int32_t)(r >> (sl_ntest_rand(&s) % 32));
-		v[n - 1] = (sl_ntest_rand(&s) & 1) ? v[n - 1] : (int32_t)(0u - (uint32_t)v[n - 1]);
-	}
-	return n;
-}
-
 static void need_avx2(void)
 {
 	if (!cpuinfo_initialize() || !cpuinfo_has_x86_avx2())
@@ -44,8 +19,8 @@ static void need_avx2(void)
 Test(dense_requant_avx2, matches_gemmlowp_scalar)
 {
 	need_avx2();
-	static int32_t v[NV];
-	const size_t nv = values(v);
+	static int32_t v[SL_NTEST_RQ_VALUES];
+	const size_t nv = sl_ntest_requant_values(v);
 	const int32_t mults[] = {0,	    1,	       1 << 30, (1 << 30) + 1, 1518500250, INT32_MAX - 1,
 				 INT32_MAX, 1073741823};
 	uint32_t s = 777;
@@ -73,8 +48,8 @@ Test(dense_requant_avx2, matches_gemmlowp_scalar)
 Test(dense_requant_avx2, per_lane_parameters)
 {
 	need_avx2();
-	static int32_t v[NV];
-	const size_t nv = values(v);
+	static int32_t v[SL_NTEST_RQ_VALUES];
+	const size_t nv = sl_ntest_requant_values(v);
 	uint32_t s = 4242;
 	for (int round = 0; round < 20000; round++) {
 		int32_t mult[8], lsh[8], rsh[8];
