@@ -36,6 +36,7 @@ static void usage(FILE *f)
 		"  --no-bias-correction    int8 without bias correction\n"
 		"  --eval DIR              warn about images that are also in the evaluation folder\n"
 		"  --verbose               sparsity allocation and per-layer re-fit details\n"
+		"  --positions N           re-fit samples per image and layer (default 48)\n"
 		"%s",
 		sl_cli_common_help);
 }
@@ -87,6 +88,7 @@ int sl_cli_compress(int argc, char **argv)
 		OPT_NO_BIAS,
 		OPT_EVAL,
 		OPT_VERBOSE,
+		OPT_POSITIONS,
 	};
 	static const struct option longopts[] = {
 	    SL_CLI_COMMON_LONGOPTS,
@@ -100,6 +102,7 @@ int sl_cli_compress(int argc, char **argv)
 	    {"no-bias-correction", 0, NULL, OPT_NO_BIAS},
 	    {"eval", 1, NULL, OPT_EVAL},
 	    {"verbose", 0, NULL, OPT_VERBOSE},
+	    {"positions", 1, NULL, OPT_POSITIONS},
 	    {0},
 	};
 	sl_cli_opts co;
@@ -158,6 +161,10 @@ int sl_cli_compress(int argc, char **argv)
 			break;
 		case OPT_VERBOSE:
 			o.verbose = true;
+			break;
+		case OPT_POSITIONS:
+			if (sl_cli_parse_int("--positions", optarg, 1, 65536, &o.positions_per_image) < 0)
+				return SL_CLI_EXIT_USAGE;
 			break;
 		default:
 			usage(stderr);
@@ -242,7 +249,7 @@ int sl_cli_compress(int argc, char **argv)
 		if (base[0] == 0 || strcmp(base, "fp32") == 0) {
 			snprintf(base, sizeof(base), "fp32");
 		} else if (strncmp(base, "sparse-", 7) == 0) {
-			kind = "unstructured";
+			kind = "block-1x4"; /* the sparse kernels' blocks: 1 output x 4 inputs */
 			amount = strtod(base + 7, &end);
 		} else if (strncmp(base, "channels-", 9) == 0) {
 			kind = "channels";
@@ -262,7 +269,7 @@ int sl_cli_compress(int argc, char **argv)
 			fp = sl_model_ref(master);
 		} else if (strcmp(base, last_base_name) == 0) {
 			fp = sl_model_ref(last_base);
-		} else if (strcmp(kind, "unstructured") == 0) {
+		} else if (strncmp(base, "sparse-", 7) == 0) {
 			r = sl_compress_sparse(ctx, amount / 100.0, &fp, &err);
 		} else {
 			r = sl_compress_channels(ctx, amount / 100.0, &fp, &err);

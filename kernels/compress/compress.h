@@ -73,7 +73,8 @@ static inline void sl_compress_ctx_freep(sl_compress_ctx **c)
 int sl_compress_int8(sl_compress_ctx *c, const sl_model *fp32, sl_model **ret, sl_error *err);
 
 /* Magnitude pruning to `sparsity` of all convolution/FC weights, in 1x4 blocks
- * along output channels, per-layer levels chosen on the measured network; the
+ * (one output channel, four consecutive inputs; the sparse kernels' block),
+ * per-layer levels chosen on the measured network; the
  * first convolution and tiny layers stay dense. Recovery per options. */
 int sl_compress_sparse(sl_compress_ctx *c, double sparsity, sl_model **ret, sl_error *err);
 

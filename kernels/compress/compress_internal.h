@@ -71,6 +71,28 @@ void co_range(const co_stats *s, const sl_compress_opts *o, float *lo, float *hi
 int la_cholesky(double *a, int n);
 /* Solve L L^T x = b in place for nrhs right-hand sides stored as rows of b. */
 void la_cholesky_solve(const double *l, int n, double *b, int nrhs);
+/* Full inverse of A = L L^T from its Cholesky factor l; -ENOMEM. */
+int la_inverse_from_cholesky(const double *l, int n, double *inv);
+
+/* ---- OBS pruning in 1x4 blocks (obs.c) ---- */
+
+/* Upper Cholesky factor U of (H + lambda I)^-1 (H^-1 = U^T U), what
+ * SparseGPT's column-by-column elimination needs; also the lower Cholesky
+ * factor of H + lambda I itself, for solving the dense re-fit. */
+typedef struct {
+	int n;
+	double *l; /* n x n lower, row-major */
+	double *u; /* n x n upper, row-major */
+} ob_factors;
+
+/* h: n x n, lower triangle used (h[i * n + j], j <= i). -EDOM when not SPD. */
+int ob_factor(const double *h, int n, double lambda, ob_factors *f);
+void ob_factors_free(ob_factors *f);
+/* Zero `nprune` of the 1x4 blocks (four consecutive columns) among the first
+ * k entries of w (length f->n; entries past k, e.g. a bias, are never
+ * pruned), chosen by OBS saliency and compensated in the columns after each
+ * one, in batches of 32 blocks whose selection sees the updates so far. */
+void ob_prune_row(const ob_factors *f, int k, double *w, int nprune);
 
 /* ---- re-fit (recover.c) ---- */
 

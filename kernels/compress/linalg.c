@@ -1,6 +1,7 @@
 /* Dense Cholesky for the re-fit's normal equations (small, SPD after damping). */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "kernels/compress/compress_internal.h"
 
@@ -45,4 +46,35 @@ void la_cholesky_solve(const double *l, int n, double *b, int nrhs)
 			x[i] = s / l[(size_t)i * n + i];
 		}
 	}
+}
+
+int la_inverse_from_cholesky(const double *l, int n, double *inv)
+{
+	/* rt holds L^-1 transposed, so both products below read rows. */
+	double *rt = malloc(sizeof(double) * (size_t)n * (size_t)n);
+	if (!rt)
+		return -ENOMEM;
+	for (int j = 0; j < n; j++) {
+		double *rj = rt + (size_t)j * n;
+		for (int i = 0; i < j; i++)
+			rj[i] = 0;
+		rj[j] = 1.0 / l[(size_t)j * n + j];
+		for (int i = j + 1; i < n; i++) {
+			const double *li = l + (size_t)i * n;
+			double s = 0;
+			for (int k = j; k < i; k++)
+				s += li[k] * rj[k];
+			rj[i] = -s / li[i];
+		}
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j <= i; j++) {
+			const double *a = rt + (size_t)i * n, *b = rt + (size_t)j * n;
+			double s = 0;
+			for (int k = i; k < n; k++)
+				s += a[k] * b[k];
+			inv[(size_t)i * n + j] = inv[(size_t)j * n + i] = s;
+		}
+	free(rt);
+	return 0;
 }

@@ -1,5 +1,5 @@
-/* Magnitude pruning in 1x4 blocks (four consecutive output channels sharing an
- * input position, the block the sparse SpMM kernels consume), with per-layer
+/* Magnitude pruning in 1x4 blocks (one output channel, four consecutive
+ * input channels: the block the sparse SpMM kernels consume), with per-layer
  * sparsity allocated greedily on the network's measured output distortion. */
 #include <errno.h>
 #include <math.h>
@@ -10,7 +10,7 @@
 #include "common/macros.h"
 #include "kernels/compress/compress_internal.h"
 
-#define BLOCK_ROWS	   4
+#define BLOCK_COLS	   4
 #define MAX_LAYER_SPARSITY 0.97
 
 typedef struct {
@@ -24,53 +24,43 @@ static int cmp_scored(const void *a, const void *b)
 	return x->score < y->score ? -1 : (x->score > y->score ? 1 : (x->idx - y->idx));
 }
 
-/* Zero the weakest `s` of the blocks of w[o][k] (rows grouped by four). A
- * block's weight is its energy times the mean square of the input it reads
- * (in_sq, per input channel, NULL: plain magnitude): a small weight on a
- * large activation matters as much as a large weight on a small one, and
- * MobileNet's folded batch norms make channel scales differ by orders of
- * magnitude. */
+/* Zero the weakest `s` of the 1x4 blocks of w[o][k] (one row, four
+ * consecutive columns: what the sparse kernels skip). A block's weight is its
+ * energy times the mean square of the input it reads (in_sq, per input
+ * channel, NULL: plain magnitude): a small weight on a large activation
+ * matters as much as a large weight on a small one, and MobileNet's folded
+ * batch norms make channel scales differ by orders of magnitude. */
 static int prune_blocks(float *w, int o, int k, const double *in_sq, int ci, double s)
 {
-	const int ng = (o + BLOCK_ROWS - 1) / BLOCK_ROWS;
-	const size_t nb = (size_t)ng * (size_t)k;
+	const int kb = (k + BLOCK_COLS - 1) / BLOCK_COLS;
+	const size_t nb = (size_t)o * (size_t)kb;
 	scored *v = malloc(sizeof(*v) * (nb ? nb : 1));
-	double *inv = malloc(sizeof(double) * (size_t)(o ? o : 1));
-	if (!v || !inv) {
-		free(v);
-		free(inv);
+	if (!v)
 		return -ENOMEM;
-	}
-	/* Each row's share of its own output energy: folded batch norms give
-	 * the four rows of a block output scales orders of magnitude apart, and
-	 * absolute energies would let the largest row decide for all four. */
 	for (int r = 0; r < o; r++) {
+		/* Each block as a share of its row's output energy: folded batch
+		 * norms give rows output scales orders of magnitude apart, and
+		 * absolute energies would let the largest rows keep everything. */
+		const float *wr = w + (size_t)r * k;
 		double e = 0;
 		for (int kk = 0; kk < k; kk++)
-			e += (double)w[(size_t)r * k + kk] * w[(size_t)r * k + kk] *
-			     (in_sq ? in_sq[kk % ci] : 1.0);
-		inv[r] = e > 0 ? 1.0 / e : 0.0;
-	}
-	for (int g = 0; g < ng; g++) {
-		const int r1 = SL_MIN(o, (g + 1) * BLOCK_ROWS);
-		for (int kk = 0; kk < k; kk++) {
-			double e = 0;
-			for (int r = g * BLOCK_ROWS; r < r1; r++)
-				e += (double)w[(size_t)r * k + kk] * w[(size_t)r * k + kk] * inv[r];
-			if (in_sq)
-				e *= in_sq[kk % ci];
-			v[(size_t)g * k + kk] = (scored){(float)e, (int)((size_t)g * k + kk)};
+			e += (double)wr[kk] * wr[kk] * (in_sq ? in_sq[kk % ci] : 1.0);
+		const double inv = e > 0 ? 1.0 / e : 0.0;
+		for (int b = 0; b < kb; b++) {
+			double be = 0;
+			for (int kk = b * BLOCK_COLS; kk < SL_MIN(k, (b + 1) * BLOCK_COLS); kk++)
+				be += (double)wr[kk] * wr[kk] * (in_sq ? in_sq[kk % ci] : 1.0);
+			v[(size_t)r * kb + b] = (scored){(float)(be * inv), (int)((size_t)r * kb + b)};
 		}
 	}
 	qsort(v, nb, sizeof(*v), cmp_scored);
 	const size_t cut = (size_t)llround(s * (double)nb);
 	for (size_t i = 0; i < cut && i < nb; i++) {
-		const int g = v[i].idx / k, kk = v[i].idx % k;
-		for (int r = g * BLOCK_ROWS; r < SL_MIN(o, (g + 1) * BLOCK_ROWS); r++)
+		const int r = v[i].idx / kb, b = v[i].idx % kb;
+		for (int kk = b * BLOCK_COLS; kk < SL_MIN(k, (b + 1) * BLOCK_COLS); kk++)
 			w[(size_t)r * k + kk] = 0;
 	}
 	free(v);
-	free(inv);
 	return 0;
 }
 

@@ -19,6 +19,13 @@
  * one vector per image; since the pool is linear, FC(mean x) = mean FC(x), so
  * it is fitted on the per-position features before the pool instead.
  *
+ * A layer pruned in 1x4 blocks keeps a different set of inputs in every row,
+ * and an exact re-fit would need one factorisation per row (O(k^3) each). Its
+ * rows are instead re-fitted with all their inputs (one factorisation for the
+ * layer), then pruned back to the same number of blocks per row by OBS
+ * (obs.c), which chooses the blocks again on the pruned network's own inputs
+ * and moves what they carried onto the weights that stay.
+ *
  * One calibration image in five is held out. Its layer statistics choose the
  * damping and, row by row, the best of {pruned row, pruned row with its bias
  * re-estimated, re-fitted row}. A closer linear output is not always a better
@@ -333,8 +340,9 @@ typedef struct {
 	int node, ci; /* ci: index into the cache */
 	rl_geom gd, gt;
 	int kt, ot;
-	int *rowmap; /* target row -> dense row */
-	acc a[2];    /* fit, held out */
+	int *rowmap;	      /* target row -> dense row */
+	const float *wd, *bd; /* the dense layer's weights and bias when the shapes agree, else NULL */
+	acc a[2];	      /* fit, held out */
 	int *pos;
 	float *patch;
 	int img;
@@ -451,6 +459,152 @@ typedef struct {
 	double damp;
 } fit_report;
 
+/* Row r as a compact (S, v) over its non-zero entries; returns ns. */
+static int compact_row(const double *v, int kt, int *S, double *vs)
+{
+	int ns = 0;
+	for (int i = 0; i < kt; i++)
+		if (v[i] != 0 || i == kt - 1) {
+			S[ns] = i;
+			vs[ns++] = v[i];
+		}
+	return ns;
+}
+
+/* Zero blocks of four consecutive inputs in row r of the target (ret) and
+ * how many of them the dense row does not have: what the pruning took. */
+static int zero_blocks(const float *wt, const float *wd, int k, int r, int *ret_new)
+{
+	int n = 0, fresh = 0;
+	for (int b = 0; 4 * b < k; b++) {
+		bool zt = true, zd = true;
+		for (int j = 4 * b; j < SL_MIN(k, 4 * b + 4); j++) {
+			zt &= wt[(size_t)r * k + j] == 0.0f;
+			zd &= wd[(size_t)r * k + j] == 0.0f;
+		}
+		n += zt;
+		fresh += zt && !zd;
+	}
+	*ret_new = fresh;
+	return n;
+}
+
+/* Row r re-fitted to the dense outputs with all its inputs (damped toward
+ * the dense row), then pruned back to `nprune` blocks by OBS: the mask is
+ * chosen again on the pruned network's own inputs. v: length kt. */
+static void fit_sparse_row(const acc *a, const rl *l, const ob_factors *f, double lambda, int r, int nprune,
+			   double *v)
+{
+	const int kt = l->kt + 1, k = l->kt, o = l->ot, rd = l->rowmap[r];
+	for (int i = 0; i < k; i++)
+		v[i] = a->g[(size_t)i * o + r] + lambda * l->wd[(size_t)rd * k + i];
+	v[k] = a->g[(size_t)k * o + r] + lambda * (l->bd ? l->bd[rd] : 0);
+	la_cholesky_solve(f->l, kt, v, 1);
+	ob_prune_row(f, k, v, nprune);
+}
+
+/* The re-fit of a layer pruned in 1x4 blocks (each row its own kept set):
+ * per row the best on held-out images of {pruned, bias re-estimated,
+ * re-fitted and pruned again by OBS}. */
+static int solve_sparse(sl_model *target, rl *l, double damp_floor, double mean_diag, const int *nprune,
+			fit_report *rep)
+{
+	const int kt = l->kt + 1, k = l->kt, o = l->ot;
+	const sl_node *nd = &target->nodes[l->node];
+	float *wt = (float *)target->tensors[nd->inputs[1]].data;
+	const bool has_bias = nd->n_inputs > 2 && nd->inputs[2] >= 0;
+	float *bt = has_bias ? (float *)target->tensors[nd->inputs[2]].data : NULL;
+	const acc *fa = &l->a[0], *va = &l->a[1];
+	ob_factors best = {0};
+	int *S = malloc(sizeof(int) * (size_t)kt);
+	double *v = malloc(sizeof(double) * (size_t)kt), *vs = malloc(sizeof(double) * (size_t)kt);
+	double *cand = malloc(sizeof(double) * (size_t)kt * 3);
+	int r = 0;
+	if (!S || !v || !vs || !cand) {
+		r = -ENOMEM;
+		goto out;
+	}
+	double best_e = INFINITY, best_lambda = 0;
+	const int samples = SL_MIN(o, DAMP_GROUPS * 4);
+	for (int d = 0; d < N_DAMP; d++) {
+		const double lambda = SL_MAX(damp_grid[d], damp_floor) * mean_diag;
+		ob_factors f;
+		if ((r = ob_factor(fa->h, kt, lambda, &f)) == -ENOMEM)
+			goto out;
+		if (r < 0) {
+			r = 0;
+			continue;
+		}
+		double e = 0;
+		for (int s = 0; s < samples; s++) {
+			const int row = (int)((long)s * o / samples);
+			fit_sparse_row(fa, l, &f, lambda, row, nprune[row], v);
+			const int ns = compact_row(v, kt, S, vs);
+			e += row_obj(va, kt, o, S, ns, vs, row);
+		}
+		if (e < best_e) {
+			ob_factors_free(&best);
+			best = f;
+			best_e = e;
+			best_lambda = lambda;
+			rep->damp = SL_MAX(damp_grid[d], damp_floor);
+		} else {
+			ob_factors_free(&f);
+		}
+	}
+	for (int row = 0; row < o; row++) {
+		double *c0 = cand, *c1 = cand + kt, *c2 = cand + 2 * (size_t)kt;
+		for (int i = 0; i < k; i++)
+			c0[i] = wt[(size_t)row * k + i];
+		c0[k] = bt ? bt[row] : 0;
+		/* bias re-estimated over the row's kept set */
+		int ns = compact_row(c0, kt, S, vs);
+		memcpy(c1, c0, sizeof(double) * (size_t)kt);
+		if (bt) {
+			fit_bias(fa, kt, o, S, ns, vs, row);
+			c1[k] = vs[ns - 1];
+		}
+		const bool fitted = best.n > 0;
+		if (fitted)
+			fit_sparse_row(fa, l, &best, best_lambda, row, nprune[row], c2);
+		double e[3];
+		int pick = 0;
+		for (int c = 0; c < 3; c++) {
+			const double *cv = cand + (size_t)c * kt;
+			e[c] = INFINITY;
+			if ((c == 1 && !bt) || (c == 2 && !fitted))
+				continue;
+			bool finite = true;
+			for (int i = 0; i < kt && finite; i++)
+				finite = isfinite(cv[i]);
+			if (!finite)
+				continue;
+			ns = compact_row(cv, kt, S, vs);
+			e[c] = row_obj(va, kt, o, S, ns, vs, row);
+			if (e[c] < e[pick])
+				pick = c;
+		}
+		rep->mag += e[0];
+		rep->bias += isfinite(e[1]) ? e[1] : e[0];
+		rep->fit += isfinite(e[2]) ? e[2] : e[0];
+		rep->best += e[pick];
+		rep->kept_fit += pick == 2;
+		rep->kept_bias += pick == 1;
+		const double *pv = cand + (size_t)pick * kt;
+		for (int i = 0; i < k; i++)
+			wt[(size_t)row * k + i] = (float)pv[i];
+		if (bt)
+			bt[row] = (float)pv[k];
+	}
+out:
+	ob_factors_free(&best);
+	free(S);
+	free(v);
+	free(vs);
+	free(cand);
+	return r;
+}
+
 /* bias_only: keep every row's weights, re-estimate the biases alone. */
 static int solve_layer(sl_model *target, rl *l, double damp_floor, bool bias_only, fit_report *rep)
 {
@@ -470,6 +624,21 @@ static int solve_layer(sl_model *target, rl *l, double damp_floor, bool bias_onl
 		mean_diag += fa->h[(size_t)i * kt + i];
 	mean_diag = mean_diag / SL_MAX(kt - 1, 1) + 1e-12;
 
+	if (!bias_only && l->wd) {
+		int *np = malloc(sizeof(int) * (size_t)o), total = 0;
+		if (!np)
+			return -ENOMEM;
+		for (int row = 0; row < o; row++) {
+			int fresh;
+			np[row] = zero_blocks(wt, l->wd, kt - 1, row, &fresh);
+			total += fresh;
+		}
+		int r = total > 0 ? solve_sparse(target, l, damp_floor, mean_diag, np, rep) : 1;
+		free(np);
+		if (r <= 0)
+			return r;
+	}
+
 	const int ng = (o + 3) / 4;
 	int *S = malloc(sizeof(int) * (size_t)kt), *prevS = malloc(sizeof(int) * (size_t)kt);
 	double *fac = malloc(sizeof(double) * (size_t)kt * kt);
@@ -482,7 +651,9 @@ static int solve_layer(sl_model *target, rl *l, double damp_floor, bool bias_onl
 		goto out;
 	}
 
-	/* Kept set of group g (the four rows of a 1x4 block share it) and its current rows. */
+	/* Kept set of group g (four rows share one factorisation when their
+	 * kept sets agree: dense layers, or ones that lost input channels) and
+	 * its current rows. */
 #define GROUP_SETUP(g)                                                                                       \
 	const int g0 = (g)*4, rows = SL_MIN(4, o - g0);                                                      \
 	int ns = 0;                                                                                          \
@@ -666,6 +837,12 @@ static int setup_layer(const sl_compress_ctx *cc, sl_model *target, int ci, rl *
 		free(l->rowmap);
 		l->rowmap = NULL;
 		return 0;
+	}
+	if (l->ot == wd->dims[0] && sl_tensor_numel(wt) == sl_tensor_numel(wd)) {
+		const sl_node *ndn = &cc->master->nodes[c->node[ci]];
+		l->wd = wd->data;
+		l->bd = ndn->n_inputs > 2 && ndn->inputs[2] >= 0 ? cc->master->tensors[ndn->inputs[2]].data
+								 : NULL;
 	}
 	const size_t kt = (size_t)l->kt + 1, o = (size_t)l->ot;
 	l->pos = malloc(sizeof(int) * (size_t)l->gd.p);

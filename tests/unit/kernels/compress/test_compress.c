@@ -116,6 +116,91 @@ static int argmax(const float *v, int n)
 	return b;
 }
 
+/* Output error w' H w of a weight change d (lower-triangle H). */
+static double quad(const double *h, int n, const double *d)
+{
+	double e = 0;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			e += d[i] * d[j] * (i >= j ? h[i * n + j] : h[j * n + i]);
+	return e;
+}
+
+Test(compress_obs, identity_hessian_is_block_magnitude_pruning)
+{
+	enum { K = 10, N = K + 1 }; /* three blocks, the last partial, then a bias */
+	double h[N * N] = {0}, w[N];
+	for (int i = 0; i < N; i++) {
+		h[i * N + i] = 1;
+		w[i] = (i % 4 == 1 ? 0.1 : 1.0) * (i + 1) * (i & 1 ? -1 : 1);
+	}
+	w[4] = w[5] = w[6] = w[7] = 0.01; /* the weakest block */
+	ob_factors f;
+	cr_assert_eq(ob_factor(h, N, 0.0, &f), 0);
+	double v[N];
+	memcpy(v, w, sizeof(v));
+	ob_prune_row(&f, K, v, 1);
+	for (int i = 0; i < N; i++)
+		cr_assert_float_eq(v[i], i >= 4 && i < 8 ? 0.0 : w[i], 1e-12, "entry %d", i);
+	ob_factors_free(&f);
+}
+
+Test(compress_obs, compensates_correlated_inputs)
+{
+	/* Inputs with strong correlations (x = M z): OBS must zero exactly the
+	 * asked blocks, never the bias, and lose less output than zeroing the
+	 * same number of blocks by magnitude. */
+	enum { K = 24, N = K + 1, S = 400 };
+	static double h[N * N];
+	double w[N], x[N];
+	memset(h, 0, sizeof(h));
+	for (int s = 0; s < S; s++) {
+		for (int i = 0; i < K; i++)
+			x[i] = sin(0.37 * s * (1 + i % 5)) + 0.8 * cos(0.11 * s + i / 4) +
+			       0.05 * sin(7.1 * s * i);
+		x[K] = 1;
+		for (int i = 0; i < N; i++)
+			for (int j = 0; j <= i; j++)
+				h[i * N + j] += x[i] * x[j];
+	}
+	for (int i = 0; i < N; i++)
+		w[i] = cos(1.3 * i + 0.2);
+	ob_factors f;
+	cr_assert_eq(ob_factor(h, N, 1e-6, &f), 0);
+	double v[N], d_obs[N], d_mag[N];
+	memcpy(v, w, sizeof(v));
+	ob_prune_row(&f, K, v, 3);
+	int zero_blocks = 0;
+	for (int b = 0; b < K / 4; b++)
+		zero_blocks += v[4 * b] == 0 && v[4 * b + 1] == 0 && v[4 * b + 2] == 0 && v[4 * b + 3] == 0;
+	cr_assert_eq(zero_blocks, 3);
+	cr_assert_neq(v[K], 0.0);
+	/* magnitude: the three blocks of least energy, nothing compensated */
+	double m[N];
+	memcpy(m, w, sizeof(m));
+	for (int q = 0; q < 3; q++) {
+		int best = -1;
+		double be = 0;
+		for (int b = 0; b < K / 4; b++) {
+			const double e = m[4 * b] * m[4 * b] + m[4 * b + 1] * m[4 * b + 1] +
+					 m[4 * b + 2] * m[4 * b + 2] + m[4 * b + 3] * m[4 * b + 3];
+			if (e > 0 && (best < 0 || e < be)) {
+				best = b;
+				be = e;
+			}
+		}
+		for (int j = 0; j < 4; j++)
+			m[4 * best + j] = 0;
+	}
+	for (int i = 0; i < N; i++) {
+		d_obs[i] = v[i] - w[i];
+		d_mag[i] = m[i] - w[i];
+	}
+	cr_assert_lt(quad(h, N, d_obs), 0.5 * quad(h, N, d_mag), "OBS %g, magnitude %g", quad(h, N, d_obs),
+		     quad(h, N, d_mag));
+	ob_factors_free(&f);
+}
+
 Test(compress, master_of_uint8_model_tracks_it)
 {
 	sl_model *src = load_shared("mobilenet_v1_0.25_128_quant.tflite");
@@ -180,7 +265,8 @@ Test(compress, int8_and_sparse_variants_of_resnet8)
 
 	cr_assert_eq(sl_compress_sparse(c, 0.5, &spr, &err), 0, "%s", err.msg);
 	cr_assert_geq(sl_compress_weight_sparsity(spr), 0.45);
-	/* 1x4 blocks: the four rows of a block are zero together. */
+	/* The sparse kernels' 1x4 blocks: four consecutive inputs of one row
+	 * are zero together. */
 	for (int i = 0; i < spr->n_nodes; i++) {
 		const sl_node *n = &spr->nodes[i];
 		if (n->op != SL_OP_CONV_2D && n->op != SL_OP_FULLY_CONNECTED)
@@ -188,12 +274,12 @@ Test(compress, int8_and_sparse_variants_of_resnet8)
 		const sl_tensor *w = &spr->tensors[n->inputs[1]];
 		const int o = w->dims[0], k = (int)(sl_tensor_numel(w) / o);
 		const float *f = w->data;
-		for (int g = 0; g + 4 <= o; g += 4)
-			for (int j = 0; j < k; j++) {
+		for (int r = 0; r < o; r++)
+			for (int j = 0; j + 4 <= k; j += 4) {
 				int z = 0;
-				for (int r = 0; r < 4; r++)
-					z += f[(size_t)(g + r) * k + j] == 0.0f;
-				cr_assert(z == 0 || z == 4, "node %d: block (%d, %d) partly zero", i, g, j);
+				for (int q = 0; q < 4; q++)
+					z += f[(size_t)r * k + j + q] == 0.0f;
+				cr_assert(z == 0 || z == 4, "node %d: block (%d, %d) partly zero", i, r, j);
 			}
 	}
 
