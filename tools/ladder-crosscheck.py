@@ -3,10 +3,11 @@
 its top-1 with the figure `sightline bench` wrote into the manifest.
 
 usage: ladder-crosscheck.py LADDER_DIR DIR [--label-offset K] [--crop F]
-                            [--limit N] [--runtime litert|armnn]
+                            [--limit N] [--runtime litert|litert-ref|armnn]
                             [--sightline BIN] [--variants a,b,...]
 
-litert: the ai-edge-litert package (pip); armnn: Debian's python3-pyarmnn
+litert: the ai-edge-litert package (pip), with its XNNPACK delegate;
+litert-ref: the same with TFLite's reference kernels; armnn: Debian's python3-pyarmnn
 (CpuRef backend, run with /usr/bin/python3; slow: ~7 s per MobileNet image).
 Preprocessing: --preprocess sightline (default) mirrors `sightline eval`
 (central crop F with rounded edges, then its default area resize, a box
@@ -17,6 +18,12 @@ range (default raw 0..255).
 With --sightline BIN, the reference figure is `BIN eval` on exactly the same
 images (the first N with --limit) instead of the manifest's, which `sightline
 bench` measured on the whole folder: use it with --limit for slow runtimes.
+With --dump-io BIN (tests/bench/dump_io), every variant instead gets the very
+input bytes `sightline eval` feeds it (dumped with ours' outputs, first N images
+with --limit): the runtime's top-1 is compared image by image with ours, so any
+difference is the runtime's arithmetic, not preprocessing (PIL's box filter
+and ours can differ by one level on some pixels, enough to flip an image in a
+heavily pruned variant).
 Exit status 1 when a variant differs from the reference by more than 1 point."""
 import argparse, json, os, sys
 import numpy as np
@@ -27,10 +34,11 @@ ap.add_argument('ladder'); ap.add_argument('dir')
 ap.add_argument('--label-offset', type=int, default=0)
 ap.add_argument('--crop', type=float, default=None)
 ap.add_argument('--limit', type=int, default=0)
-ap.add_argument('--runtime', choices=['litert', 'armnn'], default='litert')
+ap.add_argument('--runtime', choices=['litert', 'litert-ref', 'armnn'], default='litert')
 ap.add_argument('--preprocess', choices=['sightline', 'pil'], default='sightline')
 ap.add_argument('--sightline', default=None, help='sightline binary: compare with its eval on the same images')
 ap.add_argument('--variants', default=None, help='comma list of variant names (default: all)')
+ap.add_argument('--dump-io', default=None, help='dump_io binary: feed the runtime our exact input bytes')
 a = ap.parse_args()
 
 mpath = a.ladder if a.ladder.endswith('.json') else os.path.join(a.ladder, 'manifest.json')
@@ -44,9 +52,11 @@ if a.limit:
 
 
 class LiteRT:
-    def __init__(self, path):
-        from ai_edge_litert.interpreter import Interpreter
-        self.it = Interpreter(model_path=path, num_threads=1)
+    def __init__(self, path, ref=False):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        # litert-ref: TFLite's reference kernels, the int8 semantics ours are bit-exact with
+        kw = {'experimental_op_resolver_type': OpResolverType.BUILTIN_REF} if ref else {}
+        self.it = Interpreter(model_path=path, num_threads=1, **kw)
         self.it.allocate_tensors()
         self.i = self.it.get_input_details()[0]
         self.o = self.it.get_output_details()[0]
@@ -112,7 +122,6 @@ def load(f, H, W):
 
 
 bad = 0
-print('%-22s %8s %8s %8s %6s' % ('variant', 'top1', 'top5', 'bench', 'diff'))
 want = set(a.variants.split(',')) if a.variants else None
 
 
@@ -125,11 +134,58 @@ def sightline_top1(path):
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)['top1']
 
 
+def dumped(path, name):
+    """Inputs and our (xnnpack backend) outputs of the first --limit images, as dump_io writes them."""
+    import subprocess, tempfile
+    out = os.path.join(tempfile.mkdtemp(prefix='crosscheck-'), name)
+    cmd = [a.dump_io, '--dir', a.dir, '--crop', str(crop)]
+    if a.limit:
+        cmd += ['--limit', str(a.limit)]
+    subprocess.run(cmd + [path, out], check=True, capture_output=True)
+    meta, imgs = {}, []
+    for line in open(os.path.join(out, 'index.tsv')):
+        f = line.rstrip('\n').split('\t')
+        if line.startswith('#'):
+            meta[f[0][1:]] = f[1]
+        else:
+            imgs.append((f[0], int(f[1])))
+    dt = {'uint8': np.uint8, 'int8': np.int8, 'float32': np.float32}
+    ishape = [int(x) for x in meta['input_shape'].split(',')]
+    for key, lab in imgs:
+        x = np.fromfile(os.path.join(out, key + '.in'), dtype=dt[meta['input_dtype']]).reshape(ishape)
+        y = np.fromfile(os.path.join(out, key + '.xnnpack.out'), dtype=dt[meta['output_dtype']])
+        yield x, lab, int(np.argmax(y.astype(np.float64)))
+
+
+if a.dump_io:
+    print('%-22s %8s %8s %8s %6s' % ('variant', 'runtime', 'ours', 'agree', 'diff'))
+    for v in man['variants']:
+        if want is not None and v['name'] not in want:
+            continue
+        path = v['file'] if os.path.isabs(v['file']) else os.path.join(os.path.dirname(mpath), v['file'])
+        r = ArmNN(path) if a.runtime == 'armnn' else LiteRT(path, a.runtime == 'litert-ref')
+        n = t_rt = t_ours = agree = 0
+        for x, lab, ours in dumped(path, v['name']):
+            y = r.run(x)
+            top = int(np.argmax(y))  # first maximum, as ours
+            lab += a.label_offset
+            n += 1
+            t_rt += int(top == lab)
+            t_ours += int(ours == lab)
+            agree += int(top == ours)
+        diff = 100.0 * (t_rt - t_ours) / n
+        bad += abs(diff) > 1.0
+        print('%-22s %7.2f%% %7.2f%% %5d/%-3d %+6.2f' % (v['name'], 100.0 * t_rt / n, 100.0 * t_ours / n,
+              agree, n, diff), flush=True)
+    print('%d images, runtime %s, inputs: the bytes sightline feeds each variant' % (n, a.runtime))
+    sys.exit(1 if bad else 0)
+
+print('%-22s %8s %8s %8s %6s' % ('variant', 'top1', 'top5', 'bench', 'diff'))
 for v in man['variants']:
     if want is not None and v['name'] not in want:
         continue
     path = v['file'] if os.path.isabs(v['file']) else os.path.join(os.path.dirname(mpath), v['file'])
-    r = LiteRT(path) if a.runtime == 'litert' else ArmNN(path)
+    r = ArmNN(path) if a.runtime == 'armnn' else LiteRT(path, a.runtime == 'litert-ref')
     H, W = int(r.shape[1]), int(r.shape[2])
     t1 = t5 = 0
     for f, lab in rows:

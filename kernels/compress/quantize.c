@@ -15,8 +15,11 @@ static void act_params(float lo, float hi, float *scale, int32_t *zp)
 	lo = SL_MIN(lo, 0.0f);
 	hi = SL_MAX(hi, 0.0f);
 	double s = ((double)hi - lo) / 255.0;
-	if (!(s > 0))
-		s = 1e-8;
+	/* A dead activation (a heavily pruned network's, range ~0) still needs a
+	 * scale TFLite accepts: it quantizes the clamp bounds (ReLU6's 6.0) with
+	 * it into int32 and rejects the model when they overflow. */
+	if (!(s >= 1e-7))
+		s = 1e-7;
 	/* Nudge so that real 0 maps to an integer exactly. */
 	double z = -128.0 - lo / s;
 	z = round(z);
@@ -59,7 +62,8 @@ static const double *chan_mean(const co_stats *st, int t, double *buf, int n)
 }
 
 /* Quantize a layer's filter per output channel (or per tensor) and its bias. */
-static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, int n_stats, bool bias_correction)
+static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, int n_stats,
+			    bool bias_correction)
 {
 	const int wt = nd->inputs[1], bt = nd->n_inputs > 2 ? nd->inputs[2] : -1;
 	const sl_tensor *w = &q->tensors[wt];
@@ -97,8 +101,9 @@ static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, 
 	const sl_tensor *in = &q->tensors[nd->inputs[0]];
 	const int in_ch = in->rank ? in->dims[in->rank - 1] : 1;
 	_cleanup_free_ double *mean_buf = malloc(sizeof(double) * (size_t)SL_MAX(in_ch, 1));
-	const double *mean =
-	    bias_correction && mean_buf ? chan_mean(st, stats_tensor(q, nd->inputs[0], n_stats), mean_buf, in_ch) : NULL;
+	const double *mean = bias_correction && mean_buf
+				 ? chan_mean(st, stats_tensor(q, nd->inputs[0], n_stats), mean_buf, in_ch)
+				 : NULL;
 	const int mult = dw ? SL_MAX(nd->p.conv.depth_multiplier, 1) : 1;
 
 	for (int64_t i = 0; i < n; i++) {

@@ -322,6 +322,49 @@ Test(compress, int8_and_sparse_variants_of_resnet8)
 	sl_model_unref(src);
 }
 
+/* A dead activation (a heavily pruned network's first convolution: every
+ * output ~1e-10) must still get a scale TFLite accepts: it quantizes the
+ * ReLU bounds with it into int32, and LiteRT refused such a model. */
+Test(compress, dead_activation_gets_usable_scale)
+{
+	sl_model *src = load_shared("cifar10_resnet8_float.tflite");
+	if (!src)
+		cr_skip_test("SL_SHARED_DIR/models/cifar10_resnet8_float.tflite not available");
+	sl_model *master = NULL, *q = NULL;
+	sl_error err = {{0}};
+	cr_assert_eq(sl_compress_master(src, &master, &err), 0, "%s", err.msg);
+	int first = -1;
+	for (int i = 0; i < master->n_nodes && first < 0; i++)
+		if (master->nodes[i].op == SL_OP_CONV_2D)
+			first = i;
+	cr_assert_geq(first, 0);
+	const sl_node *nd = &master->nodes[first];
+	sl_tensor *w = &master->tensors[nd->inputs[1]], *b = &master->tensors[nd->inputs[2]];
+	memset((void *)w->data, 0, w->bytes);
+	for (int64_t i = 0; i < sl_tensor_numel(b); i++)
+		((float *)b->data)[i] = 1e-10f;
+	sl_calib_set cs = make_calib(master, 4);
+	sl_compress_opts o;
+	sl_compress_opts_init(&o);
+	o.backend = SL_BACKEND_REF;
+	sl_compress_ctx *c = NULL;
+	cr_assert_eq(sl_compress_ctx_new(master, &cs, &o, &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(sl_compress_int8(c, master, &q, &err), 0, "%s", err.msg);
+	const sl_tensor *out = NULL;
+	for (int i = 0; i < q->n_nodes; i++)
+		if (q->nodes[i].op == SL_OP_CONV_2D) {
+			out = &q->tensors[q->nodes[i].outputs[0]];
+			break;
+		}
+	cr_assert(out && out->dtype == SL_DTYPE_I8);
+	cr_assert_geq(out->q.scale[0], 1e-7f, "scale %g", out->q.scale[0]);
+	sl_compress_ctx_free(c);
+	free_calib(&cs);
+	sl_model_unref(q);
+	sl_model_unref(master);
+	sl_model_unref(src);
+}
+
 /* Mean KL(softmax a || softmax b) is what a classifier feels; the models below
  * end in SOFTMAX, so their outputs are probabilities already. */
 static double kl_probs(const float *a, const float *b, int n)
