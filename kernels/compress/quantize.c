@@ -10,7 +10,8 @@
 #include "common/macros.h"
 #include "kernels/compress/compress_internal.h"
 
-static void act_params(float lo, float hi, float *scale, int32_t *zp)
+/* min_scale: see requant_floor. */
+static void act_params(float lo, float hi, double min_scale, float *scale, int32_t *zp)
 {
 	lo = SL_MIN(lo, 0.0f);
 	hi = SL_MAX(hi, 0.0f);
@@ -18,8 +19,7 @@ static void act_params(float lo, float hi, float *scale, int32_t *zp)
 	/* A dead activation (a heavily pruned network's, range ~0) still needs a
 	 * scale TFLite accepts: it quantizes the clamp bounds (ReLU6's 6.0) with
 	 * it into int32 and rejects the model when they overflow. */
-	if (!(s >= 1e-7))
-		s = 1e-7;
+	s = SL_MAX(s, SL_MAX(min_scale, 1e-7));
 	/* Nudge so that real 0 maps to an integer exactly. */
 	double z = -128.0 - lo / s;
 	z = round(z);
@@ -160,6 +160,23 @@ static int quantize_weights(sl_model *q, const sl_node *nd, const co_stats *st, 
 	return cg_set_quant(q, wt, oc, dw ? w->rank - 1 : 0, scale, zp);
 }
 
+/* Smallest output scale of a convolution or fully connected node whose
+ * requantization multiplier (input scale x weight scale / output scale) the
+ * runtimes accept: XNNPACK refuses 256 and above. Only a dead output (range
+ * ~0, a heavily pruned network's) gets near it; 0 for other nodes. */
+static double requant_floor(const sl_model *q, const sl_node *nd)
+{
+	if (nd->op != SL_OP_CONV_2D && nd->op != SL_OP_DEPTHWISE_CONV_2D && nd->op != SL_OP_FULLY_CONNECTED)
+		return 0;
+	const sl_tensor *in = &q->tensors[nd->inputs[0]], *w = &q->tensors[nd->inputs[1]];
+	if (in->q.n != 1 || w->dtype != SL_DTYPE_F32 || !w->data)
+		return 0;
+	float wmax = 0;
+	for (int64_t i = 0; i < sl_tensor_numel(w); i++)
+		wmax = SL_MAX(wmax, fabsf(((const float *)w->data)[i]));
+	return (double)in->q.scale[0] * (wmax / 127.0) / 128.0;
+}
+
 static bool same_params_as_input(sl_op op)
 {
 	return op == SL_OP_RESHAPE || op == SL_OP_MAX_POOL_2D || op == SL_OP_AVERAGE_POOL_2D ||
@@ -212,7 +229,7 @@ int sl_compress_int8(sl_compress_ctx *c, const sl_model *fp32, sl_model **ret, s
 		} else {
 			float lo, hi;
 			co_range(&st[out], o, &lo, &hi);
-			act_params(lo, hi, &scale, &zp);
+			act_params(lo, hi, requant_floor(q, nd), &scale, &zp);
 		}
 		r = set_act(q, out, scale, zp);
 	}
@@ -226,7 +243,7 @@ int sl_compress_int8(sl_compress_ctx *c, const sl_model *fp32, sl_model **ret, s
 			continue;
 		float scale;
 		int32_t zp;
-		act_params(st[in].min, st[in].max, &scale, &zp);
+		act_params(st[in].min, st[in].max, 0, &scale, &zp);
 		int t = cg_add_activation(q, &q->tensors[in], SL_DTYPE_I8, "/int8", err);
 		if (t < 0 || (r = set_act(q, t, scale, zp)) < 0) {
 			r = t < 0 ? t : r;
@@ -265,7 +282,7 @@ int sl_compress_int8(sl_compress_ctx *c, const sl_model *fp32, sl_model **ret, s
 			lo = SL_MIN(lo, f[k]);
 			hi = SL_MAX(hi, f[k]);
 		}
-		act_params(lo, hi, &scale, &zp);
+		act_params(lo, hi, 0, &scale, &zp);
 		int8_t *d = malloc((size_t)(n ? n : 1));
 		if (!d) {
 			r = -ENOMEM;
