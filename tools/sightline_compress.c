@@ -37,6 +37,7 @@ static void usage(FILE *f)
 		"  --eval DIR              warn about images that are also in the evaluation folder\n"
 		"  --verbose               sparsity allocation and per-layer re-fit details\n"
 		"  --positions N           re-fit samples per image and layer (default 48)\n"
+		"  --sens-images N         images the sparsity allocation measures on (default 32)\n"
 		"%s",
 		sl_cli_common_help);
 }
@@ -89,6 +90,7 @@ int sl_cli_compress(int argc, char **argv)
 		OPT_EVAL,
 		OPT_VERBOSE,
 		OPT_POSITIONS,
+		OPT_SENS_IMAGES,
 	};
 	static const struct option longopts[] = {
 	    SL_CLI_COMMON_LONGOPTS,
@@ -103,6 +105,7 @@ int sl_cli_compress(int argc, char **argv)
 	    {"eval", 1, NULL, OPT_EVAL},
 	    {"verbose", 0, NULL, OPT_VERBOSE},
 	    {"positions", 1, NULL, OPT_POSITIONS},
+	    {"sens-images", 1, NULL, OPT_SENS_IMAGES},
 	    {0},
 	};
 	sl_cli_opts co;
@@ -161,6 +164,10 @@ int sl_cli_compress(int argc, char **argv)
 			break;
 		case OPT_VERBOSE:
 			o.verbose = true;
+			break;
+		case OPT_SENS_IMAGES:
+			if (sl_cli_parse_int("--sens-images", optarg, 1, 100000, &o.sens_images) < 0)
+				return SL_CLI_EXIT_USAGE;
 			break;
 		case OPT_POSITIONS:
 			if (sl_cli_parse_int("--positions", optarg, 1, 65536, &o.positions_per_image) < 0)
