@@ -134,6 +134,15 @@ def sightline_top1(path):
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)['top1']
 
 
+def variants():
+    """The selected variants of the manifest: (entry, file path, loaded runtime)."""
+    for v in man['variants']:
+        if want is not None and v['name'] not in want:
+            continue
+        path = v['file'] if os.path.isabs(v['file']) else os.path.join(os.path.dirname(mpath), v['file'])
+        yield v, path, ArmNN(path) if a.runtime == 'armnn' else LiteRT(path, a.runtime == 'litert-ref')
+
+
 def dumped(path, name):
     """Inputs and our (xnnpack backend) outputs of the first --limit images, as dump_io writes them."""
     import subprocess, tempfile
@@ -159,11 +168,7 @@ def dumped(path, name):
 
 if a.dump_io:
     print('%-22s %8s %8s %8s %6s' % ('variant', 'runtime', 'ours', 'agree', 'diff'))
-    for v in man['variants']:
-        if want is not None and v['name'] not in want:
-            continue
-        path = v['file'] if os.path.isabs(v['file']) else os.path.join(os.path.dirname(mpath), v['file'])
-        r = ArmNN(path) if a.runtime == 'armnn' else LiteRT(path, a.runtime == 'litert-ref')
+    for v, path, r in variants():
         n = t_rt = t_ours = agree = 0
         for x, lab, ours in dumped(path, v['name']):
             y = r.run(x)
@@ -181,11 +186,7 @@ if a.dump_io:
     sys.exit(1 if bad else 0)
 
 print('%-22s %8s %8s %8s %6s' % ('variant', 'top1', 'top5', 'bench', 'diff'))
-for v in man['variants']:
-    if want is not None and v['name'] not in want:
-        continue
-    path = v['file'] if os.path.isabs(v['file']) else os.path.join(os.path.dirname(mpath), v['file'])
-    r = ArmNN(path) if a.runtime == 'armnn' else LiteRT(path, a.runtime == 'litert-ref')
+for v, path, r in variants():
     H, W = int(r.shape[1]), int(r.shape[2])
     t1 = t5 = 0
     for f, lab in rows:

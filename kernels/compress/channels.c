@@ -26,14 +26,6 @@ static bool is_1x1_conv(const sl_model *m, const sl_node *n)
 	       w->dims[2] == 1;
 }
 
-static int producer(const sl_model *m, int t)
-{
-	for (int i = 0; i < m->n_nodes; i++)
-		if (m->nodes[i].outputs[0] == t)
-			return i;
-	return -1;
-}
-
 static int find_blocks(const sl_model *m, ir_block *b)
 {
 	int n = 0;
@@ -41,7 +33,7 @@ static int find_blocks(const sl_model *m, ir_block *b)
 		const sl_node *d = &m->nodes[i];
 		if (d->op != SL_OP_DEPTHWISE_CONV_2D || SL_MAX(d->p.conv.depth_multiplier, 1) != 1)
 			continue;
-		const int e = producer(m, d->inputs[0]);
+		const int e = cg_producer(m, d->inputs[0]);
 		int p = -1;
 		if (e < 0 || !is_1x1_conv(m, &m->nodes[e]) || cg_consumers(m, d->inputs[0], NULL) != 1 ||
 		    cg_consumers(m, d->outputs[0], &p) != 1 || !is_1x1_conv(m, &m->nodes[p]))

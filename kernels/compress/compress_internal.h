@@ -23,6 +23,11 @@ int cg_add_node1(sl_model *m, sl_op op, int in, int out, sl_error *err);
 void cg_rewire(sl_model *m, int from, int to, int skip);
 /* Number of nodes reading tensor t. */
 int cg_consumers(const sl_model *m, int t, int *first);
+/* The node writing tensor t, or -1. */
+int cg_producer(const sl_model *m, int t);
+/* The tensor whose distortion measures damage: the logits when the model
+ * ends in a softmax, else its first output. */
+int cg_logits_tensor(const sl_model *m);
 
 int cg_fail(sl_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cg_progress(const sl_compress_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -40,12 +45,19 @@ typedef struct {
 } cl_layer;
 
 int cl_find_layers(const sl_model *m, cl_layer **ret, int *ret_n);
+/* The weights of node nd that the sparsity figure counts (CONV_2D,
+ * DEPTHWISE_CONV_2D, FULLY_CONNECTED constant filters), or NULL. */
+const sl_tensor *cl_counted_weights(const sl_model *m, const sl_node *nd);
 
 /* ---- execution (observe.c) ---- */
 
 int co_runtime(sl_model *m, const sl_compress_opts *o, sl_runtime **ret, sl_error *err);
 /* Copy calibration sample i into the runtime's input. */
 void co_set_input(sl_runtime *rt, const sl_calib_set *cs, int i);
+/* Distance of logits b from reference logits a (n values): KL(softmax a ||
+ * softmax b) with kl, what a classifier's ranking feels (a plain logit error
+ * also counts shifts the softmax ignores); else the squared error. */
+double co_logit_dist(const float *a, const float *b, int64_t n, bool kl);
 
 #define CO_BINS 2048
 typedef struct {

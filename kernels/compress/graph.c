@@ -129,6 +129,20 @@ int cg_consumers(const sl_model *m, int t, int *first)
 	return n;
 }
 
+int cg_producer(const sl_model *m, int t)
+{
+	for (int i = 0; i < m->n_nodes; i++)
+		if (m->nodes[i].n_outputs > 0 && m->nodes[i].outputs[0] == t)
+			return i;
+	return -1;
+}
+
+int cg_logits_tensor(const sl_model *m)
+{
+	const int out = m->outputs[0], pn = cg_producer(m, out);
+	return pn >= 0 && m->nodes[pn].op == SL_OP_SOFTMAX ? m->nodes[pn].inputs[0] : out;
+}
+
 void cg_rewire(sl_model *m, int from, int to, int skip)
 {
 	for (int i = 0; i < m->n_nodes; i++) {

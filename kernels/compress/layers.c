@@ -49,18 +49,22 @@ int cl_find_layers(const sl_model *m, cl_layer **ret, int *ret_n)
 	return 0;
 }
 
+const sl_tensor *cl_counted_weights(const sl_model *m, const sl_node *nd)
+{
+	if (nd->op != SL_OP_CONV_2D && nd->op != SL_OP_FULLY_CONNECTED && nd->op != SL_OP_DEPTHWISE_CONV_2D)
+		return NULL;
+	const sl_tensor *w = &m->tensors[nd->inputs[1]];
+	return w->kind == SL_TENSOR_CONST && w->data && sl_tensor_numel(w) > 0 ? w : NULL;
+}
+
 double sl_compress_weight_sparsity(const sl_model *m)
 {
 	int64_t zeros = 0, total = 0;
 	for (int i = 0; i < m->n_nodes; i++) {
-		const sl_node *nd = &m->nodes[i];
-		if (nd->op != SL_OP_CONV_2D && nd->op != SL_OP_FULLY_CONNECTED &&
-		    nd->op != SL_OP_DEPTHWISE_CONV_2D)
+		const sl_tensor *w = cl_counted_weights(m, &m->nodes[i]);
+		if (!w)
 			continue;
-		const sl_tensor *w = &m->tensors[nd->inputs[1]];
-		int64_t n = sl_tensor_numel(w);
-		if (w->kind != SL_TENSOR_CONST || n <= 0 || !w->data)
-			continue;
+		const int64_t n = sl_tensor_numel(w);
 		total += n;
 		for (int64_t k = 0; k < n; k++) {
 			switch (w->dtype) {

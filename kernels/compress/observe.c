@@ -15,6 +15,30 @@ int co_runtime(sl_model *m, const sl_compress_opts *o, sl_runtime **ret, sl_erro
 	return sl_runtime_new(m, &ro, ret, err);
 }
 
+double co_logit_dist(const float *a, const float *b, int64_t n, bool kl)
+{
+	if (!kl) {
+		double e = 0;
+		for (int64_t i = 0; i < n; i++)
+			e += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+		return e;
+	}
+	double ma = -INFINITY, mb = -INFINITY, za = 0, zb = 0, d = 0;
+	for (int64_t k = 0; k < n; k++) {
+		ma = fmax(ma, a[k]);
+		mb = fmax(mb, b[k]);
+	}
+	for (int64_t k = 0; k < n; k++) {
+		za += exp(a[k] - ma);
+		zb += exp(b[k] - mb);
+	}
+	for (int64_t k = 0; k < n; k++) {
+		const double la = a[k] - ma - log(za), lb = b[k] - mb - log(zb);
+		d += exp(la) * (la - lb);
+	}
+	return d;
+}
+
 void co_set_input(sl_runtime *rt, const sl_calib_set *cs, int i)
 {
 	void *dst = sl_runtime_input(rt, 0);

@@ -73,16 +73,6 @@ static const double *in_sq(const sl_compress_ctx *c, const cl_layer *L)
 	return st->ch_sq; /* a common factor (the count) does not change the ranking */
 }
 
-/* The tensor whose distortion measures damage: the logits when the model ends in a softmax. */
-static int logits_tensor(const sl_model *m)
-{
-	const int out = m->outputs[0];
-	for (int i = 0; i < m->n_nodes; i++)
-		if (m->nodes[i].outputs[0] == out && m->nodes[i].op == SL_OP_SOFTMAX)
-			return m->nodes[i].inputs[0];
-	return out;
-}
-
 typedef struct {
 	int tensor;
 	int64_t len;
@@ -112,37 +102,12 @@ static int run_logits(sl_compress_ctx *c, sl_model *m, int n, int lt, int64_t le
 	return 0;
 }
 
-static double sq_error(const float *a, const float *b, int64_t n)
-{
-	double e = 0;
-	for (int64_t i = 0; i < n; i++)
-		e += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-	return e;
-}
-
-/* Mean KL(softmax(ref) || softmax(y)) over n rows of logits: what a
- * classifier's ranking feels, unlike a plain logit error that also counts
- * shifts the softmax ignores. */
+/* Mean distance of n rows of logits y from ref (co_logit_dist). */
 static double mean_kl(const float *ref, const float *y, int n, int64_t len)
 {
 	double total = 0;
-	for (int i = 0; i < n; i++) {
-		const float *a = ref + (size_t)i * len, *b = y + (size_t)i * len;
-		double ma = -INFINITY, mb = -INFINITY, za = 0, zb = 0, kl = 0;
-		for (int64_t k = 0; k < len; k++) {
-			ma = fmax(ma, a[k]);
-			mb = fmax(mb, b[k]);
-		}
-		for (int64_t k = 0; k < len; k++) {
-			za += exp(a[k] - ma);
-			zb += exp(b[k] - mb);
-		}
-		for (int64_t k = 0; k < len; k++) {
-			const double la = a[k] - ma - log(za), lb = b[k] - mb - log(zb);
-			kl += exp(la) * (la - lb);
-		}
-		total += kl;
-	}
+	for (int i = 0; i < n; i++)
+		total += co_logit_dist(ref + (size_t)i * len, y + (size_t)i * len, len, true);
 	return total / (n ? n : 1);
 }
 
@@ -194,7 +159,7 @@ static int meter_run(net_meter *nm, double *ret, sl_error *err)
 	if (r < 0)
 		return r;
 	*ret = nm->softmax_out ? mean_kl(nm->ref, nm->y, nm->n, nm->len)
-			       : sq_error(nm->ref, nm->y, nm->n * nm->len) / nm->ref_energy;
+			       : co_logit_dist(nm->ref, nm->y, nm->n * nm->len, false) / nm->ref_energy;
 	return 0;
 }
 
@@ -206,7 +171,7 @@ static int meter_init(sl_compress_ctx *c, net_meter *nm, sl_error *err)
 	if (r < 0 || (r = sl_model_finalize(nm->work, err)) < 0)
 		return r;
 	nm->n = SL_MIN(c->o.sens_images, c->cs->n);
-	nm->lt = logits_tensor(nm->work);
+	nm->lt = cg_logits_tensor(nm->work);
 	nm->softmax_out = nm->lt != nm->work->outputs[0];
 	nm->len = sl_tensor_numel(&nm->work->tensors[nm->lt]);
 	nm->ref = malloc(sizeof(float) * (size_t)(nm->n * nm->len));
@@ -238,10 +203,8 @@ static int64_t counted_weights(const sl_model *m)
 {
 	int64_t total = 0;
 	for (int i = 0; i < m->n_nodes; i++) {
-		const sl_node *nd = &m->nodes[i];
-		if (nd->op == SL_OP_CONV_2D || nd->op == SL_OP_FULLY_CONNECTED ||
-		    nd->op == SL_OP_DEPTHWISE_CONV_2D)
-			total += sl_tensor_numel(&m->tensors[nd->inputs[1]]);
+		const sl_tensor *w = cl_counted_weights(m, &m->nodes[i]);
+		total += w ? sl_tensor_numel(w) : 0;
 	}
 	return total;
 }

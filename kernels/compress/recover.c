@@ -67,14 +67,6 @@ struct cr_cache {
 	float *logits; /* [image][nl] of the dense model */
 };
 
-static int producer(const sl_model *m, int t)
-{
-	for (int i = 0; i < m->n_nodes; i++)
-		if (m->nodes[i].n_outputs > 0 && m->nodes[i].outputs[0] == t)
-			return i;
-	return -1;
-}
-
 static int geometry(const sl_model *m, int node, int n_pos_per_image, rl_geom *g)
 {
 	const sl_node *nd = &m->nodes[node];
@@ -88,7 +80,7 @@ static int geometry(const sl_model *m, int node, int n_pos_per_image, rl_geom *g
 	if (g->npos == 1) {
 		/* Follow RESHAPEs back to a global AVERAGE_POOL_2D / MEAN. */
 		int t = g->src, pn;
-		while ((pn = producer(m, t)) >= 0 && m->nodes[pn].op == SL_OP_RESHAPE)
+		while ((pn = cg_producer(m, t)) >= 0 && m->nodes[pn].op == SL_OP_RESHAPE)
 			t = m->nodes[pn].inputs[0];
 		if (pn >= 0 && (m->nodes[pn].op == SL_OP_AVERAGE_POOL_2D || m->nodes[pn].op == SL_OP_MEAN)) {
 			const sl_tensor *pin = &m->tensors[m->nodes[pn].inputs[0]];
@@ -233,42 +225,6 @@ void cr_cache_free(struct cr_cache *c)
 	free(c);
 }
 
-/* The tensor whose distortion measures damage: the logits when the model ends in a softmax. */
-static int logits_of(const sl_model *m)
-{
-	const int out = m->outputs[0];
-	for (int i = 0; i < m->n_nodes; i++)
-		if (m->nodes[i].outputs[0] == out && m->nodes[i].op == SL_OP_SOFTMAX)
-			return m->nodes[i].inputs[0];
-	return out;
-}
-
-/* Distance of logits b from the dense a: KL of the softmaxes when the model
- * ends in one, else squared error. */
-static double logit_dist(const float *a, const float *b, int64_t n, bool kl)
-{
-	if (!kl) {
-		double e = 0;
-		for (int64_t i = 0; i < n; i++)
-			e += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-		return e;
-	}
-	double ma = -INFINITY, mb = -INFINITY, za = 0, zb = 0, d = 0;
-	for (int64_t k = 0; k < n; k++) {
-		ma = fmax(ma, a[k]);
-		mb = fmax(mb, b[k]);
-	}
-	for (int64_t k = 0; k < n; k++) {
-		za += exp(a[k] - ma);
-		zb += exp(b[k] - mb);
-	}
-	for (int64_t k = 0; k < n; k++) {
-		const double la = a[k] - ma - log(za), lb = b[k] - mb - log(zb);
-		d += exp(la) * (la - lb);
-	}
-	return d;
-}
-
 static int build_cache(sl_compress_ctx *cc, sl_error *err)
 {
 	if (cc->cache)
@@ -283,7 +239,7 @@ static int build_cache(sl_compress_ctx *cc, sl_error *err)
 	c->g = calloc((size_t)cc->n_layers + 1, sizeof(rl_geom));
 	c->o = calloc((size_t)cc->n_layers + 1, sizeof(int));
 	c->y = calloc((size_t)cc->n_layers + 1, sizeof(float *));
-	c->lt = logits_of(m);
+	c->lt = cg_logits_tensor(m);
 	c->nl = sl_tensor_numel(&m->tensors[c->lt]);
 	c->logits = malloc(sizeof(float) * (size_t)(n_img * c->nl));
 	if (!c->node || !c->g || !c->o || !c->y || !c->logits) {
@@ -459,6 +415,26 @@ typedef struct {
 	double damp;
 } fit_report;
 
+static bool all_finite(const double *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
+/* Held-out objectives e[] of a row's candidates {pruned, bias re-estimated,
+ * re-fitted} (INFINITY: not available) into the layer's report; best kept. */
+static void report_row(fit_report *rep, const double e[3], int best)
+{
+	rep->mag += e[0];
+	rep->bias += isfinite(e[1]) ? e[1] : e[0];
+	rep->fit += isfinite(e[2]) ? e[2] : e[0];
+	rep->best += e[best];
+	rep->kept_fit += best == 2;
+	rep->kept_bias += best == 1;
+}
+
 /* Row r as a compact (S, v) over its non-zero entries; returns ns. */
 static int compact_row(const double *v, int kt, int *S, double *vs)
 {
@@ -572,24 +548,14 @@ static int solve_sparse(sl_model *target, rl *l, double damp_floor, double mean_
 		for (int c = 0; c < 3; c++) {
 			const double *cv = cand + (size_t)c * kt;
 			e[c] = INFINITY;
-			if ((c == 1 && !bt) || (c == 2 && !fitted))
-				continue;
-			bool finite = true;
-			for (int i = 0; i < kt && finite; i++)
-				finite = isfinite(cv[i]);
-			if (!finite)
+			if ((c == 1 && !bt) || (c == 2 && !fitted) || !all_finite(cv, kt))
 				continue;
 			ns = compact_row(cv, kt, S, vs);
 			e[c] = row_obj(va, kt, o, S, ns, vs, row);
 			if (e[c] < e[pick])
 				pick = c;
 		}
-		rep->mag += e[0];
-		rep->bias += isfinite(e[1]) ? e[1] : e[0];
-		rep->fit += isfinite(e[2]) ? e[2] : e[0];
-		rep->best += e[pick];
-		rep->kept_fit += pick == 2;
-		rep->kept_bias += pick == 1;
+		report_row(rep, e, pick);
 		const double *pv = cand + (size_t)pick * kt;
 		for (int i = 0; i < k; i++)
 			wt[(size_t)row * k + i] = (float)pv[i];
@@ -727,23 +693,13 @@ static int solve_layer(sl_model *target, rl *l, double damp_floor, bool bias_onl
 			int best = 0;
 			for (int c = 0; c < 3; c++) {
 				e[c] = INFINITY;
-				if (!cand[c] || (!bt && c == 1))
-					continue;
-				bool finite = true;
-				for (int i = 0; i < ns && finite; i++)
-					finite = isfinite(cand[c][i]);
-				if (!finite)
+				if (!cand[c] || (!bt && c == 1) || !all_finite(cand[c], ns))
 					continue;
 				e[c] = row_obj(va, kt, o, S, ns, cand[c], row);
 				if (e[c] < e[best] || (bias_only && c == 1))
 					best = c;
 			}
-			rep->mag += e[0];
-			rep->bias += isfinite(e[1]) ? e[1] : e[0];
-			rep->fit += isfinite(e[2]) ? e[2] : e[0];
-			rep->best += e[best];
-			rep->kept_fit += best == 2;
-			rep->kept_bias += best == 1;
+			report_row(rep, e, best);
 			/* Without a bias tensor the bias column must stay 0. */
 			for (int i = 0; i < ns; i++) {
 				const float v = (float)cand[best][i];
@@ -926,7 +882,7 @@ static int held_out_damage(sl_compress_ctx *cc, sl_model *target, int upto, floa
 		co_set_input(rt, cc->cs, i);
 		if ((r = sl_runtime_invoke_observed(rt, grab, &g)) < 0)
 			return r;
-		d += logit_dist(c->logits + (size_t)i * c->nl, buf, c->nl, kl);
+		d += co_logit_dist(c->logits + (size_t)i * c->nl, buf, c->nl, kl);
 	}
 	*ret = d;
 	return 0;
