@@ -231,6 +231,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		r = parse_int(value, 0, 3600000, &c->backoff_ms);
 	} else if (IS("auto", "BackoffMaxMs")) {
 		r = parse_int(value, 0, 3600000, &c->backoff_max_ms);
+	} else if (IS("auto", "MaxAccuracyDrop")) {
+		r = parse_double(value, 0, 100, &c->max_accuracy_drop);
 	} else if (IS("debug", "InjectDelayMs")) {
 		r = parse_int(value, 0, 60000, &c->inject_delay_ms);
 	} else if (IS("debug", "InjectDelayVariant")) {

@@ -31,6 +31,7 @@ typedef struct {
 	double step_up_margin; /* fraction of the target */
 	int step_up_hold_ms;
 	int backoff_ms, backoff_max_ms;
+	double max_accuracy_drop; /* top-1 points; 0: no limit (sl_ladder_plan_auto) */
 	/* [debug]: a synthetic slow-down to exercise the latency controller */
 	int inject_delay_ms;
 	char *inject_delay_variant; /* NULL: every variant */

@@ -219,8 +219,11 @@ static void auto_step(sl_daemon *d, const sl_result *res)
 	/* Only the ratio between the running variant and the next one up matters:
 	 * reference latencies when the manifest has both, else MACs, else file size. */
 	double cost[64] = {0};
+	bool ok[64];
+	for (int i = 0; i < d->ladder->n && i < 64; i++)
+		ok[i] = d->usable[i] && d->ladder->v[i].auto_ok;
 	int up = cur - 1;
-	while (up >= 0 && !d->usable[up])
+	while (up >= 0 && !ok[up])
 		up--;
 	if (up >= 0) {
 		const sl_variant_desc *a = &d->ladder->v[up], *b = &d->ladder->v[cur];
@@ -235,7 +238,7 @@ static void auto_step(sl_daemon *d, const sl_result *res)
 		cost[cur] = 1;
 	}
 	char reason[256];
-	int next = sl_autoctl_sample(&d->autoctl, cur, res->latency_ms, res->done_us, cost, d->usable, reason,
+	int next = sl_autoctl_sample(&d->autoctl, cur, res->latency_ms, res->done_us, cost, ok, reason,
 				     sizeof(reason));
 	if (next < 0) {
 		if (reason[0])
@@ -655,6 +658,12 @@ static int apply_auto_params(sl_daemon *d)
 /* Ladder bookkeeping arrays follow the ladder. */
 int sl_daemon_set_ladder(sl_daemon *d, sl_ladder *l)
 {
+	sl_ladder_plan_auto(l, d->cfg.max_accuracy_drop);
+	for (int i = 0; i < l->n; i++)
+		if (!l->v[i].auto_ok)
+			log_info("ladder: auto mode leaves out %s: %s%s%s", l->v[i].name, l->v[i].auto_skip,
+				 l->v[i].auto_beaten_by ? ": " : "",
+				 l->v[i].auto_beaten_by ? l->v[i].auto_beaten_by : "");
 	bool *usable = calloc((size_t)l->n, sizeof(bool));
 	double *macs = calloc((size_t)l->n, sizeof(double));
 	sl_dbus_variant *views = calloc((size_t)l->n, sizeof(sl_dbus_variant));

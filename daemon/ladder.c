@@ -295,6 +295,16 @@ static int parse_variant(ctx *c, json_object *o, int idx, const char *models_dir
 		return r;
 	if ((r = get_number(c, o, "latency_ms", where, 0, 1e6, &v->latency_ms)) < 0)
 		return r;
+	v->auto_ok = true;
+	json_object *a;
+	if (json_object_object_get_ex(o, "auto", &a) && !json_object_is_type(a, json_type_null)) {
+		if (!json_object_is_type(a, json_type_boolean))
+			return fail(c, "%s: \"auto\" must be true or false", where);
+		if (!json_object_get_boolean(a)) {
+			v->auto_ok = false;
+			v->auto_skip = "\"auto\": false in the manifest";
+		}
+	}
 	if ((r = get_string(c, o, "task", where, &s)) < 0)
 		return r;
 	if (r > 0 && (r = parse_task(c, s, where, &v->task)) < 0)
@@ -421,4 +431,65 @@ out:
 	}
 	*ret = l;
 	return 0;
+}
+
+static bool measured(const sl_variant_desc *v)
+{
+	return isfinite(v->top1) && isfinite(v->latency_ms) && v->latency_ms > 0;
+}
+
+/* Stable: insertion sort, the ladder has at most 64 entries. */
+static void sort_variants(sl_ladder *l, bool (*before)(const sl_variant_desc *, const sl_variant_desc *))
+{
+	for (int i = 1; i < l->n; i++)
+		for (int j = i; j > 0 && before(&l->v[j], &l->v[j - 1]); j--) {
+			sl_variant_desc t = l->v[j];
+			l->v[j] = l->v[j - 1];
+			l->v[j - 1] = t;
+		}
+}
+
+static bool more_accurate(const sl_variant_desc *a, const sl_variant_desc *b)
+{
+	return a->top1 > b->top1 || (a->top1 == b->top1 && a->latency_ms < b->latency_ms);
+}
+
+static bool auto_first(const sl_variant_desc *a, const sl_variant_desc *b)
+{
+	return a->auto_ok && !b->auto_ok;
+}
+
+void sl_ladder_plan_auto(sl_ladder *l, double max_drop)
+{
+	bool all = true;
+	double best = NAN;
+	for (int i = 0; i < l->n; i++) {
+		all = all && measured(&l->v[i]);
+		if (isfinite(l->v[i].top1) && !(l->v[i].top1 <= best))
+			best = l->v[i].top1;
+	}
+	if (all)
+		sort_variants(l, more_accurate);
+	for (int i = 0; i < l->n; i++) {
+		sl_variant_desc *v = &l->v[i];
+		v->auto_beaten_by = NULL;
+		if (!v->auto_ok)
+			continue;
+		if (max_drop > 0 && isfinite(v->top1) && v->top1 < best - max_drop / 100.0) {
+			v->auto_ok = false;
+			v->auto_skip =
+			    "top-1 more than MaxAccuracyDrop points below the most accurate variant";
+			continue;
+		}
+		/* Sorted: only earlier entries can be as accurate. */
+		for (int j = 0; all && j < i; j++)
+			if (l->v[j].auto_ok && l->v[j].latency_ms <= v->latency_ms) {
+				v->auto_ok = false;
+				v->auto_skip =
+				    "another variant is as accurate or more, and as fast or faster";
+				v->auto_beaten_by = l->v[j].name;
+				break;
+			}
+	}
+	sort_variants(l, auto_first);
 }

@@ -10,7 +10,8 @@
  *                      "size": [224, 224], "range": [-1, 1] },
  *   "variants": [ { "name": "...", "file": "...", "precision": "int8",
  *                   "sparsity_kind": "dense", "sparsity": 0.0, "top1": 0.70,
- *                   "latency_ms": 8.1, "labels": ..., "task": ..., "range": ... } ]
+ *                   "latency_ms": 8.1, "auto": true, "labels": ..., "task": ...,
+ *                   "range": ... } ]
  * }
  *
  * The models folder is, in order: the configuration's ModelsDir, the
@@ -34,10 +35,15 @@ typedef struct {
 	char *labels; /* absolute, NULL: none */
 	char *precision;
 	char *sparsity_kind;
-	double sparsity;     /* 0..1 */
-	double top1;	     /* 0..1, NaN unknown */
-	double latency_ms;   /* reference latency, NaN unknown */
-	uint64_t size_bytes; /* of the model file, 0 when missing */
+	double sparsity;   /* 0..1 */
+	double top1;	   /* 0..1, NaN unknown */
+	double latency_ms; /* reference latency, NaN unknown */
+	/* Whether auto mode may choose it (sl_ladder_plan_auto); manual
+	 * selection is always allowed. auto_skip says why not. */
+	bool auto_ok;
+	const char *auto_skip;	    /* static text, NULL when auto_ok */
+	const char *auto_beaten_by; /* name of the variant that beats it, or NULL */
+	uint64_t size_bytes;	    /* of the model file, 0 when missing */
 	sl_task task;
 	/* Real-value range of one pixel for this model's input, [lo, hi] for 0..255;
 	 * has_range false: the input's own quantization decides (q = pixel). */
@@ -53,6 +59,19 @@ typedef struct {
 	/* What the source produces: every variant is fed from this frame. */
 	sl_preprocess_spec capture_spec;
 } sl_ladder;
+
+/* Order the ladder for auto mode, which steps down and up the list.
+ * - "auto": false in the manifest keeps a variant out of auto mode.
+ * - When every variant has a measured top-1 and latency (sightline bench
+ *   writes them), the list is sorted most accurate first, and a variant that
+ *   another beats on both (as accurate or more, and as fast or faster) is
+ *   left out: stepping down to it would cost accuracy for no speed.
+ *   Compressed ladders need this: their variants come in the order they were
+ *   built (fp32, int8, sparse-50, ...), which is not an order of speed.
+ * - max_drop > 0 (top-1 points): variants more than that below the most
+ *   accurate one are left out.
+ * Variants left out move to the end of the list, in their order. */
+void sl_ladder_plan_auto(sl_ladder *l, double max_drop);
 
 /* models_dir_override: NULL or the configuration's ModelsDir. path may be a
  * folder holding manifest.json. Errors name the manifest and the variant. */

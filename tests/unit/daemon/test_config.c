@@ -200,3 +200,67 @@ Test(ladder, repository_default_is_valid)
 	cr_expect_str_eq(l->v[2].name, "mobilenet_v1_0.25_128");
 	sl_ladder_free(l);
 }
+
+/* Auto mode's order: measured ladders sorted most accurate first, variants
+ * another one beats on both accuracy and speed left out (at the end), as are
+ * "auto": false and, with a limit, variants too far below the best. */
+static const char *names(const sl_ladder *l, char *buf, size_t len)
+{
+	buf[0] = 0;
+	for (int i = 0; i < l->n; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s%s", i ? " " : "", l->v[i].name,
+			 l->v[i].auto_ok ? "" : "-");
+	return buf;
+}
+
+static sl_ladder *load_str(const char *json)
+{
+	char *p = put("plan.json", json);
+	sl_ladder *l = NULL;
+	char err[512];
+	cr_assert_eq(sl_ladder_load(p, NULL, &l, err, sizeof(err)), 0, "%s", err);
+	return l;
+}
+
+#define V(n, t, ms) "{\"name\":\"" n "\",\"file\":\"m.tflite\",\"top1\":" t ",\"latency_ms\":" ms "}"
+
+Test(ladder, auto_order_follows_measurements)
+{
+	char buf[256];
+	/* As sightline compress writes them; bench filled in the figures. */
+	sl_ladder *l = load_str("{\"variants\":[" V("fp32", "0.84", "15") "," V("int8", "0.85", "4") "," V(
+	    "sparse-50", "0.44", "12") "," V("sparse-50-int8", "0.43",
+					     "3.8") "," V("channels-25-int8", "0.53",
+							  "3.1") "," V("sparse-90-int8", "0.002",
+								       "2.3") "]}");
+	sl_ladder_plan_auto(l, 0);
+	cr_expect_str_eq(names(l, buf, sizeof(buf)),
+			 "int8 channels-25-int8 sparse-90-int8 fp32- sparse-50- sparse-50-int8-");
+	cr_expect_str_eq(l->v[3].auto_beaten_by, "int8");
+	cr_expect_str_eq(l->v[5].auto_beaten_by, "channels-25-int8");
+	sl_ladder_free(l);
+
+	l = load_str("{\"variants\":[" V("fp32", "0.84", "15") "," V("int8", "0.85", "4") "," V(
+	    "channels-25-int8", "0.53", "3.1") "," V("sparse-90-int8", "0.002", "2.3") "]}");
+	sl_ladder_plan_auto(l, 40);
+	cr_expect_str_eq(names(l, buf, sizeof(buf)), "int8 channels-25-int8 fp32- sparse-90-int8-");
+	cr_expect_null(l->v[3].auto_beaten_by);
+	sl_ladder_free(l);
+}
+
+Test(ladder, auto_order_without_measurements_keeps_the_file_order)
+{
+	char buf[256];
+	sl_ladder *l = load_str("{\"variants\":[{\"name\":\"a\",\"file\":\"m.tflite\",\"top1\":0.5},"
+				"{\"name\":\"b\",\"file\":\"m.tflite\",\"auto\":false},"
+				"{\"name\":\"c\",\"file\":\"m.tflite\",\"top1\":0.7,\"latency_ms\":3},"
+				"{\"name\":\"d\",\"file\":\"m.tflite\",\"top1\":0.2}]}");
+	sl_ladder_plan_auto(l, 30);
+	cr_expect_str_eq(names(l, buf, sizeof(buf)), "a c b- d-");
+	sl_ladder_free(l);
+
+	char *p = put("badauto.json", "{\"variants\":[{\"name\":\"a\",\"file\":\"m\",\"auto\":1}]}");
+	char err[512] = "";
+	cr_expect_lt(sl_ladder_load(p, NULL, &l, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "\"auto\" must be true or false"), "%s", err);
+}
