@@ -48,6 +48,27 @@ static void progress(void *ud, const char *msg)
 	fprintf(stderr, "sightline: [%6.1fs] %s\n", (sl_cli_now_ms() - *t0) / 1000.0, msg);
 }
 
+/* A pruned variant that no longer classifies should not wait for sightline
+ * bench to be noticed. */
+static void report_agreement(sl_compress_ctx *ctx, const char *name, sl_model *m, json_object *arr)
+{
+	int agree = 0, n = 0;
+	sl_error err = {{0}};
+	if (sl_compress_agreement(ctx, m, &agree, &n, &err) < 0)
+		return; /* not a classifier, or too few calibration images: nothing to say */
+	fprintf(stderr,
+		"sightline: %s: top-1 agrees with the master on %d of %d held-out calibration images\n", name,
+		agree, n);
+	if (2 * agree < n)
+		sl_cli_warn(
+		    "%s: the master's top-1 on only %d of %d held-out images: expect far lower accuracy "
+		    "(sightline bench measures it)",
+		    name, agree, n);
+	json_object *v = json_object_array_get_idx(arr, json_object_array_length(arr) - 1);
+	if (v)
+		json_object_object_add(v, "holdout_agreement", json_object_new_double((double)agree / n));
+}
+
 static int write_variant(const char *out_dir, const char *name, const sl_model *m, const char *precision,
 			 const char *kind, json_object *arr)
 {
@@ -301,6 +322,8 @@ int sl_cli_compress(int argc, char **argv)
 			sl_cli_error("%s: int8: %s", tok, err.msg[0] ? err.msg : sl_strerror(r));
 		if (r >= 0)
 			r = write_variant(out, tok, int8 ? q : fp, int8 ? "int8" : "fp32", kind, arr);
+		if (r >= 0 && (int8 || fp != master))
+			report_agreement(ctx, tok, int8 ? q : fp, arr);
 		sl_model_unref(q);
 		sl_model_unref(fp);
 		fprintf(stderr, "sightline: [%6.1fs] %s done in %.1f s\n", (sl_cli_now_ms() - t0) / 1000.0,

@@ -82,5 +82,12 @@ int sl_compress_sparse(sl_compress_ctx *c, double sparsity, sl_model **ret, sl_e
  * (1x1 expand -> depthwise -> 1x1 project), least important first. */
 int sl_compress_channels(sl_compress_ctx *c, double fraction, sl_model **ret, sl_error *err);
 
+/* Top-1 agreement of m (the master, a variant, fp32 or int8) with the master
+ * on the calibration images recovery holds out (one in five): *ret_agree of
+ * *ret_n. A sanity figure, optimistic for recovered variants (recovery chose
+ * between its candidates on these images); sightline bench measures accuracy.
+ * -EOPNOTSUPP unless m has one output of class scores. */
+int sl_compress_agreement(sl_compress_ctx *c, sl_model *m, int *ret_agree, int *ret_n, sl_error *err);
+
 /* Fraction of exactly-zero weights over all CONV/DEPTHWISE/FC filters. */
 double sl_compress_weight_sparsity(const sl_model *m);

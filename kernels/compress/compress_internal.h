@@ -51,6 +51,11 @@ const sl_tensor *cl_counted_weights(const sl_model *m, const sl_node *nd);
 
 /* ---- execution (observe.c) ---- */
 
+/* Calibration images i with i % CO_HOLDOUT_EVERY == CO_HOLDOUT_EVERY - 1 are
+ * held out of recovery's fits: they choose between its candidates, and
+ * sl_compress_agreement measures on them. */
+#define CO_HOLDOUT_EVERY 5
+
 int co_runtime(sl_model *m, const sl_compress_opts *o, sl_runtime **ret, sl_error *err);
 /* Copy calibration sample i into the runtime's input. */
 void co_set_input(sl_runtime *rt, const sl_calib_set *cs, int i);
@@ -130,4 +135,5 @@ struct sl_compress_ctx {
 	double path_kl;
 	co_stats *master_stats; /* for int8 of the master */
 	struct cr_cache *cache; /* recovery's dense outputs; NULL until first needed */
+	int *master_top;	/* the master's top-1 on the held-out images (agree.c), or NULL */
 };

@@ -72,6 +72,7 @@ sl_compress_ctx *sl_compress_ctx_free(sl_compress_ctx *c)
 	sl_model_unref(c->master);
 	free(c->layers);
 	free(c->path_s);
+	free(c->master_top);
 	cr_cache_free(c->cache);
 	free(c);
 	return NULL;

@@ -42,7 +42,6 @@
 #include "common/macros.h"
 #include "kernels/compress/compress_internal.h"
 
-#define HOLDOUT_EVERY 5
 #define BATCH_COLS    256
 static const double damp_grid[] = {1e-3, 1e-2, 1e-1, 1.0};
 #define N_DAMP	    (int)(sizeof(damp_grid) / sizeof(damp_grid[0]))
@@ -340,7 +339,7 @@ static void layer_observe(void *ud, int t, const void *data)
 	if (t != l->gt.src || c->target->tensors[t].dtype != SL_DTYPE_F32)
 		return;
 	const sl_node *nd = &c->target->nodes[l->node];
-	acc *a = &l->a[l->img % HOLDOUT_EVERY == HOLDOUT_EVERY - 1];
+	acc *a = &l->a[l->img % CO_HOLDOUT_EVERY == CO_HOLDOUT_EVERY - 1];
 	const int kt = l->kt + 1, od = c->cache->o[l->ci];
 	const float *y = c->cache->y[l->ci] + (size_t)l->img * l->gd.p * od;
 	positions(l->img, l->node, &l->gd, l->pos);
@@ -878,7 +877,7 @@ static int held_out_damage(sl_compress_ctx *cc, sl_model *target, int upto, floa
 		return r;
 	double d = 0;
 	grab_ctx g = {.c = c, .dst = buf};
-	for (int i = HOLDOUT_EVERY - 1; i < cc->cs->n; i += HOLDOUT_EVERY) {
+	for (int i = CO_HOLDOUT_EVERY - 1; i < cc->cs->n; i += CO_HOLDOUT_EVERY) {
 		co_set_input(rt, cc->cs, i);
 		if ((r = sl_runtime_invoke_observed(rt, grab, &g)) < 0)
 			return r;

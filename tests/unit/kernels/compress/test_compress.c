@@ -262,6 +262,11 @@ Test(compress, int8_and_sparse_variants_of_resnet8)
 				cr_assert_eq(w->q.zero_point[k], 0);
 		}
 	cr_assert(per_channel);
+	/* ... and classifies the held-out calibration images as the master does. */
+	int agree = -1, n = -1;
+	cr_assert_eq(sl_compress_agreement(c, q, &agree, &n, &err), 0, "%s", err.msg);
+	cr_expect_eq(n, 3);
+	cr_expect_eq(agree, n);
 
 	cr_assert_eq(sl_compress_sparse(c, 0.5, &spr, &err), 0, "%s", err.msg);
 	cr_assert_geq(sl_compress_weight_sparsity(spr), 0.45);
