@@ -686,6 +686,7 @@ int sl_daemon_set_ladder(sl_daemon *d, sl_ladder *l)
 		    .sparsity = l->v[i].sparsity,
 		    .top1 = l->v[i].top1,
 		    .size_bytes = l->v[i].size_bytes,
+		    .auto_ok = l->v[i].auto_ok,
 		};
 	}
 	sl_ladder_free(d->ladder);

@@ -92,6 +92,16 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
 
 	if (strcmp(property, "Version") == 0)
 		return sd_bus_message_append(reply, "s", s->version);
+	if (strcmp(property, "AutoVariants") == 0) {
+		const sl_dbus_variant *v = NULL;
+		size_t n = 0;
+		s->ops->list_variants(s->userdata, &v, &n);
+		int r = sd_bus_message_open_container(reply, 'a', "s");
+		for (size_t i = 0; r >= 0 && i < n; i++)
+			if (v[i].auto_ok)
+				r = sd_bus_message_append(reply, "s", str_or_empty(v[i].name));
+		return r < 0 ? r : sd_bus_message_close_container(reply);
+	}
 	s->ops->get_status(s->userdata, &st);
 
 	static const struct {
@@ -437,6 +447,7 @@ static const sd_bus_vtable vtable[] = {
     SD_BUS_PROPERTY("SourceState", "s", get_property, 0, EMITS),
     SD_BUS_PROPERTY("ActiveVariant", "s", get_property, 0, EMITS),
     SD_BUS_PROPERTY("Mode", "s", get_property, 0, EMITS),
+    SD_BUS_PROPERTY("AutoVariants", "as", get_property, 0, 0),
     SD_BUS_PROPERTY("LatencyTargetMs", "d", get_property, 0, EMITS),
     SD_BUS_PROPERTY("FramesCaptured", "t", get_property, 0, 0),
     SD_BUS_PROPERTY("FramesInferred", "t", get_property, 0, 0),

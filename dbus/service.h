@@ -45,6 +45,7 @@ typedef struct {
 	double sparsity; /* 0..1 */
 	double top1;	 /* 0..1, NaN when not measured */
 	uint64_t size_bytes;
+	bool auto_ok; /* auto mode may choose it (property AutoVariants) */
 } sl_dbus_variant;
 
 typedef struct {

@@ -32,7 +32,8 @@ static void usage(FILE *f)
 		   "Control and watch the Sightline daemon (org.sightline.Sightline1).\n\n"
 		   "Commands:\n"
 		   "  status          state, source, variant, mode, counters, fps and latency\n"
-		   "  variants        the ladder: name, precision, sparsity, top-1, size\n"
+		   "  variants        the ladder: name, precision, sparsity, top-1, size, whether auto mode "
+		   "uses it\n"
 		   "  use NAME        pin variant NAME (manual mode)\n"
 		   "  auto MS         auto mode: keep the p95 latency under MS milliseconds\n"
 		   "  result          the latest result\n"
@@ -178,6 +179,21 @@ static int get_string_property(sd_bus *bus, const char *name, char **ret)
 	return sd_bus_get_property_string(bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE, name, NULL, ret);
 }
 
+static void strv_freep(char ***p)
+{
+	for (char **s = *p; s && *s; s++)
+		free(*s);
+	free(*p);
+}
+
+static bool strv_has(char *const *v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
 static int cmd_variants(sd_bus *bus, const opts *o)
 {
 	_cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -188,11 +204,15 @@ static int cmd_variants(sd_bus *bus, const opts *o)
 	if (r < 0)
 		return report("variants", r, &e);
 	(void)get_string_property(bus, "ActiveVariant", &active);
+	/* Older daemons have no AutoVariants: then every variant is marked. */
+	_cleanup_(strv_freep) char **autov = NULL;
+	const bool have_auto = sd_bus_get_property_strv(bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE,
+							"AutoVariants", NULL, &autov) >= 0;
 
 	json_object *arr = json_object_new_array();
 	if (!o->json)
-		printf("  %-28s %-9s %-10s %8s %7s %10s\n", "NAME", "PRECISION", "SPARSITY", "LEVEL", "TOP-1",
-		       "SIZE");
+		printf("  %-28s %-9s %-10s %8s %7s %10s  %s\n", "NAME", "PRECISION", "SPARSITY", "LEVEL",
+		       "TOP-1", "SIZE", "AUTO");
 	r = sd_bus_message_enter_container(reply, 'a', SL_DBUS_VARIANT_SIG);
 	for (;;) {
 		const char *name, *prec, *kind;
@@ -204,6 +224,7 @@ static int cmd_variants(sd_bus *bus, const opts *o)
 		if (r <= 0)
 			break;
 		bool is_active = active && strcmp(active, name) == 0;
+		bool in_auto = !have_auto || strv_has(autov, name);
 		if (o->json) {
 			json_object *v = json_object_new_object();
 			json_object_object_add(v, "name", json_object_new_string(name));
@@ -213,6 +234,7 @@ static int cmd_variants(sd_bus *bus, const opts *o)
 			json_object_object_add(v, "top1", jdouble(top1));
 			json_object_object_add(v, "size_bytes", json_object_new_uint64(size));
 			json_object_object_add(v, "active", json_object_new_boolean(is_active));
+			json_object_object_add(v, "auto", json_object_new_boolean(in_auto));
 			json_object_array_add(arr, v);
 		} else {
 			char t1[16];
@@ -220,8 +242,8 @@ static int cmd_variants(sd_bus *bus, const opts *o)
 				snprintf(t1, sizeof(t1), "-");
 			else
 				snprintf(t1, sizeof(t1), "%.1f%%", top1 * 100);
-			printf("%c %-28s %-9s %-10s %7.0f%% %7s %7.2f MB\n", is_active ? '*' : ' ', name,
-			       prec, kind, sparsity * 100, t1, (double)size / 1e6);
+			printf("%c %-28s %-9s %-10s %7.0f%% %7s %7.2f MB  %s\n", is_active ? '*' : ' ', name,
+			       prec, kind, sparsity * 100, t1, (double)size / 1e6, in_auto ? "yes" : "-");
 		}
 	}
 	if (r < 0) {

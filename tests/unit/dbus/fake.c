@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 static const sl_dbus_variant variants[] = {
-    {"big", "int8", "dense", 0.0, 0.71, 4000000},
-    {"small", "uint8", "unstructured", 0.5, NAN, 500000},
+    {"big", "int8", "dense", 0.0, 0.71, 4000000, true},
+    {"small", "uint8", "unstructured", 0.5, NAN, 500000, false},
 };
 
 static void get_status(void *userdata, sl_dbus_status *st)

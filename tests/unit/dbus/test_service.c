@@ -109,6 +109,21 @@ Test(dbus_service, properties_have_their_types_and_values)
 	}
 }
 
+Test(dbus_service, auto_variants_lists_what_auto_mode_may_choose)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	char **v = NULL;
+	cr_assert_geq(sd_bus_get_property_strv(env.client, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE,
+					       "AutoVariants", &err, &v),
+		      0, "%s", err.message);
+	cr_assert_not_null(v);
+	cr_expect_str_eq(v[0], "big");
+	cr_expect_null(v[1]);
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
 Test(dbus_service, properties_are_read_only)
 {
 	sd_bus_error err = SD_BUS_ERROR_NULL;
