@@ -21,7 +21,8 @@
  * (Zen 3, 2026-11-30, -r 100 -m, three runs) over MobileNet v2's 19 pointwise shapes, sparse vs XNNPACK
  * qc8: totals 1.11x / 1.18x / 1.25x / 1.33x at 30 / 35 / 40 / 45 % zero blocks at 1 thread, 1.08x / 1.15x /
  * 1.22x / 1.30x at 2. From 40 % every layer is at or above 1.0x in every run at both thread counts; at
- * 30-35 % the 7x7 layers (b14-b17, last conv) and b1 project dip below. Hence 40 %. bench_sparse_e2e
+ * 30-35 % the 7x7 layers (b14-b17, last conv) and b1 project dip below. Hence 39 %: a layer with 40 %
+ * of its blocks zero, where the compressor's 10 % allocation steps often land, runs sparse. bench_sparse_e2e
  * agrees: summed per-step minima of the claimed layers in the whole network, 1.20x at 50 % and 2.27x at
  * 80 %, a line crossing 1.0x near 37 %. fp32 (no per-layer benchmark) from bench_sparse_e2e on the fp32
  * MobileNet v2: 1.33x at 72 % and 1.61x at 80 %, crossing 1.0x near 57 %: 60 %. The other ISAs are not
@@ -42,7 +43,7 @@ typedef struct {
 } break_even;
 
 static const break_even break_evens[] = {
-    {SL_SPARSE_ISA_AVX2, "avx2", 0.40, 0.60},
+    {SL_SPARSE_ISA_AVX2, "avx2", 0.39, 0.60},
     {SL_SPARSE_ISA_NEON_DOT, "neondot", 0.50, 0.70},
     {SL_SPARSE_ISA_NEON, "neon", 0.50, 0.70},
     {SL_SPARSE_ISA_SSE41, "sse4.1", 0.50, 0.70},
