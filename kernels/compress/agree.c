@@ -5,13 +5,13 @@
  * gives the real accuracy. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/macros.h"
 #include "kernels/compress/compress_internal.h"
+#include "kernels/heads/heads.h"
 
 typedef struct {
-	const sl_model *m;
+	sl_classifier *cl;
 	int tensor;
 	int top;
 } top_ctx;
@@ -19,58 +19,34 @@ typedef struct {
 static void find_top(void *ud, int t, const void *data)
 {
 	top_ctx *c = ud;
-	if (t != c->tensor)
-		return;
-	const sl_tensor *x = &c->m->tensors[t];
-	const int64_t n = sl_tensor_numel(x);
-	int best = 0;
-	for (int64_t i = 1; i < n; i++) {
-		bool gt;
-		switch (x->dtype) {
-		case SL_DTYPE_F32:
-			gt = ((const float *)data)[i] > ((const float *)data)[best];
-			break;
-		case SL_DTYPE_I8: /* a positive scale keeps the order */
-			gt = ((const int8_t *)data)[i] > ((const int8_t *)data)[best];
-			break;
-		case SL_DTYPE_U8:
-			gt = ((const uint8_t *)data)[i] > ((const uint8_t *)data)[best];
-			break;
-		default:
-			return;
-		}
-		if (gt)
-			best = (int)i;
-	}
-	c->top = best;
+	sl_class_score s;
+	if (t == c->tensor && sl_classifier_run(c->cl, data, &s, 1) == 1)
+		c->top = s.index;
 }
 
-/* Calibration sample i into the runtime's input. Every variant keeps the
- * master's input type (a quantized master its quantized input), so the bytes
- * are the master's. */
-static int set_input(const sl_compress_ctx *c, sl_runtime *rt, int i)
-{
-	const sl_tensor *t = sl_runtime_input_tensor(rt, 0);
-	if (t->dtype != c->master->tensors[c->master->inputs[0]].dtype || t->bytes != c->cs->bytes)
-		return -EOPNOTSUPP;
-	memcpy(sl_runtime_input(rt, 0), c->cs->inputs[i], c->cs->bytes);
-	return 0;
-}
-
-/* Top-1 class of m on the held-out calibration samples into top[]. */
+/* Top-1 class of m on the held-out calibration samples into top[]: the
+ * classifier head's decoding (float or quantized) of the logits. */
 static int tops(const sl_compress_ctx *c, sl_model *m, int *top, sl_error *err)
 {
 	const int lt = cg_logits_tensor(m);
-	if (m->n_outputs != 1 || lt < 0 || sl_tensor_numel(&m->tensors[lt]) < 2)
+	const sl_tensor *in = &m->tensors[m->inputs[0]];
+	/* Every variant keeps the master's input type (a quantized master its
+	 * quantized input), so the calibration bytes feed it as they are. */
+	if (m->n_outputs != 1 || lt < 0 || in->dtype != c->master->tensors[c->master->inputs[0]].dtype ||
+	    in->bytes != c->cs->bytes)
 		return -EOPNOTSUPP;
-	_cleanup_(sl_runtime_freep) sl_runtime *rt = NULL;
-	int r = co_runtime(m, &c->o, &rt, err);
+	_cleanup_(sl_classifier_freep) sl_classifier *cl = NULL;
+	int r = sl_classifier_new(&m->tensors[lt], false, &cl, err);
 	if (r < 0)
+		return r;
+	_cleanup_(sl_runtime_freep) sl_runtime *rt = NULL;
+	if ((r = co_runtime(m, &c->o, &rt, err)) < 0)
 		return r;
 	int n = 0;
 	for (int i = CO_HOLDOUT_EVERY - 1; i < c->cs->n; i += CO_HOLDOUT_EVERY, n++) {
-		top_ctx t = {.m = m, .tensor = lt, .top = -1};
-		if ((r = set_input(c, rt, i)) < 0 || (r = sl_runtime_invoke_observed(rt, find_top, &t)) < 0)
+		top_ctx t = {.cl = cl, .tensor = lt, .top = -1};
+		co_set_input(rt, c->cs, i);
+		if ((r = sl_runtime_invoke_observed(rt, find_top, &t)) < 0)
 			return r;
 		if (t.top < 0)
 			return -EOPNOTSUPP;
