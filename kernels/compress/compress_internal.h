@@ -111,7 +111,7 @@ void ob_factors_free(ob_factors *f);
  * one, in batches of 32 blocks whose selection sees the updates so far. */
 void ob_prune_row(const ob_factors *f, int k, double *w, int nprune);
 
-/* ---- re-fit (recover.c) ---- */
+/* ---- re-fit (recover.c, recover_sample.c, recover_fit.c) ---- */
 
 /* Re-fit, one after the other, every CONV_2D/FULLY_CONNECTED layer of
  * `target` (a pruned clone of the master: same node and tensor indices) from
