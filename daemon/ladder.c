@@ -262,6 +262,7 @@ static int parse_variant(ctx *c, json_object *o, int idx, const char *models_dir
 	    .sparsity = 0,
 	    .top1 = NAN,
 	    .latency_ms = NAN,
+	    .holdout_agreement = NAN,
 	    .task = dflt->task,
 	    .has_range = dflt->has_range,
 	    .range_lo = dflt->range_lo,
@@ -294,6 +295,8 @@ static int parse_variant(ctx *c, json_object *o, int idx, const char *models_dir
 	if ((r = get_number(c, o, "top1", where, 0, 1, &v->top1)) < 0)
 		return r;
 	if ((r = get_number(c, o, "latency_ms", where, 0, 1e6, &v->latency_ms)) < 0)
+		return r;
+	if ((r = get_number(c, o, "holdout_agreement", where, 0, 1, &v->holdout_agreement)) < 0)
 		return r;
 	v->auto_ok = true;
 	json_object *a;
@@ -479,6 +482,12 @@ void sl_ladder_plan_auto(sl_ladder *l, double max_drop)
 			v->auto_ok = false;
 			v->auto_skip =
 			    "top-1 more than MaxAccuracyDrop points below the most accurate variant";
+			continue;
+		}
+		if (!isfinite(v->top1) && v->holdout_agreement < 0.5) {
+			v->auto_ok = false;
+			v->auto_skip = "not benchmarked, and it gave the master's top-1 on under half of the "
+				       "held-out images when compressed (sightline bench measures it)";
 			continue;
 		}
 		/* Sorted: only earlier entries can be as accurate. */

@@ -10,7 +10,8 @@
  *                      "size": [224, 224], "range": [-1, 1] },
  *   "variants": [ { "name": "...", "file": "...", "precision": "int8",
  *                   "sparsity_kind": "dense", "sparsity": 0.0, "top1": 0.70,
- *                   "latency_ms": 8.1, "auto": true, "labels": ..., "task": ...,
+ *                   "latency_ms": 8.1, "holdout_agreement": 0.9, "auto": true,
+ *                   "labels": ..., "task": ...,
  *                   "range": ... } ]
  * }
  *
@@ -38,6 +39,10 @@ typedef struct {
 	double sparsity;   /* 0..1 */
 	double top1;	   /* 0..1, NaN unknown */
 	double latency_ms; /* reference latency, NaN unknown */
+	/* Share of held-out calibration images on which it gives the master's
+	 * top-1 (sightline compress), NaN unknown: a guess at accuracy until
+	 * sightline bench measures it. */
+	double holdout_agreement;
 	/* Whether auto mode may choose it (sl_ladder_plan_auto); manual
 	 * selection is always allowed. auto_skip says why not. */
 	bool auto_ok;
@@ -70,6 +75,9 @@ typedef struct {
  *   built (fp32, int8, sparse-50, ...), which is not an order of speed.
  * - max_drop > 0 (top-1 points): variants more than that below the most
  *   accurate one are left out.
+ * - A variant without a measured top-1 whose held-out agreement with the
+ *   master (sightline compress) was below half is left out: compression
+ *   broke it, and stepping down to it would trade the answers for speed.
  * Variants left out move to the end of the list, in their order. */
 void sl_ladder_plan_auto(sl_ladder *l, double max_drop);
 

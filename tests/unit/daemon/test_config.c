@@ -259,8 +259,23 @@ Test(ladder, auto_order_without_measurements_keeps_the_file_order)
 	cr_expect_str_eq(names(l, buf, sizeof(buf)), "a c b- d-");
 	sl_ladder_free(l);
 
+	/* Before sightline bench: compress's held-out agreement keeps broken
+	 * variants out; a measured top-1 overrides it. */
+	l = load_str("{\"variants\":[{\"name\":\"int8\",\"file\":\"m\",\"holdout_agreement\":1},"
+		     "{\"name\":\"sparse-70\",\"file\":\"m\",\"holdout_agreement\":0.45},"
+		     "{\"name\":\"sparse-50\",\"file\":\"m\",\"holdout_agreement\":0.5},"
+		     "{\"name\":\"sparse-80\",\"file\":\"m\",\"holdout_agreement\":0,\"top1\":0.3}]}");
+	sl_ladder_plan_auto(l, 0);
+	cr_expect_str_eq(names(l, buf, sizeof(buf)), "int8 sparse-50 sparse-80 sparse-70-");
+	cr_expect(strstr(l->v[3].auto_skip, "held-out"), "%s", l->v[3].auto_skip);
+	sl_ladder_free(l);
+
 	char *p = put("badauto.json", "{\"variants\":[{\"name\":\"a\",\"file\":\"m\",\"auto\":1}]}");
 	char err[512] = "";
 	cr_expect_lt(sl_ladder_load(p, NULL, &l, err, sizeof(err)), 0);
 	cr_expect(strstr(err, "\"auto\" must be true or false"), "%s", err);
+
+	p = put("badagree.json", "{\"variants\":[{\"name\":\"a\",\"file\":\"m\",\"holdout_agreement\":2}]}");
+	cr_expect_lt(sl_ladder_load(p, NULL, &l, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "holdout_agreement"), "%s", err);
 }
