@@ -44,11 +44,9 @@ static inline void tr8x8_epi32(__m256i r[8])
 	}
 }
 
-/* 32 input channels of 8 pixels, whole rows r[0..8) (pixel i's bytes c..c+31),
- * to the tile: the K pairs are transposed as 16-bit units while still bytes
- * (half the data of transposing after the widening) and widened last.
- * Pair d of the 8 pixels lands in lane 0 of out[d], pair d + 8 in lane 1. */
-static inline void tr8x16_epi16(const __m256i r[8], __m256i out[8])
+/* In each 128-bit lane, the 8 x 8 matrix of 16-bit units transposed: unit i
+ * of out[k] = unit k of r[i]. */
+static inline void tr8x8_epi16_lanes(const __m256i r[8], __m256i out[8])
 {
 	__m256i t[8], u[8];
 	SL_UNROLL
@@ -76,9 +74,11 @@ static inline __m256i widen(__m128i x, bool u8)
 }
 
 /* at[(2 * j + h) * 2 * mr + 2 * px + e] = a[px][4 * j + 2 * h + e]. Whole
- * 32-channel slices go through tr8x16_epi16 (about 5 % of the K = 32
- * projection at high sparsity, where this transposition is a third of the
- * time); the rest, 16 channels at a time, widened first. */
+ * 32-channel slices are transposed as 16-bit K pairs while still bytes (half
+ * the data of transposing after the widening; 5 % of the K = 32 projection at
+ * high sparsity, where packing is a third of the time) and widened last:
+ * pair d of 8 pixels in lane 0 of x[d], pair d + 8 in lane 1. The rest goes
+ * 16 channels at a time, widened first. */
 static inline __attribute__((always_inline)) void
 pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, int16_t *at, const int mr)
 {
@@ -96,7 +96,7 @@ pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, 
 				v[i] = row ? _mm256_loadu_si256((const __m256i *)(row + c))
 					   : _mm256_setzero_si256();
 			}
-			tr8x16_epi16(v, x);
+			tr8x8_epi16_lanes(v, x);
 			SL_UNROLL
 			for (int d = 0; d < 8; d++) {
 				_mm256_store_si256((__m256i *)(dst + d * 2 * mr + q * 16),
@@ -276,7 +276,10 @@ static inline __attribute__((always_inline)) void channel(const sl_sparse_q8 *p,
 		r[h] = _mm256_adds_epi16(_mm256_packs_epi32(acc[2 * h], acc[2 * h + 1]), zp16);
 }
 
-/* Channels na and nb: v[h] = 16 output bytes of each for pixels 16h..16h+15. */
+/* Channels na and nb, pixels 16h..16h+15: v[h] holds per 128-bit lane the
+ * bytes of na then nb for 8 pixels, 16h + (0-3, 8-11) in lane 0 and
+ * 16h + (4-7, 12-15) in lane 1: the order packs leaves them in, which
+ * store_tile undoes by where it stores each pixel. */
 static inline __attribute__((always_inline)) void channel_pair(const sl_sparse_q8 *p, int na, int nb,
 							       const int16_t *at, __m256i *v, const int mr)
 {
@@ -295,55 +298,44 @@ static inline __attribute__((always_inline)) void channel_pair(const sl_sparse_q
 			x = _mm256_packs_epi16(ra[h], rb[h]);
 			x = _mm256_min_epi8(_mm256_max_epi8(x, lo), hi);
 		}
-		v[h] = _mm256_permutevar8x32_epi32(x, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+		v[h] = x;
 	}
 }
 
-/* v[i] = channels 2i, 2i+1 of 16 pixels -> out[px][0..nc) for px < rows. */
+/* v[i] = channels 2i, 2i+1 of 16 pixels as channel_pair leaves them ->
+ * out[px][0..nc) for px < rows. The bytes of each channel pair are
+ * interleaved into 16-bit units, then the 8 x 8 units of each lane are
+ * transposed: lane L of x[k] is then pixel slot k of that lane, channels
+ * 0-15, stored at the pixel the slot stands for. 40 shuffles per 16 x 16
+ * bytes (56 with the lanes sorted first). */
 static inline void store_tile(const __m256i v[8], int nc, size_t rows, uint8_t *out, size_t stride)
 {
-	rows = rows < 16 ? rows : 16;
-	__m256i w[8], x[8];
+	const __m256i il = _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15, 0, 8, 1, 9,
+					    2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+	__m256i y[8], x[8];
 	SL_UNROLL
-	for (int j = 0; j < 4; j++) {
-		w[2 * j] = _mm256_permute2x128_si256(v[j], v[j + 4], 0x20);	/* channels 2j | 2j+8 */
-		w[2 * j + 1] = _mm256_permute2x128_si256(v[j], v[j + 4], 0x31); /* 2j+1 | 2j+9 */
-	}
-	/* Each 128-bit lane now transposes its own 8 channels x 16 pixels. */
+	for (int i = 0; i < 8; i++)
+		y[i] = _mm256_shuffle_epi8(v[i], il);
+	tr8x8_epi16_lanes(y, x);
 	SL_UNROLL
-	for (int i = 0; i < 4; i++) {
-		x[2 * i] = _mm256_unpacklo_epi8(w[2 * i], w[2 * i + 1]);
-		x[2 * i + 1] = _mm256_unpackhi_epi8(w[2 * i], w[2 * i + 1]);
-	}
-	SL_UNROLL
-	for (int g = 0; g < 2; g++) {
-		w[4 * g + 0] = _mm256_unpacklo_epi16(x[4 * g + 0], x[4 * g + 2]); /* px 0-3 */
-		w[4 * g + 1] = _mm256_unpackhi_epi16(x[4 * g + 0], x[4 * g + 2]); /* px 4-7 */
-		w[4 * g + 2] = _mm256_unpacklo_epi16(x[4 * g + 1], x[4 * g + 3]); /* px 8-11 */
-		w[4 * g + 3] = _mm256_unpackhi_epi16(x[4 * g + 1], x[4 * g + 3]); /* px 12-15 */
-	}
-	SL_UNROLL
-	for (int q = 0; q < 4; q++) {
-		x[2 * q] = _mm256_unpacklo_epi32(w[q], w[4 + q]);     /* px 4q, 4q+1 */
-		x[2 * q + 1] = _mm256_unpackhi_epi32(w[q], w[4 + q]); /* px 4q+2, 4q+3 */
-	}
-	SL_UNROLL
-	for (int j = 0; j < 8; j++) {
-		/* lo lane: pixels 2j, 2j+1 of channels 0-7; hi lane: of channels 8-15 */
-		const __m256i t = _mm256_permute4x64_epi64(x[j], 0xD8);
-		const __m128i r0 = _mm256_castsi256_si128(t), r1 = _mm256_extracti128_si256(t, 1);
-		if ((size_t)(2 * j) >= rows)
-			break;
-		if (nc == 16)
-			_mm_storeu_si128((__m128i *)(out + (size_t)(2 * j) * stride), r0);
-		else
-			sl_x86_store_partial(out + (size_t)(2 * j) * stride, r0, nc);
-		if ((size_t)(2 * j + 1) >= rows)
-			break;
-		if (nc == 16)
-			_mm_storeu_si128((__m128i *)(out + (size_t)(2 * j + 1) * stride), r1);
-		else
-			sl_x86_store_partial(out + (size_t)(2 * j + 1) * stride, r1, nc);
+	for (int k = 0; k < 8; k++) {
+		/* Slot k: pixel k or k + 4 (slots 4-7: 8-11) in lane 0, 4 more in lane 1. */
+		const size_t p0 = (size_t)(k < 4 ? k : k + 4), p1 = p0 + 4;
+		if (p0 < rows) {
+			if (nc == 16)
+				_mm_storeu_si128((__m128i *)(out + p0 * stride),
+						 _mm256_castsi256_si128(x[k]));
+			else
+				sl_x86_store_partial(out + p0 * stride, _mm256_castsi256_si128(x[k]), nc);
+		}
+		if (p1 < rows) {
+			if (nc == 16)
+				_mm_storeu_si128((__m128i *)(out + p1 * stride),
+						 _mm256_extracti128_si256(x[k], 1));
+			else
+				sl_x86_store_partial(out + p1 * stride, _mm256_extracti128_si256(x[k], 1),
+						     nc);
+		}
 	}
 }
 
