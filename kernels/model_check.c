@@ -57,10 +57,8 @@ int mi_check_tensors(sl_model *m, sl_error *err)
 					       mi_tname(m, i), t->dims[d]);
 		if (t->kind != SL_TENSOR_CONST)
 			continue;
-		int64_t n = sl_tensor_numel(t);
 		size_t bytes;
-		if (n < 0 || !sl_mul_size((size_t)n, sl_dtype_size(t->dtype), &bytes) ||
-		    bytes > SL_MAX_TENSOR_BYTES)
+		if (mi_tensor_bytes(t, &bytes) < 0)
 			return mi_fail(m, err, SL_E_UNSUPPORTED, "tensor %d (%s): huge dimensions", i,
 				       mi_tname(m, i));
 		if (t->bytes != bytes)

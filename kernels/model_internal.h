@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/macros.h"
 #include "kernels/model.h"
 
 /* Limits that turn absurd (fuzzed or corrupt) models into errors instead of
@@ -32,6 +33,18 @@ static inline const char *mi_tname(const sl_model *m, int t)
 }
 
 /* ---- dtypes ---- */
+
+/* The bytes t's shape and type need (*ret), or -1 when beyond
+ * SL_MAX_TENSOR_BYTES or not computable (a negative dimension). */
+static inline int mi_tensor_bytes(const sl_tensor *t, size_t *ret)
+{
+	const int64_t n = sl_tensor_numel(t);
+	size_t bytes;
+	if (n < 0 || !sl_mul_size((size_t)n, sl_dtype_size(t->dtype), &bytes) || bytes > SL_MAX_TENSOR_BYTES)
+		return -1;
+	*ret = bytes;
+	return 0;
+}
 
 static inline bool mi_is_act_dtype(sl_dtype d)
 {

@@ -507,14 +507,12 @@ int mi_check_sizes_and_quant(sl_model *m, const uint8_t *gin, sl_error *err)
 {
 	for (int i = 0; i < m->n_tensors; i++) {
 		sl_tensor *t = &m->tensors[i];
-		int64_t n = sl_tensor_numel(t);
 		size_t bytes;
-		if (n < 0 || !sl_mul_size((size_t)n, sl_dtype_size(t->dtype), &bytes) ||
-		    bytes > SL_MAX_TENSOR_BYTES)
+		if (mi_tensor_bytes(t, &bytes) < 0)
 			return mi_fail(m, err, SL_E_UNSUPPORTED, "tensor %d (%s): huge dimensions", i,
 				       mi_tname(m, i));
 		const bool live = t->kind == SL_TENSOR_ACTIVATION && (t->producer >= 0 || gin[i]);
-		if (live && n == 0)
+		if (live && sl_tensor_numel(t) == 0)
 			return mi_fail(m, err, SL_E_SHAPE, "tensor %d (%s): empty activation", i,
 				       mi_tname(m, i));
 		t->bytes = bytes;
