@@ -1,5 +1,6 @@
-/* The daemon's state, shared by its files (daemon.c: loop, switching and
- * results; bus.c: the D-Bus ops; reload.c: SIGHUP and Reload). Main loop
+/* The daemon's state, shared by its files (daemon.c: loop, results, status
+ * and lifecycle; swap.c: variant loads, swaps and auto mode; source.c: the
+ * frame source; bus.c: the D-Bus ops; reload.c: SIGHUP and Reload). Main loop
  * thread only, except the src_* fields under src_lock. */
 #pragma once
 
@@ -94,6 +95,14 @@ uint64_t sl_daemon_now_us(void);
 int sl_daemon_request_variant(sl_daemon *d, const char *name, const char *reason, sl_dbus_call *call,
 			      bool force);
 void sl_daemon_pick_startup_variant(sl_daemon *d, const char *why);
+/* Answer every call waiting for a switch with r (and err when r < 0). */
+void sl_daemon_complete_waiters(sl_daemon *d, int r, const sl_dbus_error *err);
+/* A load the loader thread finished: offer it to the pipeline, or retry. */
+void sl_daemon_on_load_done(sl_daemon *d, sl_load_done *ld);
+/* Announce the swaps the pipeline has made. */
+void sl_daemon_drain_swaps(sl_daemon *d);
+/* Auto mode: feed a result's latency to the controller, switch if it says so. */
+void sl_daemon_auto_step(sl_daemon *d, const sl_result *res);
 void sl_daemon_check_ready(sl_daemon *d);
 void sl_daemon_poll_source_state(sl_daemon *d);
 int sl_daemon_open_source(sl_daemon *d);
