@@ -321,21 +321,10 @@ static inline void store_tile(const __m256i v[8], int nc, size_t rows, uint8_t *
 	for (int k = 0; k < 8; k++) {
 		/* Slot k: pixel k or k + 4 (slots 4-7: 8-11) in lane 0, 4 more in lane 1. */
 		const size_t p0 = (size_t)(k < 4 ? k : k + 4), p1 = p0 + 4;
-		if (p0 < rows) {
-			if (nc == 16)
-				_mm_storeu_si128((__m128i *)(out + p0 * stride),
-						 _mm256_castsi256_si128(x[k]));
-			else
-				sl_x86_store_partial(out + p0 * stride, _mm256_castsi256_si128(x[k]), nc);
-		}
-		if (p1 < rows) {
-			if (nc == 16)
-				_mm_storeu_si128((__m128i *)(out + p1 * stride),
-						 _mm256_extracti128_si256(x[k], 1));
-			else
-				sl_x86_store_partial(out + p1 * stride, _mm256_extracti128_si256(x[k], 1),
-						     nc);
-		}
+		if (p0 < rows)
+			sl_x86_store_row(out + p0 * stride, _mm256_castsi256_si128(x[k]), nc);
+		if (p1 < rows)
+			sl_x86_store_row(out + p1 * stride, _mm256_extracti128_si256(x[k], 1), nc);
 	}
 }
 

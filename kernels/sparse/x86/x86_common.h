@@ -39,6 +39,15 @@ static inline void sl_x86_store_partial(uint8_t *d, __m128i v, int nc)
 		*d = (uint8_t)_mm_cvtsi128_si32(v);
 }
 
+/* Store the first nc (<= 16) bytes of v. */
+static inline void sl_x86_store_row(uint8_t *d, __m128i v, int nc)
+{
+	if (nc == 16)
+		_mm_storeu_si128((__m128i *)d, v);
+	else
+		sl_x86_store_partial(d, v, nc);
+}
+
 /* ct[c][px] (16 channels x 16 pixels) -> out[px * stride + c] for px < rows,
  * c < nc: the int8 output tile back to NHWC. */
 static inline void sl_x86_store_tile_u8(const uint8_t ct[16][16], int nc, size_t rows, uint8_t *out,
