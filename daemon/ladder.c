@@ -12,6 +12,7 @@
 
 #include "common/macros.h"
 #include "dbus/service.h"
+#include "kernels/compress/compress.h"
 
 const char *sl_task_name(sl_task t)
 {
@@ -484,7 +485,7 @@ void sl_ladder_plan_auto(sl_ladder *l, double max_drop)
 			    "top-1 more than MaxAccuracyDrop points below the most accurate variant";
 			continue;
 		}
-		if (!isfinite(v->top1) && v->holdout_agreement < 0.5) {
+		if (!isfinite(v->top1) && v->holdout_agreement < SL_COMPRESS_BROKEN_AGREEMENT) {
 			v->auto_ok = false;
 			v->auto_skip = "not benchmarked, and it gave the master's top-1 on under half of the "
 				       "held-out images when compressed (sightline bench measures it)";

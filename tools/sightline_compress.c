@@ -59,7 +59,7 @@ static void report_agreement(sl_compress_ctx *ctx, const char *name, sl_model *m
 	fprintf(stderr,
 		"sightline: %s: top-1 agrees with the master on %d of %d held-out calibration images\n", name,
 		agree, n);
-	if (2 * agree < n)
+	if (agree < SL_COMPRESS_BROKEN_AGREEMENT * n)
 		sl_cli_warn(
 		    "%s: the master's top-1 on only %d of %d held-out images: expect far lower accuracy "
 		    "(sightline bench measures it)",

@@ -88,6 +88,10 @@ int sl_compress_channels(sl_compress_ctx *c, double fraction, sl_model **ret, sl
  * between its candidates on these images); sightline bench measures accuracy.
  * -EOPNOTSUPP unless m has one output of class scores. */
 int sl_compress_agreement(sl_compress_ctx *c, sl_model *m, int *ret_agree, int *ret_n, sl_error *err);
+/* Below this share of agreement a variant is taken as broken: sightline
+ * compress warns, and the daemon's auto mode skips it until sightline bench
+ * has measured it. */
+#define SL_COMPRESS_BROKEN_AGREEMENT 0.5
 
 /* Fraction of exactly-zero weights over all CONV/DEPTHWISE/FC filters. */
 double sl_compress_weight_sparsity(const sl_model *m);
