@@ -73,6 +73,11 @@ typedef struct {
 	 * within +-2^30, so the kernels may use the cheaper rounding fix-up and
 	 * add the output zero point after narrowing to int16 (neon_simd.h). */
 	bool all_rsh;
+	/* act_min >= out_zp (ReLU, ReLU6): a negative value requantizes to the
+	 * zero point or below whichever way its tie rounds, and the clamp makes
+	 * it act_min, so the kernels may skip the fix-up that rounds negative
+	 * ties away from zero. */
+	bool clamps_negative;
 	bool in_u8, out_u8;
 	int32_t out_zp, act_min, act_max;
 } sl_dense_requant;

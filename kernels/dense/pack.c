@@ -61,6 +61,7 @@ static void fill_requant(sl_dense_requant *rq, int n, const sl_dense_quant_desc 
 	rq->out_zp = q->out_zp;
 	rq->act_min = q->act_min;
 	rq->act_max = q->act_max;
+	rq->clamps_negative = q->act_min >= q->out_zp;
 }
 
 /* Raw weight as int8 (uint8 seen through ^ 0x80) and its zero point in the

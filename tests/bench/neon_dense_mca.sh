@@ -14,7 +14,9 @@
 #     MACs; SMULL/SMLAL(2) into .8h 8 MACs; SMLAL(2) into .4s from 16-bit
 #     lanes 4 MACs. Instructions per MAC = loop instructions / loop MACs.
 #     Kernels have one loop per version (paired/unpaired products; left
-#     shifts, right shifts only (sl_dense_requant.all_rsh) or neither; int8 or
+#     shifts, right shifts only (sl_dense_requant.all_rsh), without the
+#     negative-tie fix-up (clamps_negative: ReLU/ReLU6, every depthwise layer
+#     of MobileNet v2) or neither; int8 or
 #     uint8 input and output): each version is a row, except that versions
 #     differing only in the data types (same instruction count but for a
 #     narrowing or widening instruction) share one, which simulates the
@@ -53,9 +55,12 @@
 #     into int32: either pipe) + requantization (right shifts only: 4
 #     SQRDMULH = 8 F0 cycles; SSRA, SRSHL, narrowing and SQADD = 20 F1
 #     cycles; 2 clamps) = 68 pipe-cycles on 2 pipes: at least 34 cycles, 53 %
-#     of the SMLAL peak, whatever the loads. The gemmlowp rounding (bit-exact
-#     with TFLite) leaves no cheaper requantization, and two int8 products
-#     fill an int16 lane, so the widening cannot be shared further.
+#     of the SMLAL peak, whatever the loads. In a layer that clamps negative
+#     values (ReLU6: MobileNet v2's depthwise layers) the 4 SSRA (4 F1
+#     cycles) go: 64 pipe-cycles, at least 32 cycles, 56 %. The gemmlowp
+#     rounding (bit-exact with TFLite) leaves no cheaper requantization, and
+#     two int8 products fill an int16 lane, so the widening cannot be shared
+#     further.
 # Needs gcc-aarch64-linux-gnu, binutils-aarch64-linux-gnu, llvm (llvm-mca), python3.
 set -eu
 
@@ -160,6 +165,8 @@ for n, s, e in found:
         tags.append("lshift")
     if any(o == "sqadd" for _, o, _ in body):
         tags.append("right shifts only")
+        if any(o == "sqrdmulh" for _, o, _ in body) and not any(o == "ssra" for _, o, _ in body):
+            tags.append("clamps negative")
     recs.append((tags, body, n, n1, any(o.startswith("sqxtun") for _, o, _ in body) or
                  any(o.startswith("usubl") for _, o, _ in body)))
 # Versions that differ only in the input or output type (uint8 / int8: a

@@ -4,7 +4,7 @@
  * smlal8 (fast path), 16 channels per block: one pixel at a time, or, for
  * stride 1 (3x3s1), two adjacent pixels sharing their input columns.
  * smlal16 (every dtype combination), 8 channels per block.
- * Requantization takes 22 to 32 instructions per 16 outputs against 18
+ * Requantization takes 18 to 32 instructions per 16 outputs against 18
  * multiplies for their 144 MACs, so it bounds these loops as much as the
  * multiplies do: each layer runs a loop specialised for its variant (see
  * variant_of) and output type, with no branch inside. */

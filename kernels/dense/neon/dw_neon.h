@@ -101,7 +101,7 @@ static inline void store8(const rq_ctx *q, int32x4_t acc[2], size_t c0, uint8_t 
 
 /* Requantization variants of the 3x3 kernels: with the output type, each is
  * inlined into a pixel loop of its own, so that the loops have no branch. */
-enum { RQ_PLAIN, RQ_LSH, RQ_RSH };
+enum { RQ_PLAIN, RQ_LSH, RQ_RSH, RQ_RSH_POS };
 
 /* 16 requantized channels of one pixel. */
 static inline __attribute__((always_inline)) uint8x16_t
@@ -115,10 +115,11 @@ rq16(const rq_ctx *q, const sl_dense_out *o, const int32x4_t acc[4], size_t c0, 
 		mu[i] = vld1q_s32(q->mult + c0 + 4 * (size_t)i);
 		rs[i] = vld1q_s32(q->rsh + c0 + 4 * (size_t)i);
 	}
-	if (mode == RQ_RSH) {
+	if (mode == RQ_RSH || mode == RQ_RSH_POS) {
 		SL_DENSE_UNROLL
 		for (int i = 0; i < 4; i++)
-			r[i] = sl_dense_rq_rsh(acc[i], mu[i], rs[i]);
+			r[i] = mode == RQ_RSH ? sl_dense_rq_rsh(acc[i], mu[i], rs[i])
+					      : sl_dense_rq_rsh_pos(acc[i], mu[i], rs[i]);
 		return sl_dense_narrow16_zp16(o, r);
 	}
 	if (mode == RQ_LSH) {
@@ -152,12 +153,14 @@ static inline __attribute__((always_inline)) uint8x8_t rq8(const rq_ctx *q, cons
 				rs = vld1q_s32(q->rsh + c0 + 4 * (size_t)i);
 		if (mode == RQ_RSH)
 			r[i] = sl_dense_rq_rsh(acc[i], mu, rs);
+		else if (mode == RQ_RSH_POS)
+			r[i] = sl_dense_rq_rsh_pos(acc[i], mu, rs);
 		else
 			r[i] = sl_dense_rq(acc[i], mu,
 					   mode == RQ_LSH ? vld1q_s32(q->lsh + c0 + 4 * (size_t)i) : mu, rs,
 					   mode == RQ_LSH);
 	}
-	if (mode != RQ_RSH)
+	if (mode != RQ_RSH && mode != RQ_RSH_POS)
 		return sl_dense_narrow8(o, r[0], r[1]);
 	const int16x8_t h = vqaddq_s16(vcombine_s16(vqmovn_s32(r[0]), vqmovn_s32(r[1])), o->zp16);
 	if (o->u8)
@@ -169,7 +172,8 @@ static inline __attribute__((always_inline)) uint8x8_t rq8(const rq_ctx *q, cons
 /* Requantization and output variant of a layer. */
 static inline int variant_of(const sl_dense_dw *p)
 {
-	const int mode = p->rq.all_rsh ? RQ_RSH : (p->rq.any_lsh ? RQ_LSH : RQ_PLAIN);
+	const int mode = p->rq.all_rsh ? (p->rq.clamps_negative ? RQ_RSH_POS : RQ_RSH)
+				       : (p->rq.any_lsh ? RQ_LSH : RQ_PLAIN);
 	return 2 * mode + (p->rq.out_u8 ? 1 : 0);
 }
 
@@ -191,8 +195,14 @@ static inline int variant_of(const sl_dense_dw *p)
 		case 2 * RQ_RSH:                                                                             \
 			fn(__VA_ARGS__, RQ_RSH, 0);                                                          \
 			break;                                                                               \
-		default:                                                                                     \
+		case 2 * RQ_RSH + 1:                                                                         \
 			fn(__VA_ARGS__, RQ_RSH, 1);                                                          \
+			break;                                                                               \
+		case 2 * RQ_RSH_POS:                                                                         \
+			fn(__VA_ARGS__, RQ_RSH_POS, 0);                                                      \
+			break;                                                                               \
+		default:                                                                                     \
+			fn(__VA_ARGS__, RQ_RSH_POS, 1);                                                      \
 			break;                                                                               \
 		}                                                                                            \
 	} while (0)

@@ -78,6 +78,15 @@ static inline int32x4_t sl_dense_rq_rsh(int32x4_t x, int32x4_t mult, int32x4_t r
 	return sl_dense_srshl(x, rsh);
 }
 
+/* sl_dense_rq_rsh for a layer that clamps negative values
+ * (sl_dense_requant.clamps_negative): SRSHL's half-up rounding differs from
+ * the reference only on negative ties, and both results are then at most 0,
+ * which the clamp turns into act_min alike. */
+static inline int32x4_t sl_dense_rq_rsh_pos(int32x4_t x, int32x4_t mult, int32x4_t rsh)
+{
+	return sl_dense_srshl(vqrdmulhq_s32(x, mult), rsh);
+}
+
 /* Requantize channels [c0, c0 + 4) of one accumulator vector. */
 static inline int32x4_t sl_dense_rq_at(const sl_dense_requant *q, int32x4_t x, size_t c0)
 {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/macros.h"
 #include "kernels/dense/dense_kernels.h"
 
 size_t sl_ntest_gemm_kernels(sl_dense_gemm_impl *out, size_t max)
@@ -179,6 +180,10 @@ void sl_ntest_layer_make(const sl_ntest_case *c, sl_ntest_layer *L)
 		L->act_min += rnd(&s, 0, 100);
 		L->act_max -= rnd(&s, 0, 100);
 	}
+	if (c->relu) {
+		L->act_min = L->out_zp;
+		L->act_max = SL_MIN(L->act_max, L->out_zp + 75);
+	}
 }
 
 void sl_ntest_layer_free(sl_ntest_layer *L)
@@ -293,12 +298,12 @@ const char *sl_ntest_case_str(const sl_ntest_case *c)
 	snprintf(
 	    buf, sizeof(buf),
 	    "%s b%d %dx%dx%d -> %dx%dx%d f%dx%d s%d,%d d%d,%d p%d,%d %s/%s/%s %s zp%d wzp%d scale%d bias%d "
-	    "wmin%d narrow%d thr%d seed%u",
+	    "wmin%d narrow%d relu%d thr%d seed%u",
 	    c->depthwise ? "dw" : "conv", g->batch, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c,
 	    g->filter_h, g->filter_w, g->stride_h, g->stride_w, g->dilation_h, g->dilation_w, g->pad_top,
 	    g->pad_left, sl_dtype_name(c->in_t), sl_dtype_name(c->w_t), sl_dtype_name(c->out_t),
 	    c->per_channel ? "per-chan" : "per-tensor", c->zp, c->wzp, c->scale, c->bias, c->w_has_min,
-	    c->narrow_act, c->threads, c->seed);
+	    c->narrow_act, c->relu, c->threads, c->seed);
 	return buf;
 }
 

@@ -28,6 +28,7 @@ typedef struct {
 	int zp, wzp, scale, bias;
 	bool w_has_min; /* some weight is -128 (uint8: 0): no int16 pairing */
 	bool narrow_act;
+	bool relu; /* act_min at the output zero point, as ReLU/ReLU6 fuse */
 	int threads;
 	uint32_t seed;
 } sl_ntest_case;

@@ -52,6 +52,7 @@ static void vary(sl_ntest_case *c, uint32_t i)
 	c->bias = (int)(i % 11 == 0 ? BIAS_HUGE : (i % 13 == 0 ? BIAS_NONE : BIAS_SMALL));
 	c->w_has_min = i % 10 == 3;
 	c->narrow_act = i % 5 == 1;
+	c->relu = i % 5 == 3;
 	c->threads = i % 8 == 5 ? 3 : 1;
 	c->depthwise = true;
 	c->seed = i + 1;
@@ -96,8 +97,8 @@ static size_t make_cases(sl_ntest_case *out, size_t max)
 	for (uint32_t r = 0; r < 56 && n < max; r++, i++) {
 		static const int wd[] = {1, 2, 3, 4, 5, 6, 9};
 		const int iw = wd[r % 7], pl = iw == 1 || r / 7 % 2, pr = r / 14 % 2, pt = r % 2;
-		out[n] = (sl_ntest_case){.g = geom(1 + (r % 5 == 2), 3 + r % 3, iw + 1 - pr, cs[r % 14], 3, 3, 1,
-						   1, pt, pl, 1 - pt, pr)};
+		out[n] = (sl_ntest_case){.g = geom(1 + (r % 5 == 2), 3 + r % 3, iw + 1 - pr, cs[r % 14], 3, 3,
+						   1, 1, pt, pl, 1 - pt, pr)};
 		vary(&out[n++], i);
 	}
 	return n;

@@ -51,6 +51,7 @@ static void vary(sl_ntest_case *c, uint32_t i)
 	c->bias = (int)(i % 11 == 0 ? BIAS_HUGE : (i % 13 == 0 ? BIAS_NONE : BIAS_SMALL));
 	c->w_has_min = i % 4 == 2;
 	c->narrow_act = i % 5 == 1;
+	c->relu = i % 5 == 3;
 	c->threads = i % 8 == 5 ? 3 : 1;
 	c->seed = i + 1;
 }
