@@ -11,6 +11,7 @@
  * sparse result is checked bit-exact against the dense scalar reference. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthreadpool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <xnnpack.h>
 
+#include "common/macros.h"
 #include "kernels/quant.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/sparse/sparse.h"
@@ -25,18 +27,22 @@
 typedef struct {
 	const char *blocks; /* where it occurs in the network */
 	int hw, k, n, count;
+	bool relu6; /* fused as in the network: expansions and the last conv clamp, projections do not */
 } layer;
 
 /* Pointwise convolutions of MobileNet v2 (1.0, 224): expansion and projection of
  * the 17 bottlenecks plus the last 1x1 conv; M = hw * hw pixels. */
 static const layer layers[] = {
-    {"b1 project", 112, 32, 16, 1},    {"b2 expand", 112, 16, 96, 1},	   {"b2 project", 56, 96, 24, 1},
-    {"b3-4 expand", 56, 24, 144, 2},   {"b3 project", 56, 144, 24, 1},	   {"b4 project", 28, 144, 32, 1},
-    {"b5-7 expand", 28, 32, 192, 3},   {"b5-6 project", 28, 192, 32, 2},   {"b7 project", 14, 192, 64, 1},
-    {"b8-11 expand", 14, 64, 384, 4},  {"b8-10 project", 14, 384, 64, 3},  {"b11 project", 14, 384, 96, 1},
-    {"b12-14 expand", 14, 96, 576, 3}, {"b12-13 project", 14, 576, 96, 2}, {"b14 project", 7, 576, 160, 1},
-    {"b15-17 expand", 7, 160, 960, 3}, {"b15-16 project", 7, 960, 160, 2}, {"b17 project", 7, 960, 320, 1},
-    {"last conv", 7, 320, 1280, 1},
+    {"b1 project", 112, 32, 16, 1, false},     {"b2 expand", 112, 16, 96, 1, true},
+    {"b2 project", 56, 96, 24, 1, false},      {"b3-4 expand", 56, 24, 144, 2, true},
+    {"b3 project", 56, 144, 24, 1, false},     {"b4 project", 28, 144, 32, 1, false},
+    {"b5-7 expand", 28, 32, 192, 3, true},     {"b5-6 project", 28, 192, 32, 2, false},
+    {"b7 project", 14, 192, 64, 1, false},     {"b8-11 expand", 14, 64, 384, 4, true},
+    {"b8-10 project", 14, 384, 64, 3, false},  {"b11 project", 14, 384, 96, 1, false},
+    {"b12-14 expand", 14, 96, 576, 3, true},   {"b12-13 project", 14, 576, 96, 2, false},
+    {"b14 project", 7, 576, 160, 1, false},    {"b15-17 expand", 7, 160, 960, 3, true},
+    {"b15-16 project", 7, 960, 160, 2, false}, {"b17 project", 7, 960, 320, 1, false},
+    {"last conv", 7, 320, 1280, 1, true},
 };
 
 #define MAX_SP 8
@@ -201,6 +207,11 @@ int main(int argc, char **argv)
 			float *wscale = malloc(n * 4);
 			const float in_scale = 0.02f, out_scale = 0.08f;
 			const int32_t in_zp = -10, out_zp = 5;
+			/* ReLU6 on the output grid: [q(0), q(6)] */
+			const int32_t act_min = L->relu6 ? out_zp : -128,
+				      act_max = L->relu6
+						    ? SL_MIN(127, out_zp + (int32_t)lroundf(6.0f / out_scale))
+						    : 127;
 			for (size_t i = 0; i < m * k; i++)
 				a[i] = (int8_t)(rnd() % 256 - 128);
 			for (size_t i = 0; i < n * k; i++)
@@ -235,8 +246,8 @@ int main(int argc, char **argv)
 							       .shift = shift,
 							       .in_zp = in_zp,
 							       .out_zp = out_zp,
-							       .act_min = -128,
-							       .act_max = 127};
+							       .act_min = act_min,
+							       .act_max = act_max};
 					sl_error err;
 					if (sl_sparse_q8_pack(&d, SL_SPARSE_PACK_W8, &packed[s], &err) < 0) {
 						fprintf(stderr, "pack: %s\n", err.msg);
@@ -248,8 +259,8 @@ int main(int argc, char **argv)
 				if (s == n_sp &&
 				    xnn_create_convolution2d_nhwc_qc8(
 					0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, k, n, k, n, (int8_t)in_zp, in_scale,
-					wscale, ws, bias, (int8_t)out_zp, out_scale, -128, 127, 0,
-					&xop[s]) != xnn_status_success) {
+					wscale, ws, bias, (int8_t)out_zp, out_scale, (int8_t)act_min,
+					(int8_t)act_max, 0, &xop[s]) != xnn_status_success) {
 					fprintf(stderr, "xnn_create_convolution2d_nhwc_qc8 failed\n");
 					return 1;
 				}
@@ -294,8 +305,8 @@ int main(int argc, char **argv)
 						   .per_channel = true,
 						   .mult = mult,
 						   .shift = ishift,
-						   .act_min = -128,
-						   .act_max = 127};
+						   .act_min = act_min,
+						   .act_max = act_max};
 			int32_t *fzp = calloc(n, sizeof(int32_t));
 			ref.filter_zp = fzp;
 			const int with_ref = ti == 0;
