@@ -130,16 +130,16 @@ static inline __m256i bcast_pair(const int16_t *w)
 	return _mm256_set1_epi32(v);
 }
 
-/* acc[g] = init + channel n's sums for pixels 8g..8g+7, g < mr / 8. */
+/* acc[g] = init + channel n's sums for pixels 8g..8g+7, g < mr / 8. One
+ * accumulator per pixel group, not one per K pair: most rows of a sparse
+ * layer hold 0 to 2 blocks, so adding two partial sums at the end cost more
+ * (mr / 8 adds per channel) than the longer dependency chain does. */
 static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 *p, int n, const int16_t *at,
 							     int32_t init, __m256i *acc, const int mr)
 {
-	__m256i a[4], b[4]; /* K pairs 0 and 1 of the block */
 	SL_UNROLL
-	for (int g = 0; g < mr / 8; g++) {
-		a[g] = _mm256_set1_epi32(init);
-		b[g] = _mm256_setzero_si256();
-	}
+	for (int g = 0; g < mr / 8; g++)
+		acc[g] = _mm256_set1_epi32(init);
 	const uint16_t *idx = p->idx;
 	const int16_t *w = p->fast_requant ? p->w16x2 : p->w16;
 	uint32_t i = p->row[n];
@@ -150,36 +150,29 @@ static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 
 		const __m256i w2 = bcast_pair(w + 4 * (size_t)i + 4), w3 = bcast_pair(w + 4 * (size_t)i + 6);
 		SL_UNROLL
 		for (int g = 0; g < mr / 8; g++) {
-			a[g] = _mm256_add_epi32(
-			    a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0));
-			b[g] = _mm256_add_epi32(
-			    b[g], _mm256_madd_epi16(
-				      _mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)), w1));
-		}
-		SL_UNROLL
-		for (int g = 0; g < mr / 8; g++) {
-			a[g] = _mm256_add_epi32(
-			    a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 16 * g)), w2));
-			b[g] = _mm256_add_epi32(
-			    b[g], _mm256_madd_epi16(
-				      _mm256_load_si256((const __m256i *)(b1 + 2 * mr + 16 * g)), w3));
+			const __m256i s0 = _mm256_add_epi32(
+			    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0),
+			    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)),
+					      w1));
+			const __m256i s1 = _mm256_add_epi32(
+			    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 16 * g)), w2),
+			    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 2 * mr + 16 * g)),
+					      w3));
+			acc[g] = _mm256_add_epi32(acc[g], _mm256_add_epi32(s0, s1));
 		}
 	}
 	if (i < e) {
 		const int16_t *b0 = at + (size_t)idx[i] * 4 * mr;
 		const __m256i w0 = bcast_pair(w + 4 * (size_t)i), w1 = bcast_pair(w + 4 * (size_t)i + 2);
 		SL_UNROLL
-		for (int g = 0; g < mr / 8; g++) {
-			a[g] = _mm256_add_epi32(
-			    a[g], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0));
-			b[g] = _mm256_add_epi32(
-			    b[g], _mm256_madd_epi16(
-				      _mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)), w1));
-		}
+		for (int g = 0; g < mr / 8; g++)
+			acc[g] = _mm256_add_epi32(
+			    acc[g],
+			    _mm256_add_epi32(
+				_mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0),
+				_mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)),
+						  w1)));
 	}
-	SL_UNROLL
-	for (int g = 0; g < mr / 8; g++)
-		acc[g] = _mm256_add_epi32(a[g], b[g]);
 }
 
 /* x2 = 2 * acc, |acc << lshift| < 2^30. With y = acc << lshift, the high half
