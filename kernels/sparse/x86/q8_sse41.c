@@ -56,32 +56,27 @@ static inline __m128i bcast_pair(const int16_t *w)
 	return _mm_set1_epi32(v);
 }
 
-/* acc[g] = init + channel n's sums for pixels 4g..4g+3, g < mr / 4. */
+/* acc[g] = init + channel n's sums for pixels 4g..4g+3, g < mr / 4; one
+ * accumulator per group, as in q8_avx2.c. */
 static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 *p, int n, const int16_t *at,
 							     int32_t init, __m128i *acc, const int mr)
 {
-	__m128i a[4], b[4];
 	SL_UNROLL
-	for (int g = 0; g < mr / 4; g++) {
-		a[g] = _mm_set1_epi32(init);
-		b[g] = _mm_setzero_si128();
-	}
+	for (int g = 0; g < mr / 4; g++)
+		acc[g] = _mm_set1_epi32(init);
 	const uint16_t *idx = p->idx;
 	const int16_t *w = p->w16;
 	for (uint32_t i = p->row[n]; i < p->row[n + 1]; i++) {
 		const int16_t *b0 = at + (size_t)idx[i] * 4 * mr;
 		const __m128i w0 = bcast_pair(w + 4 * (size_t)i), w1 = bcast_pair(w + 4 * (size_t)i + 2);
 		SL_UNROLL
-		for (int g = 0; g < mr / 4; g++) {
-			a[g] = _mm_add_epi32(
-			    a[g], _mm_madd_epi16(_mm_load_si128((const __m128i *)(b0 + 8 * g)), w0));
-			b[g] = _mm_add_epi32(
-			    b[g], _mm_madd_epi16(_mm_load_si128((const __m128i *)(b0 + 2 * mr + 8 * g)), w1));
-		}
+		for (int g = 0; g < mr / 4; g++)
+			acc[g] = _mm_add_epi32(
+			    acc[g],
+			    _mm_add_epi32(
+				_mm_madd_epi16(_mm_load_si128((const __m128i *)(b0 + 8 * g)), w0),
+				_mm_madd_epi16(_mm_load_si128((const __m128i *)(b0 + 2 * mr + 8 * g)), w1)));
 	}
-	SL_UNROLL
-	for (int g = 0; g < mr / 4; g++)
-		acc[g] = _mm_add_epi32(a[g], b[g]);
 }
 
 /* See rq_fast in q8_avx2.c. */
