@@ -18,13 +18,14 @@
  * zero-block fraction z, with per-ISA constants, and the sparse kernel wins
  * above one break-even fraction, which is all the model keeps: with layers
  * this small, shape-dependent terms are below the machine's noise. AVX2 int8 is measured with bench_sparse
- * (Zen 3, 2026-11-30, -r 100 -m, three runs) over MobileNet v2's 19 pointwise shapes, sparse vs XNNPACK
- * qc8: totals 1.11x / 1.18x / 1.25x / 1.33x at 30 / 35 / 40 / 45 % zero blocks at 1 thread, 1.08x / 1.15x /
- * 1.22x / 1.30x at 2. From 40 % every layer is at or above 1.0x in every run at both thread counts; at
- * 30-35 % the 7x7 layers (b14-b17, last conv) and b1 project dip below. Hence 39 %: a layer with 40 %
+ * (Zen 3, -r 100 -m, three runs, each layer with its fused activation) over MobileNet v2's 19 pointwise
+ * shapes, sparse vs XNNPACK qc8: totals 1.09x / 1.15x / 1.22x / 1.28x / 1.36x at 20 / 25 / 30 / 35 / 40 %
+ * zero blocks at 1 thread, 1.06x / 1.12x / 1.18x / 1.25x / 1.33x at 2. At 30 % the 7x7 projections and
+ * the last conv dip to 0.93-0.96x; at 35 % only b15-16 project, at 2 threads (0.98-0.99x); from 40 % every
+ * layer is at or above 1.0x in every run at both thread counts. Hence 39 %: a layer with 40 %
  * of its blocks zero, where the compressor's 10 % allocation steps often land, runs sparse. bench_sparse_e2e
- * agrees: summed per-step minima of the claimed layers in the whole network, 1.20x at 50 % and 2.27x at
- * 80 %, a line crossing 1.0x near 37 %. fp32 (no per-layer benchmark) from bench_sparse_e2e on the fp32
+ * agrees: summed per-step minima of the claimed layers in the whole network at 1 thread, 1.44x at 50 %
+ * and 2.65x at 80 %, a line crossing 1.0x near 39 %. fp32 (no per-layer benchmark) from bench_sparse_e2e on the fp32
  * MobileNet v2: 1.33x at 72 % and 1.61x at 80 %, crossing 1.0x near 57 %: 60 %. The other ISAs are not
  * measured yet and get a margin above AVX2. */
 /* Below 8 rows (a classifier's 1x1 convolution on a pooled 1x1 map, a fully
