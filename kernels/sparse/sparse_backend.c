@@ -25,9 +25,9 @@
  * layer is at or above 1.0x in every run at both thread counts. Hence 39 %: a layer with 40 %
  * of its blocks zero, where the compressor's 10 % allocation steps often land, runs sparse. bench_sparse_e2e
  * agrees: summed per-step minima of the claimed layers in the whole network at 1 thread, 1.44x at 50 %
- * and 2.65x at 80 %, a line crossing 1.0x near 39 %. fp32 (no per-layer benchmark) from bench_sparse_e2e on the fp32
- * MobileNet v2: 1.33x at 72 % and 1.61x at 80 %, crossing 1.0x near 57 %: 60 %. The other ISAs are not
- * measured yet and get a margin above AVX2. */
+ * and 2.65x at 80 %, a line crossing 1.0x near 39 %. fp32 (no per-layer benchmark) from bench_sparse_e2e on
+ * the fp32 MobileNet v2: 1.33x at 72 % and 1.61x at 80 %, crossing 1.0x near 57 %: 60 %. The other ISAs are
+ * not measured yet and get a margin above AVX2. */
 /* Below 8 rows (a classifier's 1x1 convolution on a pooled 1x1 map, a fully
  * connected layer on one vector) the kernels' pixel lanes run mostly empty:
  * MobileNet v2's last 1x1 conv (1 row, K 1280, N 1001) measured in
