@@ -150,3 +150,20 @@ static inline const uint8_t *sl_x86_rows_at(const sl_x86_rows *r, size_t i, int 
 		return r->tail[i];
 	return r->row[i] ? r->row[i] + c : sl_x86_zero16;
 }
+
+/* A whole tile (rows == mr) reads its input in place, except K's last
+ * partial 16-value chunk: the row pointers and zeroed tails of sl_x86_rows
+ * cost a pointer load and a test per row and chunk, as much as the rest of
+ * packing a K = 32 tile. Partial tiles and that chunk go through r. */
+static inline bool sl_x86_rows_needed(bool full, int k)
+{
+	return !full || (k & 15);
+}
+
+static inline const uint8_t *sl_x86_src16(const sl_x86_rows *r, bool full, const uint8_t *in, size_t stride,
+					  size_t i, int c, int k)
+{
+	if (full && c + 16 <= k)
+		return in + i * stride + c;
+	return sl_x86_rows_at(r, i, c, k);
+}
