@@ -47,9 +47,13 @@ static inline void sl_neon_pack_tile_q8(const sl_sparse_q8 *p, const uint8_t *in
 					int8_t *at)
 {
 	const int k = p->k, kfull = k & ~15;
+	/* A whole tile reads its rows in place (as the x86 kernels: the pointer
+	 * array costs a load and a test per row and chunk); a partial one through
+	 * row[], NULL past the end, and K's partial last chunk from zeroed tails. */
+	const bool full = rows == SL_NEON_MR;
 	uint8_t tail[SL_NEON_MR][16];
 	const uint8_t *row[SL_NEON_MR];
-	for (size_t i = 0; i < SL_NEON_MR; i++) {
+	for (size_t i = 0; i < SL_NEON_MR && (!full || kfull < k); i++) {
 		row[i] = i < rows ? in + i * stride : NULL;
 		if (kfull < k) {
 			memset(tail[i], 0, 16);
@@ -67,6 +71,7 @@ static inline void sl_neon_pack_tile_q8(const sl_sparse_q8 *p, const uint8_t *in
 			for (int i = 0; i < 4; i++) {
 				const uint8_t *src =
 				    c + 16 > k ? tail[4 * q + i]
+				    : full     ? in + (size_t)(4 * q + i) * stride + c
 					       : (row[4 * q + i] ? row[4 * q + i] + c : sl_neon_zero16);
 				/* Padding rows and columns hold 0 ^ flip: harmless, their
 				 * weights are 0 or their outputs are not stored. */
