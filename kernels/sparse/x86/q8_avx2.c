@@ -7,7 +7,7 @@
  * 16 MACs, no horizontal reduction, and the int16 products cannot saturate
  * (|a| <= 255, |w - w_zp| <= 510 even doubled). vpmaddubsw would do 32 MACs
  * per instruction but saturates its int16 pair sums for our ranges. A block's
- * weights are broadcast once for the whole tile (register blocking: mr / 8 x 2
+ * weights are broadcast once for the whole tile (register blocking: mr / 8
  * accumulators per channel).
  *
  * When every channel's accumulator is provably below 2^30 (pack time,
