@@ -133,6 +133,16 @@ static inline __m256i bcast_pair(const int16_t *w)
 	return _mm256_set1_epi32(v);
 }
 
+/* One block's products for pixels 8g..8g+7: its two K pairs (rows b and
+ * b + 2 mr of the tile) times their broadcast weight pairs. */
+static inline __attribute__((always_inline)) __m256i block8(const int16_t *b, __m256i w01, __m256i w23, int g,
+							    const int mr)
+{
+	return _mm256_add_epi32(
+	    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b + 16 * g)), w01),
+	    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b + 2 * mr + 16 * g)), w23));
+}
+
 /* acc[g] = init + channel n's sums for pixels 8g..8g+7, g < mr / 8. One
  * accumulator per pixel group, not one per K pair: most rows of a sparse
  * layer hold 0 to 2 blocks, so adding two partial sums at the end cost more
@@ -152,29 +162,16 @@ static inline __attribute__((always_inline)) void accumulate(const sl_sparse_q8 
 		const __m256i w0 = bcast_pair(w + 4 * (size_t)i), w1 = bcast_pair(w + 4 * (size_t)i + 2);
 		const __m256i w2 = bcast_pair(w + 4 * (size_t)i + 4), w3 = bcast_pair(w + 4 * (size_t)i + 6);
 		SL_UNROLL
-		for (int g = 0; g < mr / 8; g++) {
-			const __m256i s0 = _mm256_add_epi32(
-			    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0),
-			    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)),
-					      w1));
-			const __m256i s1 = _mm256_add_epi32(
-			    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 16 * g)), w2),
-			    _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b1 + 2 * mr + 16 * g)),
-					      w3));
-			acc[g] = _mm256_add_epi32(acc[g], _mm256_add_epi32(s0, s1));
-		}
+		for (int g = 0; g < mr / 8; g++)
+			acc[g] = _mm256_add_epi32(
+			    acc[g], _mm256_add_epi32(block8(b0, w0, w1, g, mr), block8(b1, w2, w3, g, mr)));
 	}
 	if (i < e) {
 		const int16_t *b0 = at + (size_t)idx[i] * 4 * mr;
 		const __m256i w0 = bcast_pair(w + 4 * (size_t)i), w1 = bcast_pair(w + 4 * (size_t)i + 2);
 		SL_UNROLL
 		for (int g = 0; g < mr / 8; g++)
-			acc[g] = _mm256_add_epi32(
-			    acc[g],
-			    _mm256_add_epi32(
-				_mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 16 * g)), w0),
-				_mm256_madd_epi16(_mm256_load_si256((const __m256i *)(b0 + 2 * mr + 16 * g)),
-						  w1)));
+			acc[g] = _mm256_add_epi32(acc[g], block8(b0, w0, w1, g, mr));
 	}
 }
 
