@@ -94,10 +94,16 @@ static inline void sl_x86_store_tile_u8(const uint8_t ct[16][16], int nc, size_t
 	}
 }
 
-/* Rows of the current tile (NULL past the end) and a zeroed copy of the
- * last partial 16-value chunk of K, so the transposition always loads 16 bytes
- * without reading past a row. */
+/* Where the current tile's rows are read from. A whole tile (rows == mr)
+ * reads them in place; a partial one through row[] (NULL past the end); K's
+ * last partial 16-value chunk, in either, from a zeroed copy (tail), so the
+ * transposition always loads 16 bytes without reading past a row. Building
+ * row[] for a whole tile cost a pointer load and a test per row and chunk,
+ * as much as the rest of packing a K = 32 tile. */
 typedef struct {
+	const uint8_t *in;
+	size_t stride;
+	bool full;
 	const uint8_t *row[SL_X86_MR];
 	uint8_t tail[SL_X86_MR][16];
 } sl_x86_rows;
@@ -133,6 +139,11 @@ static inline void sl_x86_rows_init(sl_x86_rows *r, const uint8_t *in, size_t st
 				    int mr)
 {
 	const int c = k & ~15;
+	r->in = in;
+	r->stride = stride;
+	r->full = rows == (size_t)mr;
+	if (r->full && c == k)
+		return;
 	for (size_t i = 0; i < (size_t)mr; i++) {
 		r->row[i] = i < rows ? in + i * stride : NULL;
 		if (c < k) {
@@ -144,26 +155,17 @@ static inline void sl_x86_rows_init(sl_x86_rows *r, const uint8_t *in, size_t st
 	}
 }
 
+/* Row i of the tile, NULL past the end (never for a whole tile). */
+static inline const uint8_t *sl_x86_rows_row(const sl_x86_rows *r, size_t i)
+{
+	return r->full ? r->in + i * r->stride : r->row[i];
+}
+
+/* 16 readable bytes of row i from channel c. */
 static inline const uint8_t *sl_x86_rows_at(const sl_x86_rows *r, size_t i, int c, int k)
 {
 	if (c + 16 > k)
 		return r->tail[i];
-	return r->row[i] ? r->row[i] + c : sl_x86_zero16;
-}
-
-/* A whole tile (rows == mr) reads its input in place, except K's last
- * partial 16-value chunk: the row pointers and zeroed tails of sl_x86_rows
- * cost a pointer load and a test per row and chunk, as much as the rest of
- * packing a K = 32 tile. Partial tiles and that chunk go through r. */
-static inline bool sl_x86_rows_needed(bool full, int k)
-{
-	return !full || (k & 15);
-}
-
-static inline const uint8_t *sl_x86_src16(const sl_x86_rows *r, bool full, const uint8_t *in, size_t stride,
-					  size_t i, int c, int k)
-{
-	if (full && c + 16 <= k)
-		return in + i * stride + c;
-	return sl_x86_rows_at(r, i, c, k);
+	const uint8_t *row = sl_x86_rows_row(r, i);
+	return r->full || row ? row + c : sl_x86_zero16;
 }
