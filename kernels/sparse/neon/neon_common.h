@@ -22,6 +22,7 @@
 
 #include "common/macros.h"
 #include "kernels/sparse/sparse_internal.h"
+#include "kernels/sparse/sparse_rows.h"
 
 #define SL_NEON_MR 16
 
@@ -29,8 +30,6 @@ static inline void *sl_neon_align64(void *p)
 {
 	return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
-
-static const uint8_t sl_neon_zero16[16] __attribute__((aligned(16)));
 
 /* 4x4 transpose of 32-bit elements. */
 static inline void sl_neon_tr4x4_u32(uint32x4_t r[4])
@@ -46,21 +45,9 @@ static inline void sl_neon_tr4x4_u32(uint32x4_t r[4])
 static inline void sl_neon_pack_tile_q8(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows,
 					int8_t *at)
 {
-	const int k = p->k, kfull = k & ~15;
-	/* A whole tile reads its rows in place (as the x86 kernels: the pointer
-	 * array costs a load and a test per row and chunk); a partial one through
-	 * row[], NULL past the end, and K's partial last chunk from zeroed tails. */
-	const bool full = rows == SL_NEON_MR;
-	uint8_t tail[SL_NEON_MR][16];
-	const uint8_t *row[SL_NEON_MR];
-	for (size_t i = 0; i < SL_NEON_MR && (!full || kfull < k); i++) {
-		row[i] = i < rows ? in + i * stride : NULL;
-		if (kfull < k) {
-			memset(tail[i], 0, 16);
-			if (row[i])
-				memcpy(tail[i], row[i] + kfull, (size_t)(k - kfull));
-		}
-	}
+	const int k = p->k;
+	sl_sparse_rows r;
+	sl_sparse_rows_init(&r, in, stride, rows, k, SL_NEON_MR);
 	const uint8x16_t flip = vdupq_n_u8(p->in_u8 ? 0x80 : 0);
 	for (int c = 0; c < k; c += 16) {
 		int8_t *dst = at + (size_t)(c / 4) * 64;
@@ -69,12 +56,9 @@ static inline void sl_neon_pack_tile_q8(const sl_sparse_q8 *p, const uint8_t *in
 			uint32x4_t v[4];
 			SL_UNROLL
 			for (int i = 0; i < 4; i++) {
-				const uint8_t *src =
-				    c + 16 > k ? tail[4 * q + i]
-				    : full     ? in + (size_t)(4 * q + i) * stride + c
-					       : (row[4 * q + i] ? row[4 * q + i] + c : sl_neon_zero16);
 				/* Padding rows and columns hold 0 ^ flip: harmless, their
 				 * weights are 0 or their outputs are not stored. */
+				const uint8_t *src = sl_sparse_rows_at(&r, (size_t)(4 * q + i), c, k);
 				v[i] = vreinterpretq_u32_u8(veorq_u8(vld1q_u8(src), flip));
 			}
 			sl_neon_tr4x4_u32(v);

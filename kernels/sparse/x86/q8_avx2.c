@@ -82,8 +82,8 @@ static inline __m256i widen(__m128i x, bool u8)
 static inline __attribute__((always_inline)) void
 pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, int16_t *at, const int mr)
 {
-	sl_x86_rows r;
-	sl_x86_rows_init(&r, in, stride, rows, p->k, mr);
+	sl_sparse_rows r;
+	sl_sparse_rows_init(&r, in, stride, rows, p->k, mr);
 	const bool u8 = p->in_u8;
 	int c = 0;
 	for (; c + 32 <= p->k; c += 32) {
@@ -92,7 +92,7 @@ pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, 
 			__m256i v[8], x[8];
 			SL_UNROLL
 			for (int i = 0; i < 8; i++) {
-				const uint8_t *row = sl_x86_rows_row(&r, (size_t)(8 * q + i));
+				const uint8_t *row = sl_sparse_rows_row(&r, (size_t)(8 * q + i));
 				v[i] = r.full || row ? _mm256_loadu_si256((const __m256i *)(row + c))
 						     : _mm256_setzero_si256();
 			}
@@ -112,9 +112,9 @@ pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, 
 			__m256i v[8];
 			SL_UNROLL
 			for (int i = 0; i < 8; i++)
-				v[i] = widen(
-				    _mm_loadu_si128((const __m128i *)sl_x86_rows_at(&r, 8 * q + i, c, p->k)),
-				    u8);
+				v[i] = widen(_mm_loadu_si128(
+						 (const __m128i *)sl_sparse_rows_at(&r, 8 * q + i, c, p->k)),
+					     u8);
 			tr8x8_epi32(v);
 			SL_UNROLL
 			for (int d = 0; d < 8; d++)

@@ -19,8 +19,8 @@ static inline void tr4x4_epi32(__m128i r[4])
 static inline __attribute__((always_inline)) void
 pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, int16_t *at, const int mr)
 {
-	sl_x86_rows r;
-	sl_x86_rows_init(&r, in, stride, rows, p->k, mr);
+	sl_sparse_rows r;
+	sl_sparse_rows_init(&r, in, stride, rows, p->k, mr);
 	const bool u8 = p->in_u8, dbl = p->fast_requant;
 	for (int c = 0; c < p->k; c += 16) {
 		int16_t *dst = at + (size_t)(c / 4) * 4 * mr;
@@ -28,8 +28,8 @@ pack_tile(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, 
 			__m128i lo[4], hi[4];
 			SL_UNROLL
 			for (int i = 0; i < 4; i++) {
-				const __m128i x =
-				    _mm_loadu_si128((const __m128i *)sl_x86_rows_at(&r, 4 * q + i, c, p->k));
+				const __m128i x = _mm_loadu_si128(
+				    (const __m128i *)sl_sparse_rows_at(&r, 4 * q + i, c, p->k));
 				const __m128i x8 = _mm_srli_si128(x, 8);
 				lo[i] = u8 ? _mm_cvtepu8_epi16(x) : _mm_cvtepi8_epi16(x);
 				hi[i] = u8 ? _mm_cvtepu8_epi16(x8) : _mm_cvtepi8_epi16(x8);
