@@ -162,6 +162,20 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	return sd_event_exit(d->event, 0);
 }
 
+/* Runs when the loop exits, however it exits, ahead of the exit source that
+ * sd_bus_attach_event() adds to flush and close the bus: callers still
+ * waiting for a swap get their error while the bus can carry it. */
+static int on_exit_answer_waiters(sd_event_source *s, void *userdata)
+{
+	(void)s;
+	sl_daemon *d = userdata;
+	d->stopping = true;
+	sl_dbus_error err = {.name = SL_DBUS_ERROR_CANCELLED};
+	snprintf(err.message, sizeof(err.message), "sightlined is stopping");
+	sl_daemon_complete_waiters(d, -ECANCELED, &err);
+	return 0;
+}
+
 static double fps_now(sl_daemon *d)
 {
 	if (d->fps_n < 2)
@@ -418,6 +432,15 @@ int sl_daemon_run(sl_daemon *d)
 		r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
 	if (r >= 0)
 		r = sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
+	if (r >= 0) {
+		sd_event_source *ex = NULL;
+		r = sd_event_add_exit(d->event, &ex, on_exit_answer_waiters, d);
+		if (r >= 0)
+			r = sd_event_source_set_priority(ex, SD_EVENT_PRIORITY_IMPORTANT);
+		if (r >= 0)
+			r = sd_event_source_set_floating(ex, 1);
+		sd_event_source_unref(ex);
+	}
 	if (r >= 0)
 		r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 1000000u, 100000u,
 					       on_status_timer, d);
@@ -468,7 +491,7 @@ sl_daemon *sl_daemon_free(sl_daemon *d)
 {
 	if (!d)
 		return NULL;
-	/* Replies owed go out before the bus goes away. */
+	/* Normally answered when the loop exited (on_exit_answer_waiters). */
 	sl_dbus_error err = {.name = SL_DBUS_ERROR_CANCELLED};
 	snprintf(err.message, sizeof(err.message), "sightlined is stopping");
 	sl_daemon_complete_waiters(d, -ECANCELED, &err);

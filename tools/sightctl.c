@@ -383,7 +383,7 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret
 	const char *name, *old, *new_;
 	if (sd_bus_message_read(m, "sss", &name, &old, &new_) < 0)
 		return 0;
-	if (!new_[0]) {
+	if (strcmp(name, SL_DBUS_NAME) == 0 && !new_[0]) {
 		fprintf(stderr, "sightctl: %s left the bus\n", SL_DBUS_NAME);
 		w->status = 1;
 		return sd_event_exit(sd_bus_get_event(sd_bus_message_get_bus(m)), 1);
@@ -411,8 +411,12 @@ static int cmd_watch(sd_bus *bus, const opts *o)
 		r = sd_bus_match_signal(bus, NULL, NULL, SL_DBUS_PATH, SL_DBUS_IFACE, "VariantChanged",
 					on_variant_changed, &w);
 	if (r >= 0)
-		r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-					"org.freedesktop.DBus", "NameOwnerChanged", on_owner_changed, &w);
+		/* Only the daemon's name: every client that disconnects changes an owner. */
+		r = sd_bus_add_match(
+		    bus, NULL,
+		    "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+		    "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" SL_DBUS_NAME "'",
+		    on_owner_changed, &w);
 	if (r >= 0 && o->timeout_s > 0)
 		r = sd_event_add_time_relative(ev, NULL, CLOCK_MONOTONIC, (uint64_t)(o->timeout_s * 1e6),
 					       1000, on_timeout, NULL);

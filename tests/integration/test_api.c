@@ -3,9 +3,11 @@
  * SIGHUP and SIGTERM. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <math.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,6 +500,86 @@ Test(api, sighup_keeps_serving_and_sigterm_stops_cleanly)
 	free(v);
 	int st = itest_stop_daemon(&T);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "clean exit on SIGTERM (status %#x)", st);
+}
+
+typedef struct {
+	bool done;
+	char error[128];
+} pending;
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *e)
+{
+	(void)e;
+	pending *p = userdata;
+	const sd_bus_error *err = sd_bus_message_get_error(m);
+	snprintf(p->error, sizeof(p->error), "%s", err ? err->name : "");
+	p->done = true;
+	return 0;
+}
+
+/* A caller still waiting for a switch when the daemon stops gets Cancelled,
+ * not NoReply: the answer has to leave before the bus is closed. */
+Test(api, sigterm_answers_a_pending_switch)
+{
+	/* The switch lands at the next frame, and the current one takes 5 s. */
+	itest_opts o = {.extra_conf = "[debug]\nInjectDelayMs=5000\nInjectDelayVariant=mobilenet_v2_int8\n"};
+	itest_start(&T, &o);
+	pending p = {0};
+	cr_assert_geq(sd_bus_call_method_async(T.bus, NULL, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE,
+					       "SetVariant", on_reply, &p, "s", "mobilenet_v1_0.25_128"),
+		      0);
+	itest_pump(&T, 1000);
+	cr_assert(!p.done, "the switch should still wait for the stalled frame (%s)", p.error);
+	cr_assert_eq(kill(T.daemon_pid, SIGTERM), 0);
+	uint64_t end = itest_now_us() + 10000000;
+	while (!p.done && itest_now_us() < end)
+		itest_pump(&T, 50);
+	cr_assert(p.done, "no reply at all");
+	cr_expect_str_eq(p.error, SL_DBUS_ERROR_CANCELLED);
+	int st = itest_stop_daemon(&T);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "clean exit (status %#x)", st);
+}
+
+static pid_t sightctl(const char *const *args, bool wait_exit, int *ret_status)
+{
+	const char *ctl = getenv("SIGHTCTL");
+	cr_assert(ctl, "SIGHTCTL is set by meson");
+	const char *argv[12] = {ctl, "--address", T.address};
+	int n = 3;
+	for (; *args && n < 11; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	pid_t pid;
+	cr_assert_eq(posix_spawn(&pid, ctl, &fa, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	if (wait_exit)
+		cr_assert_eq(waitpid(pid, ret_status, 0), pid);
+	return pid;
+}
+
+/* `sightctl watch` in one terminal, `sightctl use` in another: every client
+ * that disconnects changes a name's owner, and only the daemon's ends watch. */
+Test(api, sightctl_watch_outlives_other_clients)
+{
+	itest_start(&T, NULL);
+	int st;
+	pid_t w = sightctl((const char *[]){"watch", "--timeout", "3", NULL}, false, NULL);
+	itest_pump(&T, 500);
+	for (int i = 0; i < 3; i++) {
+		sightctl((const char *[]){"status", NULL}, true, &st);
+		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sightctl status (status %#x)", st);
+	}
+	cr_assert_eq(waitpid(w, &st, 0), w);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "watch ran to its timeout (status %#x)", st);
+
+	w = sightctl((const char *[]){"watch", "--timeout", "30", NULL}, false, NULL);
+	itest_pump(&T, 500);
+	itest_stop_daemon(&T);
+	cr_assert_eq(waitpid(w, &st, 0), w);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "the daemon leaving ends watch (status %#x)", st);
 }
 
 /* --- sd_notify: READY after the name and the first variant, STATUS, and
