@@ -217,6 +217,27 @@ static size_t tensor_bytes(const sl_preprocess_spec *spec)
 	return (size_t)spec->width * (size_t)spec->height * 3 * (spec->type == SL_PIXEL_F32 ? 4 : 1);
 }
 
+static bool is_testsrc(const char *u)
+{
+	return !strncmp(u, "testsrc", 7) && (u[7] == 0 || u[7] == ':' || u[7] == '?');
+}
+
+int sl_source_check_uri(const char *uri, char *why, size_t n)
+{
+	if (!strncmp(uri, "v4l2:", 5))
+		return sl_backend_v4l2_check(uri + 5, why, n);
+	if (!strncmp(uri, "/dev/", 5))
+		return sl_backend_v4l2_check(uri, why, n);
+	if (is_testsrc(uri))
+		return sl_backend_testsrc_check(uri + 7, why, n);
+	if (!strncmp(uri, "file:", 5) && uri[5])
+		return 0;
+	const bool file = !strncmp(uri, "file:", 5);
+	snprintf(why, n, "%s \"%s\" (want v4l2:/dev/videoN, file:PATH or testsrc[:WxH[@FPS]])",
+		 file ? "no path in" : "unknown source type in", uri);
+	return file ? -EINVAL : -EPROTONOSUPPORT;
+}
+
 int sl_source_new(const sl_source_config *cfg, sl_source **ret)
 {
 	sl_layout l;
@@ -268,7 +289,7 @@ int sl_source_new(const sl_source_config *cfg, sl_source **ret)
 		r = sl_backend_v4l2_new(u, &s->cfg, &s->b, why, sizeof(why));
 	else if (file)
 		r = sl_backend_file_new(u + 5, &s->cfg, &s->b, why, sizeof(why));
-	else if (!strncmp(u, "testsrc", 7) && (u[7] == 0 || u[7] == ':' || u[7] == '?'))
+	else if (is_testsrc(u))
 		r = sl_backend_testsrc_new(u + 7, &s->cfg, &s->b, why, sizeof(why));
 	else
 		r = -EPROTONOSUPPORT;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "capture/image.h"
@@ -71,6 +72,10 @@ typedef struct sl_source sl_source;
  * fails now. Cameras are opened by the capture thread, which retries with
  * backoff (a camera may be plugged in later). */
 int sl_source_new(const sl_source_config *cfg, sl_source **ret);
+/* Whether uri is well-formed (scheme, size, rate, format), without opening
+ * anything: -EPROTONOSUPPORT (unknown type) or -EINVAL, the reason in why. What it names may still be
+ * missing; only sl_source_new or the capture thread find that out. */
+int sl_source_check_uri(const char *uri, char *why, size_t n);
 int sl_source_start(sl_source *s); /* starts the capture thread */
 /* Wait up to timeout_ms (0: do not wait, < 0: forever) for a frame newer than
  * the last one taken. Returns 0 with *ret filled, -ETIMEDOUT, or -EPIPE once

@@ -43,6 +43,10 @@ int sl_backend_file_new(const char *arg, const sl_source_config *cfg, sl_backend
 int sl_backend_testsrc_new(const char *arg, const sl_source_config *cfg, sl_backend **ret, char *why,
 			   size_t n);
 
+/* The same URI checks as _new, nothing opened or allocated for frames. */
+int sl_backend_v4l2_check(const char *arg, char *why, size_t n);
+int sl_backend_testsrc_check(const char *arg, char *why, size_t n);
+
 uint64_t sl_capture_now_us(void);
 
 /* Frame pacing for synthetic and file sources. */

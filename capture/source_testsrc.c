@@ -163,6 +163,12 @@ bad:
 	return -EINVAL;
 }
 
+int sl_backend_testsrc_check(const char *arg, char *why, size_t n)
+{
+	testsrc t = {0};
+	return parse(arg, &t, why, n);
+}
+
 int sl_backend_testsrc_new(const char *arg, const sl_source_config *cfg, sl_backend **ret, char *why,
 			   size_t n)
 {

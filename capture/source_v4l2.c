@@ -368,6 +368,27 @@ static void v4l2_free(sl_backend *b)
 
 static const sl_backend_ops v4l2_ops = {v4l2_open_dev, v4l2_get, v4l2_put, v4l2_close_dev, v4l2_free};
 
+/* Cuts "path?format=F" in place: *forced is F, or -1. */
+static int parse(char *path, int *forced, char *why, size_t n)
+{
+	*forced = -1;
+	char *q = strchr(path, '?');
+	if (q) {
+		sl_pixfmt f;
+		*q++ = 0;
+		if (strncmp(q, "format=", 7) || sl_pixfmt_from_name(q + 7, &f) < 0) {
+			snprintf(why, n, "bad v4l2 option \"%s\" (want ?format=MJPG|YUYV|NV12|RGB3|GREY)", q);
+			return -EINVAL;
+		}
+		*forced = (int)f;
+	}
+	if (!path[0]) {
+		snprintf(why, n, "v4l2: source without a device path");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int sl_backend_v4l2_new(const char *arg, const sl_source_config *cfg, sl_backend **ret, char *why, size_t n)
 {
 	v4l2_src *v = calloc(1, sizeof(*v));
@@ -385,22 +406,21 @@ int sl_backend_v4l2_new(const char *arg, const sl_source_config *cfg, sl_backend
 		free(v);
 		return -ENOMEM;
 	}
-	char *q = strchr(v->path, '?');
-	if (q) {
-		sl_pixfmt f;
-		*q++ = 0;
-		if (strncmp(q, "format=", 7) || sl_pixfmt_from_name(q + 7, &f) < 0) {
-			snprintf(why, n, "bad v4l2 option \"%s\" (want ?format=MJPG|YUYV|NV12|RGB3|GREY)", q);
-			v4l2_free(&v->base);
-			return -EINVAL;
-		}
-		v->forced = (int)f;
-	}
-	if (!v->path[0]) {
-		snprintf(why, n, "v4l2: source without a device path");
+	int r = parse(v->path, &v->forced, why, n);
+	if (r < 0) {
 		v4l2_free(&v->base);
-		return -EINVAL;
+		return r;
 	}
 	*ret = &v->base;
 	return 0;
+}
+
+int sl_backend_v4l2_check(const char *arg, char *why, size_t n)
+{
+	char *path = strdup(arg);
+	if (!path)
+		return -ENOMEM;
+	int forced, r = parse(path, &forced, why, n);
+	free(path);
+	return r;
 }

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "capture/source.h"
 #include "common/macros.h"
 
 bool sl_daemon_backend_valid(const char *s)
@@ -110,6 +111,23 @@ static char *resolve_source(const char *base_dir, const char *uri)
 	return out;
 }
 
+/* A malformed URI is a configuration error, refused here, not a missing
+ * camera to retry forever. */
+static int source_uri(const char *base_dir, const char *value, char **dst, char *err, size_t errlen)
+{
+	char why[200];
+	if (sl_source_check_uri(value, why, sizeof(why)) < 0) { /* -EPROTONOSUPPORT too */
+		snprintf(err, errlen, "%s", why);
+		return -EINVAL;
+	}
+	char *u = resolve_source(base_dir, value);
+	if (!u)
+		return -ENOMEM;
+	free(*dst);
+	*dst = u;
+	return 0;
+}
+
 typedef struct {
 	sl_daemon_config *c;
 	const char *base_dir;
@@ -173,14 +191,17 @@ static int handler(void *user, const char *section, const char *name, const char
 	int r = -ENOENT;
 
 #define IS(s, k) (strcasecmp(section, s) == 0 && strcasecmp(name, k) == 0)
+	char why[200] = "";
 	if (IS("daemon", "Source")) {
-		free(c->source);
-		c->source = resolve_source(p->base_dir, value);
-		r = c->source ? 0 : -ENOMEM;
+		r = source_uri(p->base_dir, value, &c->source, why, sizeof(why));
 	} else if (IS("daemon", "FallbackSource")) {
-		free(c->fallback_source);
-		c->fallback_source = *value ? resolve_source(p->base_dir, value) : NULL;
-		r = !*value || c->fallback_source ? 0 : -ENOMEM;
+		if (*value) {
+			r = source_uri(p->base_dir, value, &c->fallback_source, why, sizeof(why));
+		} else {
+			free(c->fallback_source);
+			c->fallback_source = NULL;
+			r = 0;
+		}
 	} else if (IS("daemon", "Ladder")) {
 		free(c->ladder);
 		c->ladder = *value ? resolve(p->base_dir, value) : NULL;
@@ -243,6 +264,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		return r >= 0; /* keep the first error */
 	if (r == -ENOENT)
 		snprintf(p->err, sizeof(p->err), "unknown key '%s' in section [%s]", name, section);
+	else if (r == -EINVAL && why[0])
+		snprintf(p->err, sizeof(p->err), "invalid value for %s: %s", name, why);
 	else if (r == -EINVAL)
 		snprintf(p->err, sizeof(p->err), "invalid value '%s' for %s", value, name);
 	else if (r < 0)
@@ -287,16 +310,21 @@ int sl_daemon_config_load(const char *path, const sl_daemon_overrides *ov, sl_da
 	int r = 0;
 	if (ov) {
 		if (ov->source) {
-			free(c.source);
-			c.source = resolve_source(NULL, ov->source);
+			char why[200];
+			r = source_uri(NULL, ov->source, &c.source, why, sizeof(why));
+			if (r == -EINVAL)
+				snprintf(errbuf, errlen, "--source: %s", why);
 			free(c.fallback_source); /* an explicit source is meant, not a guess */
 			c.fallback_source = NULL;
-			r = c.source ? r : -ENOMEM;
 		}
 		if (ov->ladder) {
 			free(c.ladder);
 			c.ladder = resolve(NULL, ov->ladder);
 			r = c.ladder ? r : -ENOMEM;
+			/* The configured ModelsDir belongs to the configured ladder: this
+			 * one finds its files as its manifest says (or --models-dir). */
+			free(c.models_dir);
+			c.models_dir = NULL;
 		}
 		if (ov->models_dir) {
 			free(c.models_dir);

@@ -161,12 +161,23 @@ Test(source, bad_uris_and_specs)
 					  "v4l2:",
 					  "v4l2:/dev/video0?fmt=x",
 					  "file:"};
+	char why[256];
+	cr_expect_eq(sl_source_check_uri("rtsp://camera", why, sizeof(why)), -EPROTONOSUPPORT);
+	cr_expect(strstr(why, "rtsp://camera"), "%s", why);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cfg = config(bad[i], &e);
 		cr_assert_eq(sl_source_new(&cfg, &s), -EINVAL, "%s", bad[i]);
 		cr_assert_eq(e.n, 1);
 		cr_assert_gt(strlen(e.why[0]), 5, "a reason for %s", bad[i]);
+		why[0] = 0;
+		cr_expect_eq(sl_source_check_uri(bad[i], why, sizeof(why)), -EINVAL, "checked: %s", bad[i]);
+		cr_expect_gt(strlen(why), 5, "a reason for %s", bad[i]);
 	}
+	/* Well-formed, though nothing by these names exists: only opening finds that out. */
+	static const char *const good[] = {"testsrc", "testsrc:64x48@5?format=YUYV", "v4l2:/dev/video9",
+					   "/dev/video9?format=MJPG", "file:/nonexistent/file.jpg"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_expect_eq(sl_source_check_uri(good[i], why, sizeof(why)), 0, "%s: %s", good[i], why);
 	cfg = config("file:/nonexistent/file.jpg", &e);
 	cr_assert_eq(sl_source_new(&cfg, &s), -ENOENT);
 	cr_assert(strstr(e.why[0], "/nonexistent/file.jpg"), "%s", e.why[0]);

@@ -76,6 +76,31 @@ Test(config, command_line_wins)
 	sl_daemon_config_clear(&c);
 }
 
+Test(config, a_ladder_from_the_command_line_finds_its_own_files)
+{
+	char *p = put("m.conf", "[daemon]\nLadder=/x.json\nModelsDir=/models\n");
+	sl_daemon_config c;
+	char err[512];
+	sl_daemon_overrides ov = {.ladder = "/out/manifest.json"};
+	sl_daemon_config_defaults(&c);
+	cr_assert_eq(sl_daemon_config_load(p, &ov, &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(c.ladder, "/out/manifest.json");
+	cr_expect_null(c.models_dir, "the configured ModelsDir belongs to the configured ladder");
+	sl_daemon_config_clear(&c);
+
+	ov.models_dir = "/elsewhere";
+	sl_daemon_config_defaults(&c);
+	cr_assert_eq(sl_daemon_config_load(p, &ov, &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(c.models_dir, "/elsewhere");
+	sl_daemon_config_clear(&c);
+
+	sl_daemon_overrides none = {0};
+	sl_daemon_config_defaults(&c);
+	cr_assert_eq(sl_daemon_config_load(p, &none, &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(c.models_dir, "/models");
+	sl_daemon_config_clear(&c);
+}
+
 Test(config, errors_name_the_line_and_key)
 {
 	static const struct {
@@ -91,6 +116,10 @@ Test(config, errors_name_the_line_and_key)
 	    {"[daemon]\nSource=testsrc\n", "no ladder"},
 	    {"[daemon]\nLadder=/x\n[auto]\nWindowFrames=5\nMinFrames=9\n", "MinFrames=9 exceeds"},
 	    {"this is not ini\n", ":1:"},
+	    {"[daemon]\nLadder=/x\nSource=bogus:xyz\n",
+	     ":3: invalid value for Source: unknown source type in \"bogus:xyz\""},
+	    {"[daemon]\nLadder=/x\nFallbackSource=testsrc:0x0\n",
+	     ":3: invalid value for FallbackSource: bad testsrc"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *p = put("bad.conf", bad[i].text);
@@ -106,6 +135,11 @@ Test(config, errors_name_the_line_and_key)
 	char err[512];
 	cr_expect_lt(sl_daemon_config_load("/nonexistent/x.conf", NULL, &c, err, sizeof(err)), 0);
 	cr_expect(strstr(err, "cannot read"), "%s", err);
+
+	char *p = put("ok.conf", "[daemon]\nLadder=/x\n");
+	sl_daemon_overrides ov = {.source = "testsrc:abc"};
+	cr_expect_lt(sl_daemon_config_load(p, &ov, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "--source: bad testsrc URI \"testsrc:abc\""), "%s", err);
 }
 
 TestSuite(ladder, .init = setup, .fini = teardown);
