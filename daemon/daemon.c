@@ -459,11 +459,11 @@ int sl_daemon_run(sl_daemon *d)
 
 	r = open_bus(d, &d->args, &d->bus);
 	if (r < 0)
-		return log_error("cannot connect to the %s bus: %s",
-				 d->args.bus == SL_BUS_USER	 ? "user"
-				 : d->args.bus == SL_BUS_ADDRESS ? "given"
-								 : "system",
-				 strerror(-r)),
+		return log_error("cannot connect to the %s%s: %s",
+				 d->args.bus == SL_BUS_USER	 ? "user bus"
+				 : d->args.bus == SL_BUS_ADDRESS ? "bus at "
+								 : "system bus",
+				 d->args.bus == SL_BUS_ADDRESS ? d->args.address : "", strerror(-r)),
 		       EXIT_FAILURE;
 	r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
 	if (r >= 0) {

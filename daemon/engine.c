@@ -27,6 +27,7 @@ struct sl_engine {
 	sl_class_score top[SL_RESULT_MAX_CLASSES];
 	sl_detection dets[SL_RESULT_MAX_DETECTIONS];
 	double macs;
+	char note[320]; /* a problem worth a warning that does not stop it serving */
 };
 
 /* --- model cache --- */
@@ -170,7 +171,13 @@ static int setup_head(sl_engine *e, const sl_variant_desc *v, const sl_engine_op
 	}
 	if (v->task == SL_TASK_CLASSIFICATION) {
 		bool softmax = sl_classifier_wants_softmax(m, 0, SL_SOFTMAX_AUTO);
-		r = sl_classifier_new(sl_runtime_output_tensor(e->rt, 0), softmax, &e->classifier, &err);
+		const sl_tensor *out = sl_runtime_output_tensor(e->rt, 0);
+		r = sl_classifier_new(out, softmax, &e->classifier, &err);
+		/* Labels for another model name every class wrongly, and quietly. */
+		const int classes = out->rank > 0 ? out->dims[out->rank - 1] : 0;
+		if (r >= 0 && e->labels && e->labels->n != classes)
+			snprintf(e->note, sizeof(e->note), "%s has %d lines for the model's %d classes",
+				 v->labels, e->labels->n, classes);
 	} else {
 		sl_head_guess g = sl_head_guess_kind(m);
 		if (g.kind != SL_HEAD_DETECT_BLAZEFACE) {
@@ -269,6 +276,11 @@ const char *sl_engine_name(const sl_engine *e)
 uint64_t sl_engine_generation(const sl_engine *e)
 {
 	return e->generation;
+}
+
+const char *sl_engine_note(const sl_engine *e)
+{
+	return e->note[0] ? e->note : NULL;
 }
 
 double sl_engine_macs(const sl_engine *e)

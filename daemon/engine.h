@@ -65,6 +65,9 @@ sl_engine *sl_engine_free(sl_engine *e); /* NULL-safe */
 const char *sl_engine_name(const sl_engine *e);
 uint64_t sl_engine_generation(const sl_engine *e);
 double sl_engine_macs(const sl_engine *e);
+/* A problem found at load that does not stop the variant serving (labels
+ * that do not fit the model), for the daemon to log; NULL if none. */
+const char *sl_engine_note(const sl_engine *e);
 
 /* One frame: src is the capture image (the source's preprocess output, RGB
  * U8), f gives timestamps and the source mapping. Fills everything in out but

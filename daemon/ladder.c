@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/macros.h"
 #include "dbus/service.h"
@@ -353,10 +354,19 @@ int sl_ladder_load(const char *path, const char *models_dir_override, sl_ladder 
 	ctx c = {.manifest = manifest, .err = errbuf, .errlen = errlen};
 	errbuf[0] = 0;
 
+	if (access(manifest, R_OK) < 0) {
+		const int e = errno;
+		fail(&c, "cannot read: %s", strerror(e));
+		return -e;
+	}
 	json_object *root = json_object_from_file(manifest);
-	if (!root)
-		return fail(&c, "cannot parse: %s",
-			    json_util_get_last_err() ? json_util_get_last_err() : "?");
+	if (!root) {
+		/* json-c's message ends in a newline and repeats the path. */
+		char why[256];
+		snprintf(why, sizeof(why), "%s", json_util_get_last_err() ? json_util_get_last_err() : "?");
+		why[strcspn(why, "\n")] = 0;
+		return fail(&c, "not valid JSON: %s", why);
+	}
 
 	int r = 0;
 	sl_ladder *l = calloc(1, sizeof(*l));

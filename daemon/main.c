@@ -111,11 +111,16 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_USER:
-			a.bus = SL_BUS_USER;
-			break;
 		case OPT_ADDRESS:
-			a.bus = SL_BUS_ADDRESS;
-			a.address = optarg;
+			if (a.bus != SL_BUS_SYSTEM &&
+			    a.bus != (c == OPT_USER ? SL_BUS_USER : SL_BUS_ADDRESS)) {
+				fprintf(stderr,
+					"sightlined: --user and --address are alternatives; give one\n");
+				return 2;
+			}
+			a.bus = c == OPT_USER ? SL_BUS_USER : SL_BUS_ADDRESS;
+			if (c == OPT_ADDRESS)
+				a.address = optarg;
 			break;
 		case 'v':
 			sl_log_set_level(SL_LOG_DEBUG);

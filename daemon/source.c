@@ -134,8 +134,10 @@ int sl_daemon_open_source(sl_daemon *d)
 	d->src_retry_us = 0;
 	if (d->src_retry)
 		(void)sd_event_source_set_enabled(d->src_retry, SD_EVENT_OFF);
-	log_info("source %s opened, %dx%d frames for the ladder", d->source_uri, d->capture_spec.width,
-		 d->capture_spec.height);
+	/* A camera is opened by the capture thread, which reports how that went
+	 * (streaming, backoff) through on_source_state: not "opened" yet. */
+	log_info("source %s: capture started, %dx%d frames for the ladder", d->source_uri,
+		 d->capture_spec.width, d->capture_spec.height);
 	r = sl_pipeline_start(d->pipeline, d->source, &d->capture_spec);
 	if (r < 0)
 		log_error("cannot start the inference thread: %s", strerror(-r));

@@ -101,8 +101,11 @@ void sl_daemon_on_load_done(sl_daemon *d, sl_load_done *ld)
 			 ld->message[0] ? ld->message : strerror(-ld->error));
 		log_error("%s; %s", err.message,
 			  d->active_name[0] ? "the running variant keeps serving" : "no variant is running");
-		if (i >= 0)
+		if (i >= 0) {
+			/* Auto mode skips it until it loads; say so where users look. */
 			d->usable[i] = false;
+			d->variant_views[i].auto_ok = false;
+		}
 		if (strcmp(d->want, d->loading_name) == 0) {
 			d->want[0] = 0;
 			sl_daemon_complete_waiters(d, ld->error, &err);
@@ -115,6 +118,8 @@ void sl_daemon_on_load_done(sl_daemon *d, sl_load_done *ld)
 	}
 	if (i >= 0)
 		d->macs[i] = sl_engine_macs(ld->engine);
+	if (sl_engine_note(ld->engine))
+		log_warning("variant %s: %s", d->loading_name, sl_engine_note(ld->engine));
 	if (strcmp(d->want, d->loading_name) != 0) {
 		/* Wanted something else meanwhile: this one is not needed. */
 		sl_loader_free_engine(d->loader, ld->engine);
@@ -140,8 +145,10 @@ static void on_swap(sl_daemon *d, sl_swap_event *ev)
 	d->active_generation = sl_engine_generation(ev->to);
 	d->swaps++;
 	int i = variant_index(d, d->active_name);
-	if (i >= 0)
+	if (i >= 0) {
 		d->usable[i] = true;
+		d->variant_views[i].auto_ok = d->ladder->v[i].auto_ok;
+	}
 	if (d->auto_ready)
 		sl_autoctl_switched(&d->autoctl, variant_index(d, old), i, sl_daemon_now_us());
 	sl_window_reset(&d->lat_window);

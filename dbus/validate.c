@@ -42,10 +42,11 @@ int sl_dbus_validate_variant_name(const char *name, sl_dbus_error *err)
 		if (!ok) {
 			if (err) {
 				err->name = SD_BUS_ERROR_INVALID_ARGS;
+				/* Only the part before the bad byte is echoed: it is all plain. */
 				snprintf(err->message, sizeof(err->message),
-					 "Variant name contains byte 0x%02x at offset %td; allowed: A-Z a-z "
-					 "0-9 _ - . +",
-					 (unsigned char)c, p - name);
+					 "Variant name '%.*s' is followed by byte 0x%02x (offset %td); "
+					 "allowed: A-Z a-z 0-9 _ - . +",
+					 (int)(p - name), name, (unsigned char)c, p - name);
 			}
 			return -EINVAL;
 		}

@@ -528,6 +528,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (o.user && o.address) {
+		fprintf(stderr, "sightctl: --user and --address are alternatives; give one\n");
+		return 2;
+	}
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;
@@ -544,11 +548,12 @@ int main(int argc, char **argv)
 	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
 	int r = open_bus(&o, &bus);
 	if (r < 0) {
-		fprintf(stderr, "sightctl: cannot connect to the %s bus: %s\n",
-			o.address ? "given"
-			: o.user  ? "session"
-				  : "system",
-			strerror(-r));
+		if (o.address)
+			fprintf(stderr, "sightctl: cannot connect to the bus at %s: %s\n", o.address,
+				strerror(-r));
+		else
+			fprintf(stderr, "sightctl: cannot connect to the %s bus: %s\n",
+				o.user ? "session" : "system", strerror(-r));
 		return 1;
 	}
 

@@ -229,17 +229,16 @@ int sl_cli_bench(int argc, char **argv)
 	const char *plot = NULL;
 	bool write_back = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 'h' || c == SL_CLI_OPT_HELP) {
+			usage(stdout);
+			return 0;
+		}
 		int h = sl_cli_common_opt(c, optarg, &co);
 		if (h < 0)
 			return SL_CLI_EXIT_USAGE;
-		if (h > 0) {
-			if (c == SL_CLI_OPT_HELP) {
-				usage(stdout);
-				return 0;
-			}
+		if (h > 0)
 			continue;
-		}
 		switch (c) {
 		case OPT_LABEL_OFFSET:
 			if (sl_cli_parse_int("--label-offset", optarg, -1000000, 1000000, &offset) < 0)
@@ -279,12 +278,20 @@ int sl_cli_bench(int argc, char **argv)
 	else
 		snprintf(mdir, sizeof(mdir), ".");
 
+	if (access(mpath, R_OK) < 0) {
+		sl_cli_error("%s: cannot read: %s", mpath, strerror(errno));
+		return 1;
+	}
 	json_object *root = json_object_from_file(mpath);
 	json_object *vars;
 	if (!root || !json_object_object_get_ex(root, "variants", &vars) ||
 	    !json_object_is_type(vars, json_type_array)) {
-		sl_cli_error("%s: not a ladder manifest (%s)", mpath,
-			     json_util_get_last_err() ? json_util_get_last_err() : "no \"variants\" array");
+		char why[256];
+		snprintf(why, sizeof(why), "%s",
+			 !root && json_util_get_last_err() ? json_util_get_last_err()
+							   : "no \"variants\" array");
+		why[strcspn(why, "\n")] = 0;
+		sl_cli_error("%s: not a ladder manifest (%s)", mpath, why);
 		json_object_put(root);
 		return 1;
 	}

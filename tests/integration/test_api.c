@@ -255,6 +255,21 @@ Test(api, invalid_arguments)
 	free(s);
 }
 
+static bool strv_has(char **v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+static void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
 static const char broken_ladder_fmt[] =
     "{ \"labels\": \"imagenet_labels.txt\", \"variants\": ["
     "{\"name\": \"small\", \"file\": \"mobilenet_v1_0.25_128_quant.tflite\", \"precision\": \"uint8\"},"
@@ -276,6 +291,13 @@ Test(api, load_failure_keeps_serving)
 	subscribe(&s);
 	itest_pump(&T, 500);
 	sd_bus_error err = SD_BUS_ERROR_NULL;
+	char **autov = NULL;
+	cr_assert_geq(sd_bus_get_property_strv(T.bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE,
+					       "AutoVariants", &err, &autov),
+		      0);
+	cr_expect(strv_has(autov, "missing") && strv_has(autov, "garbage"),
+		  "auto may pick both before they fail");
+	strv_free(autov);
 
 	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "missing"), &err,
 		     SL_DBUS_ERROR_LOAD_FAILED, "does-not-exist.tflite");
@@ -293,6 +315,12 @@ Test(api, load_failure_keeps_serving)
 	char *st = itest_get_string(&T, "State");
 	cr_expect_str_eq(st, "running");
 	free(st);
+	cr_assert_geq(sd_bus_get_property_strv(T.bus, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE,
+					       "AutoVariants", &err, &autov),
+		      0);
+	cr_expect(strv_has(autov, "small") && !strv_has(autov, "missing") && !strv_has(autov, "garbage"),
+		  "AutoVariants leaves out what failed to load");
+	strv_free(autov);
 }
 
 Test(api, reload_and_reload_failure)

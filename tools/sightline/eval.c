@@ -201,7 +201,7 @@ int sl_cli_eval(int argc, char **argv)
 		sl_cli_error("out of memory");
 		return 1;
 	}
-	int top1 = 0, top5 = 0;
+	int top1 = 0, top5 = 0, off_by[2] = {0, 0}; /* top-1 hits were the offset one lower/higher */
 	for (int i = 0; i < e.n; i++) {
 		const int label = e.v[i].label + offset;
 		if (label < 0 || label >= classes) {
@@ -223,6 +223,8 @@ int sl_cli_eval(int argc, char **argv)
 		sl_class_score top[5];
 		const int n = sl_classifier_run(s.cls, sl_runtime_output(s.rt, 0), top, 5);
 		top1 += n > 0 && top[0].index == label;
+		off_by[0] += n > 0 && top[0].index == label - 1;
+		off_by[1] += n > 0 && top[0].index == label + 1;
 		for (int k = 0; k < n; k++)
 			if (top[k].index == label) {
 				top5++;
@@ -244,6 +246,13 @@ int sl_cli_eval(int argc, char **argv)
 	const double p50 = sl_cli_percentile(lat, e.n, 50), p95 = sl_cli_percentile(lat, e.n, 95),
 		     p99 = sl_cli_percentile(lat, e.n, 99), pp50 = sl_cli_percentile(pre, e.n, 50);
 	const double f1 = (double)top1 / e.n, f5 = (double)top5 / e.n;
+	/* A background class the labels do not count (ImageNet's 1001 outputs)
+	 * gives 0 % silently; the miss is easy to see from here. */
+	for (int k = 0; k < 2; k++)
+		if (e.n >= 10 && off_by[k] > 4 * top1 + e.n / 10)
+			sl_cli_warn("top-1 would be %.1f %% with --label-offset %d: do the labels count the "
+				    "model's classes from a different start?",
+				    100.0 * off_by[k] / e.n, offset + (k ? 1 : -1));
 
 	if (o.json) {
 		json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_GLOBAL);

@@ -8,7 +8,8 @@
 static void usage(FILE *f)
 {
 	fputs("usage: sightline COMMAND ...\n"
-	      "  inspect MODEL [--json] [--backend B] [--threads N]   tensors, operators, MACs, sparsity\n"
+	      "  inspect MODEL [options]                              tensors, operators, MACs, sparsity,\n"
+	      "                                                       kernels; --profile N times them\n"
 	      "  infer MODEL IMAGE... [options]                       classes or boxes for images\n"
 	      "  eval MODEL DIR [options]                             accuracy and latency on a labelled "
 	      "folder\n"

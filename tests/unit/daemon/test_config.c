@@ -194,7 +194,7 @@ Test(ladder, errors_name_the_variant)
 	static const struct {
 		const char *json, *needle;
 	} bad[] = {
-	    {"{", "cannot parse"},
+	    {"{", "not valid JSON"},
 	    {"[]", "top level"},
 	    {"{\"variants\": []}", "non-empty"},
 	    {"{\"variants\": [{\"file\": \"x\"}]}", "variants[0]: missing \"name\""},

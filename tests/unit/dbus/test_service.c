@@ -160,7 +160,8 @@ Test(dbus_service, set_variant_validates_before_anything)
 	long_name[sizeof(long_name) - 1] = 0;
 	expect_error("SetVariant", "s", "", SD_BUS_ERROR_INVALID_ARGS, "empty");
 	expect_error("SetVariant", "s", long_name, SD_BUS_ERROR_INVALID_ARGS, "aaaaaaaaaaaaaaaa...");
-	expect_error("SetVariant", "s", "bad name", SD_BUS_ERROR_INVALID_ARGS, "0x20");
+	expect_error("SetVariant", "s", "bad name", SD_BUS_ERROR_INVALID_ARGS,
+		     "'bad' is followed by byte 0x20");
 	expect_error("SetVariant", "s", "x\n", SD_BUS_ERROR_INVALID_ARGS, "0x0a");
 	expect_error("SetVariant", "s", "nope", SL_DBUS_ERROR_NO_SUCH_VARIANT, "'nope'");
 	cr_expect_eq(env.fd.set_variant_calls, 0, "invalid calls never reach the daemon");
