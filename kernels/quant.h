@@ -58,3 +58,17 @@ static inline int32_t sl_clamp_i32(int32_t v, int32_t lo, int32_t hi)
 {
 	return v < lo ? lo : (v > hi ? hi : v);
 }
+
+/* XNNPACK's "fp32" requantization (what its int8 kernels do on x86, and
+ * LiteRT's XNNPACK delegate with them): the accumulator times the float
+ * scale in_scale * w_scale / out_scale, rounded to nearest even, plus the
+ * zero point, clamped. The clamp is applied to the float first, as XNNPACK
+ * does, so that no product overflows the conversion; rounding is monotonic
+ * and the bounds are integers, so clamping before or after rounds the same. */
+static inline int32_t sl_requantize_fp32(int32_t acc, float scale, int32_t zp, int32_t lo, int32_t hi)
+{
+	float f = (float)acc * scale;
+	f = f < (float)(lo - zp) ? (float)(lo - zp) : f;
+	f = f > (float)(hi - zp) ? (float)(hi - zp) : f;
+	return (int32_t)nearbyintf(f) + zp;
+}

@@ -23,7 +23,8 @@ typedef enum {
 	 * reference. The default. */
 	SL_NUMERICS_TFLITE,
 	/* XNNPACK's own int8 kernels where it has them: what LiteRT's XNNPACK
-	 * delegate computes. */
+	 * delegate computes. The x86 sparse kernels requantize as they do, so
+	 * sparse and dense layers give the same bytes. */
 	SL_NUMERICS_FAST,
 } sl_numerics;
 

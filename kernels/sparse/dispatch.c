@@ -17,14 +17,14 @@
 
 static const sl_sparse_q8_impl q8_impls[] = {
 #if defined(__x86_64__)
-    {"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2},
-    {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41},
+    {"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2, true},
+    {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41, true},
 #endif
 #if defined(__aarch64__)
-    {"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot},
-    {"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon},
+    {"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot, false},
+    {"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon, false},
 #endif
-    {"ref", 0, 0, sl_sparse_q8_ref},
+    {"ref", 0, 0, sl_sparse_q8_ref, true},
 };
 
 static const sl_sparse_f32_impl f32_impls[] = {
@@ -96,7 +96,14 @@ bool sl_sparse_q8_usable(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p)
 {
 	if ((impl->isa & sl_sparse_cpu_isa()) != impl->isa)
 		return false;
+	if (p && p->fp32_requant && !impl->fp32_requant)
+		return false;
 	return !p || !(impl->needs & SL_SPARSE_NEEDS_W8) || p->w8;
+}
+
+bool sl_sparse_q8_fp32_requant_here(void)
+{
+	return sl_sparse_q8_select(NULL)->fp32_requant;
 }
 
 unsigned sl_sparse_q8_pack_flags(void)

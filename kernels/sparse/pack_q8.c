@@ -27,9 +27,10 @@ static bool dtype_range(sl_dtype t, int32_t *lo, int32_t *hi)
 static int check_desc(const sl_sparse_q8_desc *d, sl_error *err)
 {
 	int32_t ilo, ihi, wlo, whi, olo, ohi;
-	if (!d->w || !d->mult || !d->shift)
-		return sl_sparse_fail(err, -EINVAL,
-				      "sparse q8: weights, multipliers and shifts are required");
+	if (!d->w || (!d->fp32_scale && (!d->mult || !d->shift)))
+		return sl_sparse_fail(
+		    err, -EINVAL,
+		    "sparse q8: weights and multipliers and shifts (or fp32 scales) are required");
 	if (d->n < 1 || d->n > SL_SPARSE_MAX_N || d->k < 1 || d->k > SL_SPARSE_MAX_K ||
 	    (uint64_t)d->n * (uint64_t)d->k > SL_SPARSE_MAX_WEIGHTS)
 		return sl_sparse_fail(err, -EINVAL, "sparse q8: shape %dx%d out of range (n <= %d, k <= %d)",
@@ -49,7 +50,11 @@ static int check_desc(const sl_sparse_q8_desc *d, sl_error *err)
 		return sl_sparse_fail(err, -EINVAL, "sparse q8: activation range [%d, %d] invalid",
 				      d->act_min, d->act_max);
 	for (int i = 0; i < d->nq; i++) {
-		if (d->mult[i] < 0 || d->shift[i] < -31 || d->shift[i] > 30)
+		if (d->fp32_scale && !(d->fp32_scale[i] > 0 && d->fp32_scale[i] < 256))
+			return sl_sparse_fail(err, -EINVAL,
+					      "sparse q8: channel %d: fp32 scale %g not in (0, 256)", i,
+					      (double)d->fp32_scale[i]);
+		if (!d->fp32_scale && (d->mult[i] < 0 || d->shift[i] < -31 || d->shift[i] > 30))
 			return sl_sparse_fail(err, -EINVAL,
 					      "sparse q8: channel %d: multiplier %d / shift %d invalid", i,
 					      d->mult[i], d->shift[i]);
@@ -127,6 +132,12 @@ static void fill_channel(sl_sparse_q8 *p, const sl_sparse_q8_desc *d, int n, int
 	c->bias_raw = (int32_t)(uint32_t)((uint64_t)(int64_t)bias - (uint64_t)((int64_t)d->in_zp * s));
 	const int32_t zp80 = p->in_u8 ? d->in_zp - 128 : d->in_zp;
 	c->bias_x80 = (int32_t)(uint32_t)((uint64_t)(int64_t)bias - (uint64_t)((int64_t)zp80 * s));
+	if (d->fp32_scale) {
+		c->scale = d->fp32_scale[q];
+		c->out_const = (uint8_t)sl_requantize_fp32(bias, c->scale, d->out_zp, d->act_min, d->act_max);
+		*fast = false; /* the TFLite-only doubled-accumulator path */
+		return;
+	}
 	c->mult = d->mult[q];
 	c->lshift = (int8_t)(d->shift[q] > 0 ? d->shift[q] : 0);
 	c->rshift = (int8_t)(d->shift[q] > 0 ? 0 : -d->shift[q]);
@@ -212,6 +223,7 @@ int sl_sparse_q8_pack(const sl_sparse_q8_desc *d, unsigned flags, sl_sparse_q8 *
 	}
 	p->row[n] = at;
 	p->fast_requant = fast;
+	p->fp32_requant = d->fp32_scale != NULL;
 	*ret = p;
 	return 0;
 }

@@ -57,6 +57,11 @@ typedef struct {
 	const int32_t *w_zp;  /* [nq], may be NULL (all zero) */
 	const int32_t *mult;  /* [nq] Q31 multipliers, >= 0 (sl_quantize_multiplier) */
 	const int32_t *shift; /* [nq] > 0: left shift; in [-31, 30] */
+	/* [nq] in_scale * w_scale / out_scale as float, or NULL. When given, the
+	 * output is requantized as XNNPACK's int8 kernels do it
+	 * (sl_requantize_fp32), so that a sparse layer matches a dense XNNPACK
+	 * one bit for bit, and mult/shift are not used (may be NULL). */
+	const float *fp32_scale;
 	int32_t in_zp, out_zp;
 	int32_t act_min, act_max; /* within the output type's range */
 } sl_sparse_q8_desc;
@@ -76,6 +81,7 @@ typedef struct {
 	uint8_t out_const;     /* output when the row has no block (raw byte of the out type) */
 	uint8_t pad_;
 	int64_t nudge; /* 2^31 + (rshift ? 2^(31 + rshift) : 0): x86 fast requantization */
+	float scale;   /* fp32_requant: the float requantization scale */
 } sl_sparse_q8_chan;
 
 typedef struct sl_sparse_q8 {
@@ -93,7 +99,8 @@ typedef struct sl_sparse_q8 {
 	 * kernels may accumulate 2 * acc (with w16x2) and requantize with 10 ops
 	 * per 8 lanes. */
 	bool fast_requant;
-	bool w8_no_min; /* w8 != NULL and no weight is -128: NEON may add two products in int16 */
+	bool fp32_requant; /* XNNPACK's requantization (ch[].scale), not TFLite's */
+	bool w8_no_min;	   /* w8 != NULL and no weight is -128: NEON may add two products in int16 */
 	int32_t in_zp, out_zp, act_min, act_max;
 	size_t bytes; /* everything owned by this object */
 } sl_sparse_q8;
@@ -171,6 +178,7 @@ typedef struct {
 	unsigned isa;	/* all of these must be present */
 	unsigned needs; /* SL_SPARSE_NEEDS_* */
 	sl_sparse_q8_fn fn;
+	bool fp32_requant; /* also runs layers packed with fp32_scale */
 } sl_sparse_q8_impl;
 
 typedef struct {
@@ -186,6 +194,9 @@ const sl_sparse_q8_impl *sl_sparse_q8_impls(size_t *ret_n);
 const sl_sparse_f32_impl *sl_sparse_f32_impls(size_t *ret_n);
 /* Pack flags the best kernel for this CPU wants (pass to sl_sparse_q8_pack). */
 unsigned sl_sparse_q8_pack_flags(void);
+/* Whether the best kernel for this CPU runs fp32_scale layers (else they
+ * would fall back to the scalar reference). */
+bool sl_sparse_q8_fp32_requant_here(void);
 /* Best kernel for this CPU and packed layer (p NULL: for this CPU, whatever
  * the layer); never NULL (the reference). */
 const sl_sparse_q8_impl *sl_sparse_q8_select(const sl_sparse_q8 *p);

@@ -271,6 +271,7 @@ typedef struct {
 	const sl_node *nd;
 	int n, k;
 	unsigned flags;
+	bool fp32; /* requantize as XNNPACK's int8 operators (fast numerics) */
 	sl_error *err;
 } pack_arg;
 
@@ -298,6 +299,18 @@ static int build_q8(void *arg, void **ret, size_t *bytes)
 	for (int i = 0; i < nq; i++)
 		shift32[i] = shift[i];
 	free(shift);
+	/* Fast numerics: the scale exactly as XNNPACK derives it for its qs8,
+	 * qc8 and qu8 operators (float, in this order), so that the sparse layer
+	 * gives the bytes the dense XNNPACK layer would (bench_sparse -f checks). */
+	float *fscale = NULL;
+	if (a->fp32) {
+		if (!(fscale = malloc(sizeof(float) * (size_t)nq))) {
+			free(mult);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < nq; i++)
+			fscale[i] = in->q.scale[0] * w->q.scale[i] / out->q.scale[0];
+	}
 	sl_sparse_q8_desc d = {
 	    .n = n,
 	    .k = k,
@@ -310,6 +323,7 @@ static int build_q8(void *arg, void **ret, size_t *bytes)
 	    .w_zp = w->q.zero_point,
 	    .mult = mult,
 	    .shift = shift32,
+	    .fp32_scale = fscale,
 	    .in_zp = in->q.zero_point[0],
 	    .out_zp = out->q.zero_point[0],
 	};
@@ -318,6 +332,7 @@ static int build_q8(void *arg, void **ret, size_t *bytes)
 	sl_sparse_q8 *p = NULL;
 	int r = sl_sparse_q8_pack(&d, a->flags, &p, a->err);
 	free(mult);
+	free(fscale);
 	if (r < 0)
 		return r;
 	*ret = p;
@@ -364,8 +379,9 @@ static int pack(const sl_prepare_ctx *ctx, int node, int n, int k, uint64_t hash
 	st->model = mo;
 	if (st->quant) {
 		a.flags = sl_sparse_q8_pack_flags();
-		st->key =
-		    (sl_model_derived_key){.node = node, .kind = SP_KIND_Q8 | a.flags << 8, .hash = hash};
+		a.fp32 = ctx->numerics == SL_NUMERICS_FAST && sl_sparse_q8_fp32_requant_here();
+		st->key = (sl_model_derived_key){
+		    .node = node, .kind = SP_KIND_Q8 | a.flags << 8 | (unsigned)a.fp32 << 16, .hash = hash};
 		r = sl_model_derived_get(mo, &st->key, build_q8, destroy_q8, &a, &p);
 		if (r < 0)
 			return r;

@@ -1,14 +1,18 @@
 /* Sparse int8 1x1 convolution versus XNNPACK's dense int8 (qc8) operator and
  * our dense scalar reference on MobileNet v2's pointwise layers at 224x224.
  *
- *   bench_sparse [-t threads,...] [-s sparsity%,...] [-r reps] [-k kernel] [-u] [-l layer] [-m]
+ *   bench_sparse [-t threads,...] [-s sparsity%,...] [-r reps] [-k kernel] [-u] [-l layer] [-m] [-f]
  *
  * For each distinct layer shape, every configuration runs in round-robin
  * (so that machine noise hits them alike) and the median time (-m: the
  * minimum) is kept; ratios are computed from figures of the same run. Weights are pruned in the packed
  * format's 1x4 blocks (-u: unstructured, element-wise pruning instead), the
  * pruned blocks chosen uniformly at random with the exact target fraction. The
- * sparse result is checked bit-exact against the dense scalar reference. */
+ * sparse result is checked bit-exact against the dense scalar reference.
+ *
+ * -f: our layers requantize as XNNPACK does (fp32 scales, as the runtime's
+ * fast numerics), the baseline's own arithmetic; their outputs are then
+ * checked bit-exact against XNNPACK run on the same pruned weights. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -110,9 +114,8 @@ typedef struct {
 
 static void usage(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: bench_sparse [-t 1,2] [-s 70,80,90] [-r reps] [-k kernel] [-u] [-l layer-index] [-m]\n");
+	fprintf(stderr, "usage: bench_sparse [-t 1,2] [-s 70,80,90] [-r reps] [-k kernel] [-u] [-l "
+			"layer-index] [-m] [-f]\n");
 	exit(2);
 }
 
@@ -133,8 +136,8 @@ int main(int argc, char **argv)
 {
 	int threads[4] = {1, 2}, n_threads = 2, sp[MAX_SP] = {70, 80, 90}, n_sp = 3, reps = 15, only = -1;
 	const char *kernel = NULL;
-	bool unstructured = false, use_min = false;
-	for (int o; (o = getopt(argc, argv, "t:s:r:k:ul:m")) != -1;) {
+	bool unstructured = false, use_min = false, fp32 = false;
+	for (int o; (o = getopt(argc, argv, "t:s:r:k:ul:mf")) != -1;) {
 		switch (o) {
 		case 't':
 			n_threads = parse_list(optarg, threads, 4);
@@ -156,6 +159,9 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			use_min = true;
+			break;
+		case 'f':
+			fp32 = true;
 			break;
 		default:
 			usage();
@@ -180,8 +186,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("sparse kernel: %s, pruning: %s, reps: %d (%s), times in microseconds\n", impl->name,
-	       unstructured ? "unstructured" : "1x4 blocks", reps, use_min ? "minimum" : "median");
+	if (fp32 && !impl->fp32_requant) {
+		fprintf(stderr, "kernel %s has no fp32 requantization\n", impl->name);
+		return 1;
+	}
+	printf("sparse kernel: %s, pruning: %s, requantization: %s, reps: %d (%s), times in microseconds\n",
+	       impl->name, unstructured ? "unstructured" : "1x4 blocks",
+	       fp32 ? "fp32 (XNNPACK's)" : "TFLite's (gemmlowp)", reps, use_min ? "minimum" : "median");
 
 	const int n_layers = (int)(sizeof(layers) / sizeof(layers[0]));
 	double tot_xnn[4] = {0}, tot_ref = 0, tot_sp[4][MAX_SP] = {{0}};
@@ -204,7 +215,7 @@ int main(int argc, char **argv)
 			int8_t *o_xnn = malloc(m * n), *o_ref = malloc(m * n), *o_sp = malloc(m * n);
 			int32_t *bias = malloc(n * 4), *mult = malloc(n * 4), *shift = malloc(n * 4);
 			int *ishift = malloc(n * sizeof(int));
-			float *wscale = malloc(n * 4);
+			float *wscale = malloc(n * 4), *fscale = malloc(n * 4);
 			const float in_scale = 0.02f, out_scale = 0.08f;
 			const int32_t in_zp = -10, out_zp = 5;
 			/* ReLU6 on the output grid: [q(0), q(6)] */
@@ -222,6 +233,7 @@ int main(int argc, char **argv)
 				sl_quantize_multiplier((double)in_scale * wscale[i] / out_scale, &mult[i],
 						       &ishift[i]);
 				shift[i] = ishift[i];
+				fscale[i] = in_scale * wscale[i] / out_scale; /* as XNNPACK computes it */
 			}
 			/* Per sparsity level: pruned weights, packed layer, XNNPACK op on the same weights.
 			 */
@@ -244,6 +256,7 @@ int main(int argc, char **argv)
 							       .nq = (int)n,
 							       .mult = mult,
 							       .shift = shift,
+							       .fp32_scale = fp32 ? fscale : NULL,
 							       .in_zp = in_zp,
 							       .out_zp = out_zp,
 							       .act_min = act_min,
@@ -335,16 +348,33 @@ int main(int argc, char **argv)
 					tr[r] = now() - t0;
 				}
 			}
-			/* Bit-exactness of every sparsity level against the dense reference. */
+			/* Bit-exactness of every sparsity level against the dense reference
+			 * (-f: against XNNPACK on the same pruned weights). */
 			for (int s = 0; s < n_sp; s++) {
-				ref.filter = wsp[s];
-				sl_ref_conv2d_q8(&ref);
+				if (fp32) {
+					xnn_operator_t op = NULL;
+					if (xnn_create_convolution2d_nhwc_qc8(
+						0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, k, n, k, n, (int8_t)in_zp,
+						in_scale, wscale, wsp[s], bias, (int8_t)out_zp, out_scale,
+						(int8_t)act_min, (int8_t)act_max, 0,
+						&op) != xnn_status_success ||
+					    xnn_setup_convolution2d_nhwc_qc8(op, 1, (size_t)L->hw,
+									     (size_t)L->hw, a, o_ref,
+									     pool) != xnn_status_success ||
+					    xnn_run_operator(op, pool) != xnn_status_success) {
+						fprintf(stderr, "XNNPACK on the pruned weights failed\n");
+						return 1;
+					}
+					xnn_delete_operator(op);
+				} else {
+					ref.filter = wsp[s];
+					sl_ref_conv2d_q8(&ref);
+				}
 				sl_sparse_q8_run(impl, packed[s], m, a, k, o_sp, n, pool, 0, scratch);
 				if (memcmp(o_ref, o_sp, m * n)) {
 					all_exact = false;
-					printf(
-					    "!! %s at %d%%: sparse output differs from the dense reference\n",
-					    L->blocks, sp[s]);
+					printf("!! %s at %d%%: sparse output differs from %s\n", L->blocks,
+					       sp[s], fp32 ? "XNNPACK" : "the dense reference");
 				}
 			}
 			const double x = stat(tx, reps);
@@ -382,6 +412,7 @@ int main(int argc, char **argv)
 			free(shift);
 			free(ishift);
 			free(wscale);
+			free(fscale);
 		}
 		printf("%-15s %4s %4s %5s %5s %9.1f", "TOTAL (x count)", "", "", "", "", 1e6 * tot_xnn[ti]);
 		if (ti == 0)
@@ -392,7 +423,7 @@ int main(int argc, char **argv)
 		if (pool)
 			pthreadpool_destroy(pool);
 	}
-	printf("\nsparse outputs %s the dense scalar reference\n",
-	       all_exact ? "bit-exact with" : "DIFFER from");
+	printf("\nsparse outputs %s %s\n", all_exact ? "bit-exact with" : "DIFFER from",
+	       fp32 ? "XNNPACK on the same pruned weights" : "the dense scalar reference");
 	return all_exact ? 0 : 1;
 }

@@ -15,7 +15,11 @@
  * activations instead cost 8 adds per 128 tile values, 2-6 % of the small-N
  * projection layers), so the accumulator arrives doubled and
  * gemmlowp's SaturatingRoundingDoublingHighMul + RoundingDivideByPOT collapse
- * to one 64-bit add and an extraction of the high half (see rq_fast). */
+ * to one 64-bit add and an extraction of the high half (see rq_fast).
+ *
+ * Layers packed with fp32 scales (fp32_requant) are requantized as XNNPACK's
+ * own int8 kernels do, for runtimes that let XNNPACK round its own way: the
+ * sparse layers then match the dense ones bit for bit. */
 #include <immintrin.h>
 
 #include "common/macros.h"
@@ -242,7 +246,18 @@ static inline __attribute__((always_inline)) void channel(const sl_sparse_q8 *p,
 		return;
 	}
 	__m256i acc[4];
-	if (p->fast_requant) {
+	if (p->fp32_requant) {
+		/* XNNPACK's fp32 requantization (sl_requantize_fp32), 4 ops per 8
+		 * lanes; the low clamp happens in channel_pair, in int8: a product
+		 * under -2^31 converts to INT32_MIN and saturates to the same place. */
+		accumulate(p, n, at, c->bias_raw, acc, mr);
+		const __m256 s = _mm256_set1_ps(c->scale),
+			     top = _mm256_set1_ps((float)(p->act_max - p->out_zp));
+		SL_UNROLL
+		for (int g = 0; g < mr / 8; g++)
+			acc[g] = _mm256_cvtps_epi32(
+			    _mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[g]), s), top));
+	} else if (p->fast_requant) {
 		accumulate(p, n, at, (int32_t)((uint32_t)c->bias_raw * 2u), acc, mr);
 		if (rq_needs_neg(p)) {
 			SL_UNROLL

@@ -122,7 +122,16 @@ static inline __attribute__((always_inline)) __m128i channel(const sl_sparse_q8 
 	if (p->row[n] == p->row[n + 1])
 		return _mm_set1_epi8((char)c->out_const);
 	__m128i acc[4];
-	if (p->fast_requant) {
+	if (p->fp32_requant) {
+		/* XNNPACK's fp32 requantization (sl_requantize_fp32); the low clamp
+		 * happens below in int8, a product under -2^31 converting to
+		 * INT32_MIN saturates there to the same place. */
+		accumulate(p, n, at, c->bias_raw, acc, mr);
+		const __m128 s = _mm_set1_ps(c->scale), top = _mm_set1_ps((float)(p->act_max - p->out_zp));
+		SL_UNROLL
+		for (int g = 0; g < mr / 4; g++)
+			acc[g] = _mm_cvtps_epi32(_mm_min_ps(_mm_mul_ps(_mm_cvtepi32_ps(acc[g]), s), top));
+	} else if (p->fast_requant) {
 		accumulate(p, n, at, (int32_t)((uint32_t)c->bias_raw * 2u), acc, mr);
 		SL_UNROLL
 		for (int g = 0; g < mr / 4; g++)

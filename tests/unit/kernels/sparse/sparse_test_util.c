@@ -15,11 +15,12 @@ size_t sl_test_q8_kernels(sl_test_q8_kernel *out, size_t max)
 	for (size_t i = 0; i < n_impl && n < max; i++)
 		if (impls[i].fn != sl_sparse_q8_ref && (impls[i].isa & sl_sparse_cpu_isa()) == impls[i].isa)
 			out[n++] = (sl_test_q8_kernel){impls[i].name, impls[i].fn,
-						       (impls[i].needs & SL_SPARSE_NEEDS_W8) != 0};
+						       (impls[i].needs & SL_SPARSE_NEEDS_W8) != 0,
+						       impls[i].fp32_requant};
 #ifdef SL_SPARSE_TEST_SIMDE
 	if (n + 2 <= max) {
-		out[n++] = (sl_test_q8_kernel){"neondot-simde", sl_sparse_q8_neondot_simde, true};
-		out[n++] = (sl_test_q8_kernel){"neon-simde", sl_sparse_q8_neon_simde, true};
+		out[n++] = (sl_test_q8_kernel){"neondot-simde", sl_sparse_q8_neondot_simde, true, false};
+		out[n++] = (sl_test_q8_kernel){"neon-simde", sl_sparse_q8_neon_simde, true, false};
 	}
 #endif
 	return n;
@@ -112,11 +113,15 @@ void sl_test_q8_layer_make(const sl_test_q8_case *c, sl_test_q8_layer *L)
 	L->w_zp = malloc((size_t)nq * 4);
 	L->mult = malloc((size_t)nq * 4);
 	L->shift = malloc((size_t)nq * 4);
+	L->fscale = malloc((size_t)nq * sizeof(float));
 	for (int q = 0; q < nq; q++) {
 		L->w_zp[q] = c->w_t == SL_DTYPE_I8 && c->zp == ZP_RANDOM ? 0 : pick_zp(c->w_t, c->zp, &s);
 		if (c->w_t == SL_DTYPE_U8 && c->zp == ZP_RANDOM && q % 5 == 0)
 			L->w_zp[q] = 128;
 		pick_requant(c->scale, &s, &L->mult[q], &L->shift[q]);
+		/* XNNPACK takes scales in (0, 256); the wild ones fold into that. */
+		const float real = (float)ldexp((double)L->mult[q], L->shift[q] - 31);
+		L->fscale[q] = real > 0 && real < 256 ? real : (float)(q + 1) * 0.37f;
 	}
 	uint8_t *w = L->w;
 	const int unit = c->unstructured ? 1 : 4;
@@ -179,7 +184,15 @@ void sl_test_q8_layer_free(sl_test_q8_layer *L)
 	free(L->w_zp);
 	free(L->mult);
 	free(L->shift);
+	free(L->fscale);
 	free(L->a);
+}
+
+void sl_test_q8_use_fp32(sl_test_q8_layer *L)
+{
+	L->d.fp32_scale = L->fscale;
+	L->d.mult = NULL;
+	L->d.shift = NULL;
 }
 
 void sl_test_q8_dense(const sl_test_q8_layer *L, uint8_t *out)
@@ -197,6 +210,11 @@ void sl_test_q8_dense(const sl_test_q8_layer *L, uint8_t *out)
 				const int32_t a = d->in_type == SL_DTYPE_U8 ? ab : (int8_t)ab;
 				const int32_t w = d->w_type == SL_DTYPE_U8 ? wb : (int8_t)wb;
 				acc += (uint32_t)((a - d->in_zp) * (w - wzp));
+			}
+			if (d->fp32_scale) {
+				out[m * L->out_stride + n] = (uint8_t)sl_requantize_fp32(
+				    (int32_t)acc, d->fp32_scale[q], d->out_zp, d->act_min, d->act_max);
+				continue;
 			}
 			int64_t y = (int64_t)d->out_zp +
 				    sl_mul_by_quantized_multiplier((int32_t)acc, d->mult[q], d->shift[q]);

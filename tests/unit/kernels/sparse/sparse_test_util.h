@@ -11,6 +11,7 @@ typedef struct {
 	const char *name;
 	sl_sparse_q8_fn fn;
 	bool needs_w8;
+	bool fp32_requant; /* runs layers packed with fp32 scales */
 } sl_test_q8_kernel;
 
 typedef struct {
@@ -45,13 +46,17 @@ typedef struct {
 	sl_sparse_q8_desc d;
 	void *w;
 	int32_t *bias, *w_zp, *mult, *shift;
+	float *fscale; /* the same scales as float, for fp32 requantization (sl_test_q8_use_fp32) */
 	uint8_t *a;
 	size_t m, in_stride, out_stride;
 } sl_test_q8_layer;
 
 void sl_test_q8_layer_make(const sl_test_q8_case *c, sl_test_q8_layer *L);
 void sl_test_q8_layer_free(sl_test_q8_layer *L);
-/* TFLite's formula straight from the dense weights. */
+/* Switch L to XNNPACK's fp32 requantization (d.fp32_scale = fscale). */
+void sl_test_q8_use_fp32(sl_test_q8_layer *L);
+/* TFLite's formula straight from the dense weights (or XNNPACK's fp32
+ * requantization when d.fp32_scale is set). */
 void sl_test_q8_dense(const sl_test_q8_layer *L, uint8_t *out);
 /* "m=.. n=.. k=.." description for failure messages. */
 const char *sl_test_q8_case_str(const sl_test_q8_case *c);

@@ -3,7 +3,8 @@
  * through SIMDe) bit-exact against the reference, over edge sizes (m, n, k
  * off the tiles, k = 1, 16-value chunk and wide-tile boundaries), sparsity 0,
  * 0.5, 0.9 and 1, empty rows, extreme zero points, scales and biases, and
- * saturating outputs. */
+ * saturating outputs; the same sweep again with XNNPACK's fp32
+ * requantization for the kernels that offer it. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdlib.h>
@@ -330,4 +331,88 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_relu_clamp)
 		sl_test_q8_layer_free(&L);
 	}
 	cr_assert_gt(fast, 0, "%s: the fast requantization path must be covered", kern->name);
+}
+
+/* XNNPACK's fp32 requantization: the reference against the formula on the
+ * dense weights, and every kernel that offers it against the reference, over
+ * the whole sweep (products far beyond int32 included: huge biases times
+ * scales up to 255). */
+Test(sparse_q8, fp32_reference_matches_dense_formula)
+{
+	static sl_test_q8_case cases[MAX_CASES];
+	const size_t n_cases = make_cases(cases, MAX_CASES);
+	for (size_t ci = 0; ci < n_cases; ci++) {
+		sl_test_q8_layer L;
+		sl_test_q8_layer_make(&cases[ci], &L);
+		sl_test_q8_use_fp32(&L);
+		sl_sparse_q8 *p;
+		sl_error err;
+		cr_assert_eq(sl_sparse_q8_pack(&L.d, 0, &p, &err), 0, "%s: %s",
+			     sl_test_q8_case_str(&cases[ci]), err.msg);
+		cr_assert(p->fp32_requant && !p->fast_requant);
+		const size_t bytes = L.m * L.out_stride;
+		uint8_t *want = calloc(bytes, 1), *got = calloc(bytes, 1);
+		sl_test_q8_dense(&L, want);
+		sl_sparse_q8_ref(p, 0, L.m, L.a, L.in_stride, got, L.out_stride, NULL);
+		for (size_t i = 0; i < bytes; i++)
+			cr_assert_eq(got[i], want[i], "%s: pixel %zu byte %zu: reference %d, dense %d",
+				     sl_test_q8_case_str(&cases[ci]), i / L.out_stride, i % L.out_stride,
+				     got[i], want[i]);
+		free(want);
+		free(got);
+		sl_sparse_q8_free(p);
+		sl_test_q8_layer_free(&L);
+	}
+}
+
+ParameterizedTestParameters(sparse_q8, kernel_fp32_requant)
+{
+	static size_t ids[16];
+	sl_test_q8_kernel kernels[16];
+	const size_t n = sl_test_q8_kernels(kernels, 16);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = i;
+	return cr_make_param_array(size_t, ids, n);
+}
+
+ParameterizedTest(size_t *ki, sparse_q8, kernel_fp32_requant)
+{
+	sl_test_q8_kernel kernels[16];
+	cr_assert_lt(*ki, sl_test_q8_kernels(kernels, 16));
+	const sl_test_q8_kernel *kern = &kernels[*ki];
+	if (!kern->fp32_requant)
+		cr_skip_test("%s has no fp32 requantization (dispatch never gives it such a layer)",
+			     kern->name);
+	static sl_test_q8_case cases[MAX_CASES];
+	const size_t n_cases = make_cases(cases, MAX_CASES);
+	for (size_t ci = 0; ci < n_cases; ci++) {
+		const sl_test_q8_case *c = &cases[ci];
+		sl_test_q8_layer L;
+		sl_test_q8_layer_make(c, &L);
+		sl_test_q8_use_fp32(&L);
+		if (ci % 3 == 1) /* ReLU-style clamps as well */
+			L.d.act_min = SL_MAX(L.d.act_min, SL_MIN(L.d.out_zp, L.d.act_max));
+		sl_sparse_q8 *p;
+		sl_error err;
+		cr_assert_eq(sl_sparse_q8_pack(&L.d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s: %s",
+			     sl_test_q8_case_str(c), err.msg);
+		cr_assert(sl_sparse_q8_usable(&(sl_sparse_q8_impl){.fp32_requant = false}, p) == false);
+		const size_t bytes = L.m * L.out_stride;
+		uint8_t *want = malloc(bytes), *got = malloc(bytes);
+		memset(want, 0xA5, bytes);
+		memset(got, 0xA5, bytes);
+		void *scratch = sl_test_aligned(sl_sparse_q8_scratch_bytes(p));
+		const size_t m0 = L.m > 3 && ci % 2 ? 3 : 0;
+		sl_sparse_q8_ref(p, m0, L.m, L.a, L.in_stride, want, L.out_stride, NULL);
+		kern->fn(p, m0, L.m, L.a, L.in_stride, got, L.out_stride, scratch);
+		for (size_t i = 0; i < bytes; i++)
+			cr_assert_eq(got[i], want[i], "%s on %s (fp32): pixel %zu byte %zu: got %d, want %d",
+				     kern->name, sl_test_q8_case_str(c), i / L.out_stride, i % L.out_stride,
+				     got[i], want[i]);
+		free(scratch);
+		free(want);
+		free(got);
+		sl_sparse_q8_free(p);
+		sl_test_q8_layer_free(&L);
+	}
 }

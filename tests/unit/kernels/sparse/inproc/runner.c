@@ -29,16 +29,30 @@ void sl_cr_fail(bool fatal, const char *file, int line, const char *expr, const 
 		longjmp(env, 1);
 }
 
+static bool skipped;
+
+void sl_cr_skip(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("[----] skipped: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	skipped = true;
+	longjmp(env, 1);
+}
+
 static bool run(const sl_cr_test *t, void *param)
 {
-	failed = false;
+	failed = skipped = false;
 	if (setjmp(env) == 0) {
 		if (t->fn)
 			t->fn();
 		else
 			t->pfn(param);
 	}
-	fprintf(stderr, "[%s] %s::%s\n", failed ? "FAIL" : "PASS", t->suite, t->name);
+	fprintf(stderr, "[%s] %s::%s\n", failed ? "FAIL" : skipped ? "SKIP" : "PASS", t->suite, t->name);
 	return !failed;
 }
 

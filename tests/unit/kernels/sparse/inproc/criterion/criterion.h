@@ -31,6 +31,9 @@ typedef struct sl_cr_test {
 void sl_cr_register(sl_cr_test *t);
 __attribute__((format(printf, 5, 6))) void sl_cr_fail(bool fatal, const char *file, int line,
 						      const char *expr, const char *fmt, ...);
+/* Ends the test as skipped (neither passed nor failed). */
+__attribute__((format(printf, 1, 2), noreturn)) void sl_cr_skip(const char *fmt, ...);
+#define cr_skip_test(...) sl_cr_skip(__VA_ARGS__)
 
 #define SL_CR_REG(suite, name, f, pf, pr)                                                                    \
 	static sl_cr_test suite##_##name##_test = {#suite, #name, f, pf, pr, NULL};                          \
