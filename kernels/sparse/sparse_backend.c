@@ -27,7 +27,9 @@
  * agrees: summed per-step minima of the claimed layers in the whole network at 1 thread, 1.44x at 50 %
  * and 2.65x at 80 %, a line crossing 1.0x near 39 %. fp32 (no per-layer benchmark) from bench_sparse_e2e on
  * the fp32 MobileNet v2: 1.33x at 72 % and 1.61x at 80 %, crossing 1.0x near 57 %: 60 %. The other ISAs are
- * not measured yet and get a margin above AVX2. */
+ * not measured yet and get a margin above AVX2. These are TFLite-rounding figures; with fast numerics the
+ * int8 kernels requantize as XNNPACK does, 10-15 % faster (bench_sparse -f totals at 70-90 %), so the same
+ * threshold errs on the dense side there. */
 /* Below 8 rows (a classifier's 1x1 convolution on a pooled 1x1 map, a fully
  * connected layer on one vector) the kernels' pixel lanes run mostly empty:
  * MobileNet v2's last 1x1 conv (1 row, K 1280, N 1001) measured in
@@ -481,7 +483,8 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 	}
 	step->impl = SL_IMPL_SPARSE;
 	step->run = sp_run;
-	snprintf(step->why, sizeof(step->why), "sparse: %.1f%% blocks zero > %d%% break-even (%s)", zpct,
-		 bpct, isa);
+	/* Which rounding it does is worth a glance: fast numerics change it. */
+	snprintf(step->why, sizeof(step->why), "sparse: %.1f%% blocks zero > %d%% break-even (%s%s)", zpct,
+		 bpct, isa, st->q8 && st->q8->fp32_requant ? ", fp32 rq" : "");
 	return 0;
 }
