@@ -230,9 +230,9 @@ int sl_source_check_uri(const char *uri, char *why, size_t n)
 		return sl_backend_v4l2_check(uri, why, n);
 	if (is_testsrc(uri))
 		return sl_backend_testsrc_check(uri + 7, why, n);
-	if (!strncmp(uri, "file:", 5) && uri[5])
-		return 0;
 	const bool file = !strncmp(uri, "file:", 5);
+	if (file && uri[5])
+		return 0;
 	snprintf(why, n, "%s \"%s\" (want v4l2:/dev/videoN, file:PATH or testsrc[:WxH[@FPS]])",
 		 file ? "no path in" : "unknown source type in", uri);
 	return file ? -EINVAL : -EPROTONOSUPPORT;

@@ -73,8 +73,9 @@ typedef struct sl_source sl_source;
  * backoff (a camera may be plugged in later). */
 int sl_source_new(const sl_source_config *cfg, sl_source **ret);
 /* Whether uri is well-formed (scheme, size, rate, format), without opening
- * anything: -EPROTONOSUPPORT (unknown type) or -EINVAL, the reason in why. What it names may still be
- * missing; only sl_source_new or the capture thread find that out. */
+ * anything: 0, -EPROTONOSUPPORT (unknown type) or -EINVAL with the reason in
+ * why, or -ENOMEM. What it names may still be missing; only sl_source_new or
+ * the capture thread find that out. */
 int sl_source_check_uri(const char *uri, char *why, size_t n);
 int sl_source_start(sl_source *s); /* starts the capture thread */
 /* Wait up to timeout_ms (0: do not wait, < 0: forever) for a frame newer than

@@ -116,7 +116,10 @@ static char *resolve_source(const char *base_dir, const char *uri)
 static int source_uri(const char *base_dir, const char *value, char **dst, char *err, size_t errlen)
 {
 	char why[200];
-	if (sl_source_check_uri(value, why, sizeof(why)) < 0) { /* -EPROTONOSUPPORT too */
+	int r = sl_source_check_uri(value, why, sizeof(why));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
 		snprintf(err, errlen, "%s", why);
 		return -EINVAL;
 	}

@@ -132,7 +132,7 @@ static int parse_variant(const char *tok, variant_spec *v)
 	} else {
 		return -EINVAL;
 	}
-	return end != v->base && !*end && v->amount > 0 && v->amount < 100 ? 0 : -EINVAL;
+	return !*end && v->amount > 0 && v->amount < 100 ? 0 : -EINVAL;
 }
 
 /* The whole list, before any calibration work. */
