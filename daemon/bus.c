@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <systemd/sd-bus-protocol.h>
+
 #include "daemon/internal.h"
 #include "daemon/log.h"
 
@@ -60,17 +62,22 @@ static int set_variant(void *userdata, const char *name, const char *who, sl_dbu
 		snprintf(err->message, sizeof(err->message), "sightlined is stopping");
 		return -ESHUTDOWN;
 	}
-	if (d->auto_mode)
+	/* Checked before anything changes: a refused call leaves no trace. */
+	if (!sl_daemon_can_wait(d, name)) {
+		err->name = SD_BUS_ERROR_LIMITS_EXCEEDED;
+		snprintf(err->message, sizeof(err->message),
+			 "Already %d callers waiting for the switch to '%s'", d->n_waiters, name);
+		return -EBUSY;
+	}
+	if (d->auto_mode) {
 		log_notice("mode manual (SetVariant by %s)", who);
+		/* Only a switch still to come can fail to load. */
+		d->pinned_from_auto = strcmp(d->active_name, name) != 0 || d->want[0];
+	}
 	d->auto_mode = false;
 	char reason[320];
 	snprintf(reason, sizeof(reason), "manual: SetVariant by %s", who);
-	int r = sl_daemon_request_variant(d, name, reason, call, false);
-	if (r == -EBUSY) {
-		snprintf(err->message, sizeof(err->message), "Too many SetVariant calls in flight");
-		err->name = NULL;
-	}
-	return r;
+	return sl_daemon_request_variant(d, name, reason, call, false);
 }
 
 static int set_auto(void *userdata, double target_ms, const char *who, sl_dbus_error *err)
@@ -79,6 +86,7 @@ static int set_auto(void *userdata, double target_ms, const char *who, sl_dbus_e
 	sl_daemon *d = userdata;
 	log_notice("mode auto, target %.2f ms (SetAuto by %s)", target_ms, who);
 	d->auto_mode = true;
+	d->pinned_from_auto = false;
 	d->target_ms = target_ms;
 	if (d->auto_ready) {
 		sl_autoctl_set_target(&d->autoctl, target_ms);

@@ -70,6 +70,10 @@ struct sl_daemon {
 	int n_waiters;
 
 	bool auto_mode, auto_ready;
+	/* SetVariant left auto mode for a variant not running yet: if that
+	 * variant fails to load, auto mode comes back (a failed request changes
+	 * nothing). Cleared once a switch lands or the mode is set again. */
+	bool pinned_from_auto;
 	double target_ms;
 	sl_autoctl autoctl;
 
@@ -92,6 +96,9 @@ uint64_t sl_daemon_now_us(void);
 /* Ask for variant `name` for `reason`; call (may be NULL) is answered once the
  * switch happened or failed. 0: nothing to do (already running, unless force),
  * 1: call kept, negative: error. */
+/* Whether a SetVariant call for name could wait for its switch now (the
+ * number of callers waiting is bounded). */
+bool sl_daemon_can_wait(const sl_daemon *d, const char *name);
 int sl_daemon_request_variant(sl_daemon *d, const char *name, const char *reason, sl_dbus_call *call,
 			      bool force);
 void sl_daemon_pick_startup_variant(sl_daemon *d, const char *why);

@@ -49,6 +49,7 @@ int sl_daemon_reload(sl_daemon *d, const char *who, sl_dbus_call *call, char *er
 	 * itself changed what it says about them. */
 	if (c.auto_mode != d->cfg.auto_mode || c.target_ms != d->cfg.target_ms) {
 		d->auto_mode = c.auto_mode;
+		d->pinned_from_auto = false;
 		d->target_ms = c.target_ms;
 	}
 	int old = sl_ladder_find(d->ladder, d->active_name);

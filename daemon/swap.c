@@ -32,6 +32,12 @@ static int add_waiter(sl_daemon *d, sl_dbus_call *call)
 	return 1;
 }
 
+bool sl_daemon_can_wait(const sl_daemon *d, const char *name)
+{
+	/* A request for another variant answers (cancels) the waiting ones first. */
+	return strcmp(d->want, name) != 0 || d->n_waiters < (int)SL_ARRAY_SIZE(d->waiters);
+}
+
 static void start_load(sl_daemon *d)
 {
 	int i = sl_ladder_find(d->ladder, d->want);
@@ -108,6 +114,13 @@ void sl_daemon_on_load_done(sl_daemon *d, sl_load_done *ld)
 		}
 		if (strcmp(d->want, d->loading_name) == 0) {
 			d->want[0] = 0;
+			if (d->pinned_from_auto) {
+				d->pinned_from_auto = false;
+				d->auto_mode = true;
+				log_notice("mode auto again: the variant SetVariant asked for did not load");
+				if (d->svc)
+					(void)sl_dbus_service_sync(d->svc);
+			}
 			sl_daemon_complete_waiters(d, ld->error, &err);
 		}
 		if (!d->active_name[0] && !d->want[0])
@@ -160,6 +173,7 @@ static void on_swap(sl_daemon *d, sl_swap_event *ev)
 	if (done) {
 		d->want[0] = 0;
 		d->switching = false;
+		d->pinned_from_auto = false;
 	}
 	if (!d->ready)
 		sl_daemon_check_ready(d);

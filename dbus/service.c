@@ -268,6 +268,9 @@ void sl_dbus_call_complete(sl_dbus_call *c, int r, const sl_dbus_error *err)
 static int finish_action(sl_dbus_service *s, sd_bus_message *m, sl_dbus_call *c, int r,
 			 const sl_dbus_error *err)
 {
+	/* What the act changed (Mode, at once) is signalled before any reply,
+	 * including an error or the reply a kept call gets later. */
+	(void)sl_dbus_service_sync(s);
 	if (r == 1) {
 		c->next = s->calls;
 		s->calls = c;

@@ -321,6 +321,14 @@ Test(api, load_failure_keeps_serving)
 	cr_expect(strv_has(autov, "small") && !strv_has(autov, "missing") && !strv_has(autov, "garbage"),
 		  "AutoVariants leaves out what failed to load");
 	strv_free(autov);
+
+	/* From auto mode, a SetVariant that fails to load changes nothing: auto mode comes back. */
+	cr_assert_geq(itest_call(&T, "SetAuto", &err, NULL, "d", 5000.0), 0, "%s", err.message);
+	expect_error(itest_call(&T, "SetVariant", &err, NULL, "s", "missing"), &err,
+		     SL_DBUS_ERROR_LOAD_FAILED, "does-not-exist.tflite");
+	char *mode = itest_get_string(&T, "Mode");
+	cr_expect_str_eq(mode, "auto", "a failed SetVariant leaves the mode as it was");
+	free(mode);
 }
 
 Test(api, reload_and_reload_failure)
@@ -552,18 +560,32 @@ Test(api, sigterm_answers_a_pending_switch)
 	/* The switch lands at the next frame, and the current one takes 5 s. */
 	itest_opts o = {.extra_conf = "[debug]\nInjectDelayMs=5000\nInjectDelayVariant=mobilenet_v2_int8\n"};
 	itest_start(&T, &o);
-	pending p = {0};
-	cr_assert_geq(sd_bus_call_method_async(T.bus, NULL, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE,
-					       "SetVariant", on_reply, &p, "s", "mobilenet_v1_0.25_128"),
-		      0);
-	itest_pump(&T, 1000);
-	cr_assert(!p.done, "the switch should still wait for the stalled frame (%s)", p.error);
+	/* 33 callers for the same switch: 32 wait, the last is refused at once. */
+	static pending p[33];
+	memset(p, 0, sizeof(p));
+	for (int i = 0; i < 33; i++) {
+		cr_assert_geq(sd_bus_call_method_async(T.bus, NULL, SL_DBUS_NAME, SL_DBUS_PATH, SL_DBUS_IFACE,
+						       "SetVariant", on_reply, &p[i], "s",
+						       "mobilenet_v1_0.25_128"),
+			      0);
+		if (i == 0)
+			itest_pump(&T, 1000);
+	}
+	itest_pump(&T, 500);
+	for (int i = 0; i < 32; i++)
+		cr_assert(!p[i].done, "call %d: the switch should still wait for the stalled frame (%s)", i,
+			  p[i].error);
+	cr_assert(p[32].done, "the 33rd caller is answered at once");
+	cr_expect_str_eq(p[32].error, "org.freedesktop.DBus.Error.LimitsExceeded");
 	cr_assert_eq(kill(T.daemon_pid, SIGTERM), 0);
 	uint64_t end = itest_now_us() + 10000000;
-	while (!p.done && itest_now_us() < end)
+	while (!p[0].done && itest_now_us() < end)
 		itest_pump(&T, 50);
-	cr_assert(p.done, "no reply at all");
-	cr_expect_str_eq(p.error, SL_DBUS_ERROR_CANCELLED);
+	itest_pump(&T, 200);
+	for (int i = 0; i < 32; i++) {
+		cr_assert(p[i].done, "call %d: no reply at all", i);
+		cr_expect_str_eq(p[i].error, SL_DBUS_ERROR_CANCELLED, "call %d", i);
+	}
 	int st = itest_stop_daemon(&T);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "clean exit (status %#x)", st);
 }
