@@ -300,7 +300,9 @@ static void print_result(const sl_dbus_result *res, const opts *o, const char *e
 	printf("#%-7llu %-24s %6.1f ms ago ", (unsigned long long)res->sequence, res->variant, age_ms);
 	if (res->n_classes == 0 && res->n_detections == 0)
 		printf(" (nothing)");
-	for (size_t i = 0; i < res->n_classes && i < 3; i++)
+	/* Runners-up that print as 0 % say nothing (the daemon sends TopK
+	 * classes whatever their score); --json keeps them all. */
+	for (size_t i = 0; i < res->n_classes && i < 3 && (i == 0 || res->classes[i].score >= 0.005); i++)
 		printf("%s %s %.0f%%", i ? "," : "", res->classes[i].label[0] ? res->classes[i].label : "?",
 		       res->classes[i].score * 100);
 	for (size_t i = 0; i < res->n_detections; i++) {
