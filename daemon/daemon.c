@@ -162,6 +162,13 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	return sd_event_exit(d->event, 0);
 }
 
+static void cancel_waiters_stopping(sl_daemon *d)
+{
+	sl_dbus_error err = {.name = SL_DBUS_ERROR_CANCELLED};
+	snprintf(err.message, sizeof(err.message), "sightlined is stopping");
+	sl_daemon_complete_waiters(d, -ECANCELED, &err);
+}
+
 /* Runs when the loop exits, however it exits, ahead of the exit source that
  * sd_bus_attach_event() adds to flush and close the bus: callers still
  * waiting for a swap get their error while the bus can carry it. */
@@ -170,9 +177,7 @@ static int on_exit_answer_waiters(sd_event_source *s, void *userdata)
 	(void)s;
 	sl_daemon *d = userdata;
 	d->stopping = true;
-	sl_dbus_error err = {.name = SL_DBUS_ERROR_CANCELLED};
-	snprintf(err.message, sizeof(err.message), "sightlined is stopping");
-	sl_daemon_complete_waiters(d, -ECANCELED, &err);
+	cancel_waiters_stopping(d);
 	return 0;
 }
 
@@ -492,9 +497,7 @@ sl_daemon *sl_daemon_free(sl_daemon *d)
 	if (!d)
 		return NULL;
 	/* Normally answered when the loop exited (on_exit_answer_waiters). */
-	sl_dbus_error err = {.name = SL_DBUS_ERROR_CANCELLED};
-	snprintf(err.message, sizeof(err.message), "sightlined is stopping");
-	sl_daemon_complete_waiters(d, -ECANCELED, &err);
+	cancel_waiters_stopping(d);
 	if (d->pipeline)
 		sl_pipeline_stop(d->pipeline);
 	sl_source_free(d->source);

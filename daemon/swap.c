@@ -38,6 +38,14 @@ bool sl_daemon_can_wait(const sl_daemon *d, const char *name)
 	return strcmp(d->want, name) != 0 || d->n_waiters < (int)SL_ARRAY_SIZE(d->waiters);
 }
 
+/* Whether variant i loads, and with it what AutoVariants (the D-Bus view)
+ * says auto mode may pick: kept in one place so the two cannot drift. */
+static void set_usable(sl_daemon *d, int i, bool usable)
+{
+	d->usable[i] = usable;
+	d->variant_views[i].auto_ok = usable && d->ladder->v[i].auto_ok;
+}
+
 static void start_load(sl_daemon *d)
 {
 	int i = sl_ladder_find(d->ladder, d->want);
@@ -107,11 +115,8 @@ void sl_daemon_on_load_done(sl_daemon *d, sl_load_done *ld)
 			 ld->message[0] ? ld->message : strerror(-ld->error));
 		log_error("%s; %s", err.message,
 			  d->active_name[0] ? "the running variant keeps serving" : "no variant is running");
-		if (i >= 0) {
-			/* Auto mode skips it until it loads; say so where users look. */
-			d->usable[i] = false;
-			d->variant_views[i].auto_ok = false;
-		}
+		if (i >= 0)
+			set_usable(d, i, false); /* auto mode skips it until it loads */
 		if (strcmp(d->want, d->loading_name) == 0) {
 			d->want[0] = 0;
 			if (d->pinned_from_auto) {
@@ -158,10 +163,8 @@ static void on_swap(sl_daemon *d, sl_swap_event *ev)
 	d->active_generation = sl_engine_generation(ev->to);
 	d->swaps++;
 	int i = variant_index(d, d->active_name);
-	if (i >= 0) {
-		d->usable[i] = true;
-		d->variant_views[i].auto_ok = d->ladder->v[i].auto_ok;
-	}
+	if (i >= 0)
+		set_usable(d, i, true);
 	if (d->auto_ready)
 		sl_autoctl_switched(&d->autoctl, variant_index(d, old), i, sl_daemon_now_us());
 	sl_window_reset(&d->lat_window);

@@ -282,7 +282,7 @@ static int finish_action(sl_dbus_service *s, sd_bus_message *m, sl_dbus_call *c,
 	}
 	if (r < 0)
 		return reply_error(m, r, err);
-	return reply_done(s, m);
+	return sd_bus_reply_method_return(m, ""); /* synced above */
 }
 
 /* --- methods --- */
