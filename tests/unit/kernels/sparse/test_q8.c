@@ -7,6 +7,7 @@
  * requantization for the kernels that offer it. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,27 +116,31 @@ static size_t make_cases(sl_test_q8_case *out, size_t max)
 
 #define MAX_CASES 400
 
-Test(sparse_q8, reference_matches_dense_tflite_formula)
+/* Every case's reference output against the formula on the dense weights
+ * (TFLite's, or XNNPACK's fp32 requantization), every byte of every row. */
+static void reference_vs_dense(bool fp32)
 {
 	static sl_test_q8_case cases[MAX_CASES];
 	const size_t n_cases = make_cases(cases, MAX_CASES);
 	for (size_t ci = 0; ci < n_cases; ci++) {
 		sl_test_q8_layer L;
 		sl_test_q8_layer_make(&cases[ci], &L);
+		if (fp32)
+			sl_test_q8_use_fp32(&L);
 		sl_sparse_q8 *p;
 		sl_error err;
 		cr_assert_eq(sl_sparse_q8_pack(&L.d, 0, &p, &err), 0, "%s: %s",
 			     sl_test_q8_case_str(&cases[ci]), err.msg);
+		if (fp32)
+			cr_assert(p->fp32_requant && !p->fast_requant);
 		const size_t bytes = L.m * L.out_stride;
 		uint8_t *want = calloc(bytes, 1), *got = calloc(bytes, 1);
 		sl_test_q8_dense(&L, want);
 		sl_sparse_q8_ref(p, 0, L.m, L.a, L.in_stride, got, L.out_stride, NULL);
-		for (size_t m = 0; m < L.m; m++)
-			for (int n = 0; n < L.d.n; n++)
-				cr_assert_eq(got[m * L.out_stride + n], want[m * L.out_stride + n],
-					     "%s: pixel %zu channel %d: reference %d, dense %d",
-					     sl_test_q8_case_str(&cases[ci]), m, n, got[m * L.out_stride + n],
-					     want[m * L.out_stride + n]);
+		for (size_t i = 0; i < bytes; i++)
+			cr_assert_eq(got[i], want[i], "%s%s: pixel %zu byte %zu: reference %d, dense %d",
+				     sl_test_q8_case_str(&cases[ci]), fp32 ? " (fp32)" : "", i / L.out_stride,
+				     i % L.out_stride, got[i], want[i]);
 		free(want);
 		free(got);
 		sl_sparse_q8_free(p);
@@ -143,16 +148,64 @@ Test(sparse_q8, reference_matches_dense_tflite_formula)
 	}
 }
 
-ParameterizedTestParameters(sparse_q8, kernel_matches_reference)
+/* Packs L (with int8 weights where they fit) and runs the reference and kern
+ * on rows [m0, m) into buffers filled with 0xA5 beforehand, then compares
+ * every byte: the kernel must also leave other rows and the padding alone.
+ * Returns the layer's fast_requant, or -1 when kern needs int8 weights the
+ * layer cannot have (such a kernel is never selected for it). */
+static int kernel_vs_reference(const sl_test_q8_kernel *kern, const sl_test_q8_layer *L, size_t m0,
+			       const char *what)
+{
+	sl_sparse_q8 *p;
+	sl_error err;
+	cr_assert_eq(sl_sparse_q8_pack(&L->d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s: %s", what, err.msg);
+	if (kern->needs_w8 && !p->w8) {
+		sl_sparse_q8_free(p);
+		return -1;
+	}
+	if (p->fp32_requant) /* kernels without the mode are never handed such a layer */
+		cr_assert(sl_sparse_q8_usable(&(sl_sparse_q8_impl){.fp32_requant = false}, p) == false);
+	const size_t bytes = L->m * L->out_stride;
+	uint8_t *want = malloc(bytes), *got = malloc(bytes);
+	memset(want, 0xA5, bytes);
+	memset(got, 0xA5, bytes);
+	void *scratch = sl_test_aligned(sl_sparse_q8_scratch_bytes(p));
+	sl_sparse_q8_ref(p, m0, L->m, L->a, L->in_stride, want, L->out_stride, NULL);
+	kern->fn(p, m0, L->m, L->a, L->in_stride, got, L->out_stride, scratch);
+	for (size_t i = 0; i < bytes; i++)
+		cr_assert_eq(got[i], want[i],
+			     "%s on %s (fast requant %d, fp32 %d): pixel %zu byte %zu: got %d, want %d",
+			     kern->name, what, p->fast_requant, p->fp32_requant, i / L->out_stride,
+			     i % L->out_stride, got[i], want[i]);
+	const int fast = p->fast_requant;
+	free(scratch);
+	free(want);
+	free(got);
+	sl_sparse_q8_free(p);
+	return fast;
+}
+
+/* The kernel tests' parameters: indices, not the entries, since Criterion
+ * runs each case in a re-executed process, where function pointers from this
+ * one mean nothing. */
+static struct criterion_test_params kernel_ids(void)
 {
 	static size_t ids[16];
 	sl_test_q8_kernel kernels[16];
 	const size_t n = sl_test_q8_kernels(kernels, 16);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = i;
-	/* Indices, not the entries: Criterion runs each case in a re-executed
-	 * process, where function pointers from this one mean nothing. */
 	return cr_make_param_array(size_t, ids, n);
+}
+
+Test(sparse_q8, reference_matches_dense_tflite_formula)
+{
+	reference_vs_dense(false);
+}
+
+ParameterizedTestParameters(sparse_q8, kernel_matches_reference)
+{
+	return kernel_ids();
 }
 
 ParameterizedTest(size_t *ki, sparse_q8, kernel_matches_reference)
@@ -164,41 +217,17 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_matches_reference)
 	const size_t n_cases = make_cases(cases, MAX_CASES);
 	size_t ran = 0, fast = 0, exact = 0;
 	for (size_t ci = 0; ci < n_cases; ci++) {
-		const sl_test_q8_case *c = &cases[ci];
 		sl_test_q8_layer L;
-		sl_test_q8_layer_make(c, &L);
-		sl_sparse_q8 *p;
-		sl_error err;
-		cr_assert_eq(sl_sparse_q8_pack(&L.d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s: %s",
-			     sl_test_q8_case_str(c), err.msg);
-		if (kern->needs_w8 && !p->w8) {
-			/* uint8 weights whose w - w_zp leave int8: this kernel is never selected */
-			sl_sparse_q8_free(p);
-			sl_test_q8_layer_free(&L);
-			continue;
-		}
-		ran++;
-		fast += p->fast_requant;
-		exact += !p->fast_requant;
-		const size_t bytes = L.m * L.out_stride;
-		uint8_t *want = malloc(bytes), *got = malloc(bytes);
-		memset(want, 0xA5, bytes);
-		memset(got, 0xA5, bytes);
-		void *scratch = sl_test_aligned(sl_sparse_q8_scratch_bytes(p));
+		sl_test_q8_layer_make(&cases[ci], &L);
 		/* A row range that does not start at 0, to check the kernels touch nothing else. */
 		const size_t m0 = L.m > 3 && ci % 2 ? 3 : 0;
-		sl_sparse_q8_ref(p, m0, L.m, L.a, L.in_stride, want, L.out_stride, NULL);
-		kern->fn(p, m0, L.m, L.a, L.in_stride, got, L.out_stride, scratch);
-		for (size_t i = 0; i < bytes; i++)
-			cr_assert_eq(got[i], want[i],
-				     "%s on %s (fast requant %d): pixel %zu byte %zu: got %d, want %d",
-				     kern->name, sl_test_q8_case_str(c), p->fast_requant, i / L.out_stride,
-				     i % L.out_stride, got[i], want[i]);
-		free(scratch);
-		free(want);
-		free(got);
-		sl_sparse_q8_free(p);
+		const int f = kernel_vs_reference(kern, &L, m0, sl_test_q8_case_str(&cases[ci]));
 		sl_test_q8_layer_free(&L);
+		if (f < 0)
+			continue;
+		ran++;
+		fast += f == 1;
+		exact += f == 0;
 	}
 	cr_assert_gt(ran, n_cases / 2, "%s ran only %zu of %zu cases", kern->name, ran, n_cases);
 	cr_assert(fast > 0 && exact > 0,
@@ -210,14 +239,7 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_matches_reference)
  * saturate both ways, with every right shift from 0 to 31. */
 ParameterizedTestParameters(sparse_q8, kernel_requant_edges)
 {
-	static size_t ids[16];
-	sl_test_q8_kernel kernels[16];
-	const size_t n = sl_test_q8_kernels(kernels, 16);
-	for (size_t i = 0; i < n; i++)
-		ids[i] = i;
-	/* Indices, not the entries: Criterion runs each case in a re-executed
-	 * process, where function pointers from this one mean nothing. */
-	return cr_make_param_array(size_t, ids, n);
+	return kernel_ids();
 }
 
 ParameterizedTest(size_t *ki, sparse_q8, kernel_requant_edges)
@@ -275,14 +297,13 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_requant_edges)
 /* ReLU-style clamps (act_min at, just above or just below the output zero
  * point), where the AVX2 kernel skips the rounding correction of negative
  * accumulators: every case of the sweep again with such a clamp. */
+
+/* ReLU-style clamps (act_min at, just above or just below the output zero
+ * point), where the AVX2 kernel skips the rounding correction of negative
+ * accumulators: every case of the sweep again with such a clamp. */
 ParameterizedTestParameters(sparse_q8, kernel_relu_clamp)
 {
-	static size_t ids[16];
-	sl_test_q8_kernel kernels[16];
-	const size_t n = sl_test_q8_kernels(kernels, 16);
-	for (size_t i = 0; i < n; i++)
-		ids[i] = i;
-	return cr_make_param_array(size_t, ids, n);
+	return kernel_ids();
 }
 
 ParameterizedTest(size_t *ki, sparse_q8, kernel_relu_clamp)
@@ -301,33 +322,10 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_relu_clamp)
 		const int32_t delta = (int32_t)(ci % 3) - 1;
 		L.d.act_min = SL_MIN(SL_MAX(L.d.out_zp + delta, lo), hi);
 		L.d.act_max = hi;
-		sl_sparse_q8 *p;
-		sl_error err;
-		cr_assert_eq(sl_sparse_q8_pack(&L.d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s: %s",
-			     sl_test_q8_case_str(c), err.msg);
-		if (kern->needs_w8 && !p->w8) {
-			sl_sparse_q8_free(p);
-			sl_test_q8_layer_free(&L);
-			continue;
-		}
-		fast += p->fast_requant;
-		const size_t bytes = L.m * L.out_stride;
-		uint8_t *want = malloc(bytes), *got = malloc(bytes);
-		memset(want, 0xA5, bytes);
-		memset(got, 0xA5, bytes);
-		void *scratch = sl_test_aligned(sl_sparse_q8_scratch_bytes(p));
-		sl_sparse_q8_ref(p, 0, L.m, L.a, L.in_stride, want, L.out_stride, NULL);
-		kern->fn(p, 0, L.m, L.a, L.in_stride, got, L.out_stride, scratch);
-		for (size_t i = 0; i < bytes; i++)
-			cr_assert_eq(
-			    got[i], want[i],
-			    "%s on %s, act_min %d out_zp %d (fast %d): pixel %zu byte %zu: got %d, want %d",
-			    kern->name, sl_test_q8_case_str(c), L.d.act_min, L.d.out_zp, p->fast_requant,
-			    i / L.out_stride, i % L.out_stride, got[i], want[i]);
-		free(scratch);
-		free(want);
-		free(got);
-		sl_sparse_q8_free(p);
+		char what[256];
+		snprintf(what, sizeof(what), "%s, act_min %d out_zp %d", sl_test_q8_case_str(c), L.d.act_min,
+			 L.d.out_zp);
+		fast += kernel_vs_reference(kern, &L, 0, what) == 1;
 		sl_test_q8_layer_free(&L);
 	}
 	cr_assert_gt(fast, 0, "%s: the fast requantization path must be covered", kern->name);
@@ -339,40 +337,12 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_relu_clamp)
  * scales up to 255). */
 Test(sparse_q8, fp32_reference_matches_dense_formula)
 {
-	static sl_test_q8_case cases[MAX_CASES];
-	const size_t n_cases = make_cases(cases, MAX_CASES);
-	for (size_t ci = 0; ci < n_cases; ci++) {
-		sl_test_q8_layer L;
-		sl_test_q8_layer_make(&cases[ci], &L);
-		sl_test_q8_use_fp32(&L);
-		sl_sparse_q8 *p;
-		sl_error err;
-		cr_assert_eq(sl_sparse_q8_pack(&L.d, 0, &p, &err), 0, "%s: %s",
-			     sl_test_q8_case_str(&cases[ci]), err.msg);
-		cr_assert(p->fp32_requant && !p->fast_requant);
-		const size_t bytes = L.m * L.out_stride;
-		uint8_t *want = calloc(bytes, 1), *got = calloc(bytes, 1);
-		sl_test_q8_dense(&L, want);
-		sl_sparse_q8_ref(p, 0, L.m, L.a, L.in_stride, got, L.out_stride, NULL);
-		for (size_t i = 0; i < bytes; i++)
-			cr_assert_eq(got[i], want[i], "%s: pixel %zu byte %zu: reference %d, dense %d",
-				     sl_test_q8_case_str(&cases[ci]), i / L.out_stride, i % L.out_stride,
-				     got[i], want[i]);
-		free(want);
-		free(got);
-		sl_sparse_q8_free(p);
-		sl_test_q8_layer_free(&L);
-	}
+	reference_vs_dense(true);
 }
 
 ParameterizedTestParameters(sparse_q8, kernel_fp32_requant)
 {
-	static size_t ids[16];
-	sl_test_q8_kernel kernels[16];
-	const size_t n = sl_test_q8_kernels(kernels, 16);
-	for (size_t i = 0; i < n; i++)
-		ids[i] = i;
-	return cr_make_param_array(size_t, ids, n);
+	return kernel_ids();
 }
 
 ParameterizedTest(size_t *ki, sparse_q8, kernel_fp32_requant)
@@ -386,33 +356,13 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_fp32_requant)
 	static sl_test_q8_case cases[MAX_CASES];
 	const size_t n_cases = make_cases(cases, MAX_CASES);
 	for (size_t ci = 0; ci < n_cases; ci++) {
-		const sl_test_q8_case *c = &cases[ci];
 		sl_test_q8_layer L;
-		sl_test_q8_layer_make(c, &L);
+		sl_test_q8_layer_make(&cases[ci], &L);
 		sl_test_q8_use_fp32(&L);
 		if (ci % 3 == 1) /* ReLU-style clamps as well */
 			L.d.act_min = SL_MAX(L.d.act_min, SL_MIN(L.d.out_zp, L.d.act_max));
-		sl_sparse_q8 *p;
-		sl_error err;
-		cr_assert_eq(sl_sparse_q8_pack(&L.d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s: %s",
-			     sl_test_q8_case_str(c), err.msg);
-		cr_assert(sl_sparse_q8_usable(&(sl_sparse_q8_impl){.fp32_requant = false}, p) == false);
-		const size_t bytes = L.m * L.out_stride;
-		uint8_t *want = malloc(bytes), *got = malloc(bytes);
-		memset(want, 0xA5, bytes);
-		memset(got, 0xA5, bytes);
-		void *scratch = sl_test_aligned(sl_sparse_q8_scratch_bytes(p));
 		const size_t m0 = L.m > 3 && ci % 2 ? 3 : 0;
-		sl_sparse_q8_ref(p, m0, L.m, L.a, L.in_stride, want, L.out_stride, NULL);
-		kern->fn(p, m0, L.m, L.a, L.in_stride, got, L.out_stride, scratch);
-		for (size_t i = 0; i < bytes; i++)
-			cr_assert_eq(got[i], want[i], "%s on %s (fp32): pixel %zu byte %zu: got %d, want %d",
-				     kern->name, sl_test_q8_case_str(c), i / L.out_stride, i % L.out_stride,
-				     got[i], want[i]);
-		free(scratch);
-		free(want);
-		free(got);
-		sl_sparse_q8_free(p);
+		kernel_vs_reference(kern, &L, m0, sl_test_q8_case_str(&cases[ci]));
 		sl_test_q8_layer_free(&L);
 	}
 }
