@@ -21,8 +21,8 @@ static const sl_sparse_q8_impl q8_impls[] = {
     {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41, true},
 #endif
 #if defined(__aarch64__)
-    {"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot, false},
-    {"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon, false},
+    {"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot, true},
+    {"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon, true},
 #endif
     {"ref", 0, 0, sl_sparse_q8_ref, true},
 };

@@ -369,6 +369,17 @@ static void destroy_f32(void *p)
 	sl_sparse_f32_free(p);
 }
 
+bool sl_sparse_fast_requant_fp32(bool per_channel)
+{
+#if defined(__aarch64__)
+	if (!per_channel)
+		return false;
+#else
+	(void)per_channel;
+#endif
+	return sl_sparse_q8_fp32_requant_here();
+}
+
 /* Packed weights from the model's cache (built on the first runtime only),
  * the kernel for them and per-runtime scratch. */
 static int pack(const sl_prepare_ctx *ctx, int node, int n, int k, uint64_t hash, sp_state *st, sl_error *err)
@@ -381,7 +392,8 @@ static int pack(const sl_prepare_ctx *ctx, int node, int n, int k, uint64_t hash
 	st->model = mo;
 	if (st->quant) {
 		a.flags = sl_sparse_q8_pack_flags();
-		a.fp32 = ctx->numerics == SL_NUMERICS_FAST && sl_sparse_q8_fp32_requant_here();
+		a.fp32 = ctx->numerics == SL_NUMERICS_FAST &&
+			 sl_sparse_fast_requant_fp32(mo->tensors[nd->inputs[1]].q.n > 1);
 		st->key = (sl_model_derived_key){
 		    .node = node, .kind = SP_KIND_Q8 | a.flags << 8 | (unsigned)a.fp32 << 16, .hash = hash};
 		r = sl_model_derived_get(mo, &st->key, build_q8, destroy_q8, &a, &p);

@@ -24,3 +24,12 @@ const void *sl_sparse_step_packed(const sl_step *s);
  * F32) is taken sparse on this CPU, in [0, 1]; *ret_isa names the ISA the
  * figure was measured for. */
 double sl_sparse_break_even(sl_dtype dtype, const char **ret_isa);
+
+/* Whether, under fast numerics, an int8 layer is packed with XNNPACK's fp32
+ * requantization, so that it gives the bytes XNNPACK's dense operator would.
+ * That is what XNNPACK's int8 kernels do on x86 (qs8, qc8 and qu8) and its
+ * per-channel (qc8) kernels on AArch64; its per-tensor AArch64 kernels
+ * round "rndnu" (a shift-based rounding neither TFLite nor our kernels
+ * implement), so those layers keep TFLite's arithmetic. False too when the
+ * best kernel here lacks the mode. */
+bool sl_sparse_fast_requant_fp32(bool per_channel);

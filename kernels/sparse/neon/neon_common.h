@@ -8,6 +8,7 @@
  * which is exactly SDOT's operand (and SMULL's, two pixels per half). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -81,6 +82,29 @@ static inline int32x4_t sl_neon_requant(int32x4_t x, const sl_sparse_q8_chan *c)
 	const int32x4_t sh = vdupq_n_s32(-c->rshift);
 	const int32x4_t fix = vshrq_n_s32(vandq_s32(x, sh), 31);
 	return vrshlq_s32(vqaddq_s32(x, fix), sh);
+}
+
+/* XNNPACK's fp32 requantization (sl_requantize_fp32), as its AArch64 qc8
+ * kernels do it: FCVTNS rounds to nearest even like nearbyintf. There is no
+ * clamp in float: FCVTNS and the narrowing in sl_neon_narrow saturate, and
+ * past the output range every step ends at the same bound as the
+ * reference's clamp-first. */
+static inline int32x4_t sl_neon_requant_fp32(int32x4_t x, const sl_sparse_q8_chan *c)
+{
+	const float32x4_t f = vmulq_n_f32(vcvtq_f32_s32(x), c->scale);
+#ifdef SL_SPARSE_SIMDE
+	return vcvtq_s32_f32(vrndnq_f32(f)); /* Debian's SIMDe has no vcvtnq_s32_f32 */
+#else
+	return vcvtnq_s32_f32(f);
+#endif
+}
+
+/* The layer's requantization: once per channel and 16 pixels, outside the
+ * block loop, so a branch on fp32 costs little (the SDOT kernel still
+ * instantiates each mode: see there). */
+static inline int32x4_t sl_neon_requant_any(int32x4_t x, const sl_sparse_q8_chan *c, bool fp32)
+{
+	return fp32 ? sl_neon_requant_fp32(x, c) : sl_neon_requant(x, c);
 }
 
 /* Four requantized int32x4 (pixels 0-15) -> 16 output bytes. */

@@ -7,15 +7,11 @@
 
 #define MR SL_NEON_MR
 
-static inline int32x4_t requant_dot(int32x4_t x, const sl_sparse_q8_chan *c)
-{
-	return sl_neon_requant(x, c);
-}
-
 /* Channel n's 16 output bytes. Two accumulator sets alternate between blocks
  * so that each SDOT chain has a block's worth of independent work between
  * its links. */
-static inline uint8x16_t channel(const sl_sparse_q8 *p, int n, const int8_t *at)
+static inline __attribute__((always_inline)) uint8x16_t channel(const sl_sparse_q8 *p, int n,
+								const int8_t *at, bool fp32)
 {
 	const sl_sparse_q8_chan *c = &p->ch[n];
 	if (p->row[n] == p->row[n + 1])
@@ -57,12 +53,15 @@ static inline uint8x16_t channel(const sl_sparse_q8 *p, int n, const int8_t *at)
 	int32x4_t r[4];
 	SL_UNROLL
 	for (int g = 0; g < 4; g++)
-		r[g] = requant_dot(vaddq_s32(a[g], b[g]), c);
+		r[g] = sl_neon_requant_any(vaddq_s32(a[g], b[g]), c, fp32);
 	return sl_neon_narrow(p, r);
 }
 
-void SL_NEON_FN(sl_sparse_q8_neondot)(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
-				      size_t in_stride, void *out, size_t out_stride, void *scratch)
+/* One instantiation per requantization (a flag read per channel instead
+ * costs the SDOT loop 4 instructions: tests/bench/neon_mca.sh). */
+static inline __attribute__((always_inline)) void tiles(const sl_sparse_q8 *p, size_t m_begin, size_t m_end,
+							const void *in, size_t in_stride, void *out,
+							size_t out_stride, void *scratch, bool fp32)
 {
 	int8_t *at = sl_neon_align64(scratch);
 	for (size_t m0 = m_begin; m0 < m_end; m0 += MR) {
@@ -75,8 +74,17 @@ void SL_NEON_FN(sl_sparse_q8_neondot)(const sl_sparse_q8 *p, size_t m_begin, siz
 			/* Unrolled over the group's channels: per-slot branch prediction. */
 			SL_UNROLL
 			for (int i = 0; i < 16; i++)
-				ct[i] = channel(p, SL_MIN(n0 + i, p->n - 1), at);
+				ct[i] = channel(p, SL_MIN(n0 + i, p->n - 1), at, fp32);
 			sl_neon_store_tile_u8(ct, nc, rows, o + n0, out_stride);
 		}
 	}
+}
+
+void SL_NEON_FN(sl_sparse_q8_neondot)(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
+				      size_t in_stride, void *out, size_t out_stride, void *scratch)
+{
+	if (p->fp32_requant)
+		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, true);
+	else
+		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, false);
 }

@@ -19,8 +19,8 @@ size_t sl_test_q8_kernels(sl_test_q8_kernel *out, size_t max)
 						       impls[i].fp32_requant};
 #ifdef SL_SPARSE_TEST_SIMDE
 	if (n + 2 <= max) {
-		out[n++] = (sl_test_q8_kernel){"neondot-simde", sl_sparse_q8_neondot_simde, true, false};
-		out[n++] = (sl_test_q8_kernel){"neon-simde", sl_sparse_q8_neon_simde, true, false};
+		out[n++] = (sl_test_q8_kernel){"neondot-simde", sl_sparse_q8_neondot_simde, true, true};
+		out[n++] = (sl_test_q8_kernel){"neon-simde", sl_sparse_q8_neon_simde, true, true};
 	}
 #endif
 	return n;
@@ -91,6 +91,10 @@ static void pick_requant(int mode, uint32_t *s, int32_t *mult, int32_t *shift)
 		if (sl_test_rand(s) % 4 == 0)
 			*mult = sl_test_rand(s) % 2 ? INT32_MAX : (sl_test_rand(s) % 2 ? 0 : 1 << 30);
 		sh = (int)(sl_test_rand(s) % 62) - 31;
+		break;
+	case SCALE_TIES: /* 2^-8 .. 2^-11, exact in float too: about one output in 2^9 is a tie */
+		*mult = 1 << 30;
+		sh = -(int)(7 + sl_test_rand(s) % 4);
 		break;
 	default:
 		sl_quantize_multiplier((1.0 + (sl_test_rand(s) % 1000)) * 1e-5, mult, &sh);

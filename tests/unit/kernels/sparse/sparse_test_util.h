@@ -25,7 +25,7 @@ size_t sl_test_q8_kernels(sl_test_q8_kernel *out, size_t max);
 size_t sl_test_f32_kernels(sl_test_f32_kernel *out, size_t max);
 
 enum { ZP_RANDOM, ZP_MIN, ZP_MAX };
-enum { SCALE_TYPICAL, SCALE_TINY, SCALE_LARGE, SCALE_WILD };
+enum { SCALE_TYPICAL, SCALE_TINY, SCALE_LARGE, SCALE_WILD, SCALE_TIES };
 enum { BIAS_SMALL, BIAS_HUGE, BIAS_NONE };
 
 typedef struct {

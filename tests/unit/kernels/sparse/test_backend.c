@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/macros.h"
 #include "kernels/model.h"
 #include "kernels/runtime.h"
 #include "kernels/sparse/sparse.h"
@@ -17,7 +18,9 @@
 typedef struct {
 	sl_model *m;
 	uint64_t rng;
-	int conv, fc; /* node indices */
+	int conv, fc;	  /* node indices */
+	bool per_channel; /* int8: both layers' weights per-channel (qc8), else per-tensor */
+	bool ties;	  /* power-of-two scales: see build_q */
 } graph;
 
 static uint32_t rnd(graph *g)
@@ -61,7 +64,7 @@ static int weights(graph *g, sl_dtype dt, int rank, const int32_t *dims, int n, 
 	int32_t *zp = calloc((size_t)qn, sizeof(int32_t));
 	cr_assert(data && scale && zp);
 	for (int i = 0; i < qn; i++) {
-		scale[i] = (float)uni(g, 0.005, 0.03);
+		scale[i] = g->ties ? 1.0f / 128 : (float)uni(g, 0.005, 0.03);
 		zp[i] = dt == SL_DTYPE_U8 ? 100 + (int)(rnd(g) % 40) : 0;
 	}
 	const int kb = (k + 3) / 4;
@@ -132,13 +135,19 @@ static int node(graph *g, sl_op op, sl_act a, int in, int w, int b, int out)
 	return r;
 }
 
-/* input [1, 9, 7, 41] -> 1x1 conv (per-channel weights, RELU) to 37 channels
- * -> fully connected (per-tensor weights) to 23 outputs, 63 rows. Sizes are
- * off every kernel tile on purpose. */
+/* input [1, 9, 7, 41] -> 1x1 conv (RELU) to 37 channels -> fully connected
+ * to 23 outputs, 63 rows. Sizes are off every kernel tile on purpose. int8
+ * weights are per-channel (XNNPACK's qc8) unless per_channel is false (qs8);
+ * uint8 ones per-tensor (qu8). On AArch64 XNNPACK rounds qc8 differently
+ * from the other two, hence one graph per kind rather than a mix. With
+ * g->ties, every requantization scale is 2^-9 exactly, so about one output
+ * in 512 is an exact tie, which TFLite rounds away from zero, XNNPACK's fp32
+ * to even and its rndnu up: only then do the three differ. */
 enum { H = 9, W = 7, K = 41, N = 37, NF = 23 };
 
-static void build(graph *g, sl_dtype dt, double prune, uint64_t seed)
+static void build_q(graph *g, sl_dtype dt, bool per_channel, double prune, uint64_t seed)
 {
+	g->per_channel = dt == SL_DTYPE_I8 && per_channel;
 	g->m = sl_model_new();
 	cr_assert_not_null(g->m);
 	g->rng = seed * 0x9e3779b97f4a7c15ull + 1;
@@ -146,11 +155,11 @@ static void build(graph *g, sl_dtype dt, double prune, uint64_t seed)
 	const int32_t cw_dims[4] = {N, 1, 1, K}, fw_dims[2] = {NF, N};
 	const int32_t in_zp = dt == SL_DTYPE_U8 ? 128 : 3, mid_zp = dt == SL_DTYPE_U8 ? 2 : -120;
 	const int32_t out_zp = dt == SL_DTYPE_U8 ? 131 : -5;
-	int in = act(g, dt, 4, in_dims, 0.05f, in_zp);
-	int mid = act(g, dt, 4, mid_dims, 0.6f, mid_zp);
-	int out = act(g, dt, 2, out_dims, 0.9f, out_zp);
-	int cw = weights(g, dt, 4, cw_dims, N, K, prune, dt == SL_DTYPE_U8 ? 1 : N);
-	int fw = weights(g, dt, 2, fw_dims, NF, N, prune, 1);
+	int in = act(g, dt, 4, in_dims, g->ties ? 1.0f / 16 : 0.05f, in_zp);
+	int mid = act(g, dt, 4, mid_dims, g->ties ? 0.25f : 0.6f, mid_zp);
+	int out = act(g, dt, 2, out_dims, g->ties ? 1.0f : 0.9f, out_zp);
+	int cw = weights(g, dt, 4, cw_dims, N, K, prune, g->per_channel ? N : 1);
+	int fw = weights(g, dt, 2, fw_dims, NF, N, prune, g->per_channel ? NF : 1);
 	g->conv = node(g, SL_OP_CONV_2D, SL_ACT_RELU, in, cw, bias(g, dt, N), mid);
 	g->fc = node(g, SL_OP_FULLY_CONNECTED, SL_ACT_NONE, mid, fw, bias(g, dt, NF), out);
 	g->m->n_inputs = g->m->n_outputs = 1;
@@ -161,6 +170,11 @@ static void build(graph *g, sl_dtype dt, double prune, uint64_t seed)
 	g->m->outputs[0] = out;
 	sl_error err = {{0}};
 	cr_assert_eq(sl_model_finalize(g->m, &err), 0, "finalize: %s", err.msg);
+}
+
+static void build(graph *g, sl_dtype dt, double prune, uint64_t seed)
+{
+	build_q(g, dt, true, prune, seed);
 }
 
 static const sl_step *step_of(const sl_runtime *rt, int node)
@@ -184,7 +198,7 @@ static void compare_numerics(graph *g, sl_dtype dt, int threads, bool no_sparse,
 	sl_runtime *ref = NULL, *mix = NULL;
 	sl_error err = {{0}};
 	const bool vs_xnn =
-	    dt != SL_DTYPE_F32 && numerics == SL_NUMERICS_FAST && sl_sparse_q8_fp32_requant_here();
+	    dt != SL_DTYPE_F32 && numerics == SL_NUMERICS_FAST && sl_sparse_fast_requant_fp32(g->per_channel);
 	const sl_runtime_options ro = vs_xnn ? (sl_runtime_options){.backend = SL_BACKEND_XNNPACK,
 								    .numerics = SL_NUMERICS_FAST,
 								    .threads = 1,
@@ -267,6 +281,35 @@ Test(sparse_backend, int8_pruned_tflite_numerics)
 	build(&g, SL_DTYPE_I8, 0.8, 15);
 	compare_numerics(&g, SL_DTYPE_I8, 2, false, SL_IMPL_SPARSE, SL_NUMERICS_TFLITE);
 	sl_model_unref(g.m);
+}
+
+/* Per-tensor int8 (XNNPACK's qs8): on x86 the sparse kernels match XNNPACK's
+ * dense operator; on AArch64, where that one rounds "rndnu", they keep
+ * TFLite's arithmetic and match the reference. */
+Test(sparse_backend, int8_per_tensor_pruned_bit_exact)
+{
+	graph g;
+	build_q(&g, SL_DTYPE_I8, false, 0.8, 17);
+	compare(&g, SL_DTYPE_I8, 2, false, SL_IMPL_SPARSE);
+	sl_model_unref(g.m);
+}
+
+/* Exact ties in every int8 kind, with both numerics: the runs that tell the
+ * roundings apart (the random scales above almost never produce a tie). */
+Test(sparse_backend, int8_ties_bit_exact)
+{
+	const struct {
+		sl_dtype dt;
+		bool per_channel;
+	} kinds[] = {{SL_DTYPE_I8, true}, {SL_DTYPE_I8, false}, {SL_DTYPE_U8, false}};
+	for (size_t i = 0; i < SL_ARRAY_SIZE(kinds); i++)
+		for (int nu = 0; nu < 2; nu++) {
+			graph g = {.ties = true};
+			build_q(&g, kinds[i].dt, kinds[i].per_channel, 0.8, 81 + i);
+			compare_numerics(&g, kinds[i].dt, 2, false, SL_IMPL_SPARSE,
+					 nu ? SL_NUMERICS_TFLITE : SL_NUMERICS_FAST);
+			sl_model_unref(g.m);
+		}
 }
 
 Test(sparse_backend, uint8_pruned_bit_exact)

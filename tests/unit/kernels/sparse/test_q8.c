@@ -77,6 +77,20 @@ static size_t make_cases(sl_test_q8_case *out, size_t max)
 					     .narrow_act = r % 5 == 0,
 					     .empty_rows = r % 4 == 0,
 					     .seed = i};
+	/* Power-of-two scales and short rows, so that many outputs are exact
+	 * ties in range: the one place where the roundings (TFLite's away from
+	 * zero, fp32's to even) differ. */
+	for (int r = 0; r < 8 && n < max; r++, i++)
+		out[n++] = (sl_test_q8_case){.m = 64,
+					     .n = 40,
+					     .k = 1 + r * 2,
+					     .sparsity = r % 2 ? 0.5 : 0.0,
+					     .in_t = types[r % 2],
+					     .w_t = types[(r / 2) % 2],
+					     .out_t = types[(r / 4) % 2],
+					     .per_channel = r % 3 != 0,
+					     .scale = SCALE_TIES,
+					     .seed = i};
 	/* Long rows: many 16-value chunks, large block columns, and K at the
 	 * packer's limit, where |sum| comes closest to 2^31. */
 	if (n + 3 <= max) {

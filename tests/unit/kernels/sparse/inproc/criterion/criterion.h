@@ -74,6 +74,7 @@ __attribute__((format(printf, 1, 2), noreturn)) void sl_cr_skip(const char *fmt,
 #define cr_assert_geq(a, b, ...)   SL_CR_CHECK(true, (a) >= (b), #a " >= " #b, __VA_ARGS__)
 #define cr_assert_null(p, ...)	   SL_CR_CHECK(true, (p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) SL_CR_CHECK(true, (p) != NULL, #p " != NULL", __VA_ARGS__)
+#define cr_assert_fail(...)	   SL_CR_CHECK(true, false, "cr_assert_fail", __VA_ARGS__)
 #define cr_assert_arr_eq(a, b, n, ...)                                                                       \
 	SL_CR_CHECK(true, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
 
