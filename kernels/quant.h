@@ -5,7 +5,9 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* real_multiplier -> (q31 multiplier, shift); shift > 0 is a left shift. */
 static inline void sl_quantize_multiplier(double real, int32_t *ret_mult, int *ret_shift)
@@ -59,12 +61,41 @@ static inline int32_t sl_clamp_i32(int32_t v, int32_t lo, int32_t hi)
 	return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* XNNPACK's "fp32" requantization (what its int8 kernels do on x86, and
- * LiteRT's XNNPACK delegate with them): the accumulator times the float
- * scale in_scale * w_scale / out_scale, rounded to nearest even, plus the
- * zero point, clamped. The clamp is applied to the float first, as XNNPACK
- * does, so that no product overflows the conversion; rounding is monotonic
- * and the bounds are integers, so clamping before or after rounds the same. */
+/* XNNPACK's "rndnu" requantization (its per-tensor int8 and uint8 kernels on
+ * AArch64). The float scale splits exactly into a Q31 multiplier in
+ * [2^30, 2^31) (the float's 24-bit mantissa) and a right shift s, scale =
+ * mult * 2^-(31 + s); false when s falls outside [1, 31] (scale >= 0.5 or
+ * < 2^-32), the range this form covers. */
+static inline bool sl_rndnu_params(float scale, int32_t *ret_mult, int32_t *ret_shift)
+{
+	uint32_t bits;
+	memcpy(&bits, &scale, sizeof(bits));
+	const int32_t shift = 126 - (int32_t)(bits >> 23);
+	if (!(scale > 0) || shift < 1 || shift > 31)
+		return false;
+	*ret_mult = (int32_t)(((bits & UINT32_C(0x007FFFFF)) | UINT32_C(0x00800000)) << 7);
+	*ret_shift = shift;
+	return true;
+}
+
+/* acc * mult * 2^-(31 + shift) rounded half up, plus the zero point,
+ * clamped. XNNPACK's VQDMULH (floor of the doubled high half) followed by a
+ * rounding shift SRSHL by `shift` gives exactly this: the floor adds nothing
+ * below the rounding bit. */
+static inline int32_t sl_requantize_rndnu(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
+					  int32_t hi)
+{
+	const int64_t y = (((int64_t)acc * mult + ((int64_t)1 << (30 + shift))) >> (31 + shift)) + zp;
+	return y < lo ? lo : (y > hi ? hi : (int32_t)y);
+}
+
+/* XNNPACK's "fp32" requantization (what its int8 kernels do on x86, its
+ * per-channel ones on AArch64, and LiteRT's XNNPACK delegate with them): the
+ * accumulator times the float scale in_scale * w_scale / out_scale, rounded
+ * to nearest even, plus the zero point, clamped. The clamp is applied to the
+ * float first, as XNNPACK does, so that no product overflows the conversion;
+ * rounding is monotonic and the bounds are integers, so clamping before or
+ * after rounds the same. */
 static inline int32_t sl_requantize_fp32(int32_t acc, float scale, int32_t zp, int32_t lo, int32_t hi)
 {
 	float f = (float)acc * scale;

@@ -17,14 +17,15 @@
 
 static const sl_sparse_q8_impl q8_impls[] = {
 #if defined(__x86_64__)
-    {"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2, true},
-    {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41, true},
+    {"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2, true, false},
+    {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41, true, false},
 #endif
 #if defined(__aarch64__)
-    {"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot, true},
-    {"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon, true},
+    {"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot, true,
+     true},
+    {"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon, true, true},
 #endif
-    {"ref", 0, 0, sl_sparse_q8_ref, true},
+    {"ref", 0, 0, sl_sparse_q8_ref, true, true},
 };
 
 static const sl_sparse_f32_impl f32_impls[] = {
@@ -98,12 +99,19 @@ bool sl_sparse_q8_usable(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p)
 		return false;
 	if (p && p->fp32_requant && !impl->fp32_requant)
 		return false;
+	if (p && p->rndnu_requant && !impl->rndnu)
+		return false;
 	return !p || !(impl->needs & SL_SPARSE_NEEDS_W8) || p->w8;
 }
 
 bool sl_sparse_q8_fp32_requant_here(void)
 {
 	return sl_sparse_q8_select(NULL)->fp32_requant;
+}
+
+bool sl_sparse_q8_rndnu_requant_here(void)
+{
+	return sl_sparse_q8_select(NULL)->rndnu;
 }
 
 unsigned sl_sparse_q8_pack_flags(void)

@@ -31,6 +31,8 @@ static int check_desc(const sl_sparse_q8_desc *d, sl_error *err)
 		return sl_sparse_fail(
 		    err, -EINVAL,
 		    "sparse q8: weights and multipliers and shifts (or fp32 scales) are required");
+	if (d->rndnu && !d->fp32_scale)
+		return sl_sparse_fail(err, -EINVAL, "sparse q8: rndnu needs the fp32 scales");
 	if (d->n < 1 || d->n > SL_SPARSE_MAX_N || d->k < 1 || d->k > SL_SPARSE_MAX_K ||
 	    (uint64_t)d->n * (uint64_t)d->k > SL_SPARSE_MAX_WEIGHTS)
 		return sl_sparse_fail(err, -EINVAL, "sparse q8: shape %dx%d out of range (n <= %d, k <= %d)",
@@ -54,6 +56,11 @@ static int check_desc(const sl_sparse_q8_desc *d, sl_error *err)
 			return sl_sparse_fail(err, -EINVAL,
 					      "sparse q8: channel %d: fp32 scale %g not in (0, 256)", i,
 					      (double)d->fp32_scale[i]);
+		int32_t rm, rs;
+		if (d->rndnu && !sl_rndnu_params(d->fp32_scale[i], &rm, &rs))
+			return sl_sparse_fail(err, -EINVAL,
+					      "sparse q8: channel %d: scale %g outside rndnu's [2^-32, 0.5)",
+					      i, (double)d->fp32_scale[i]);
 		if (!d->fp32_scale && (d->mult[i] < 0 || d->shift[i] < -31 || d->shift[i] > 30))
 			return sl_sparse_fail(err, -EINVAL,
 					      "sparse q8: channel %d: multiplier %d / shift %d invalid", i,
@@ -132,6 +139,15 @@ static void fill_channel(sl_sparse_q8 *p, const sl_sparse_q8_desc *d, int n, int
 	c->bias_raw = (int32_t)(uint32_t)((uint64_t)(int64_t)bias - (uint64_t)((int64_t)d->in_zp * s));
 	const int32_t zp80 = p->in_u8 ? d->in_zp - 128 : d->in_zp;
 	c->bias_x80 = (int32_t)(uint32_t)((uint64_t)(int64_t)bias - (uint64_t)((int64_t)zp80 * s));
+	if (d->rndnu) {
+		int32_t rs = 0;
+		sl_rndnu_params(d->fp32_scale[q], &c->mult, &rs); /* checked in check_desc */
+		c->rshift = (int8_t)rs;
+		c->out_const =
+		    (uint8_t)sl_requantize_rndnu(bias, c->mult, rs, d->out_zp, d->act_min, d->act_max);
+		*fast = false;
+		return;
+	}
 	if (d->fp32_scale) {
 		c->scale = d->fp32_scale[q];
 		c->out_const = (uint8_t)sl_requantize_fp32(bias, c->scale, d->out_zp, d->act_min, d->act_max);
@@ -223,7 +239,8 @@ int sl_sparse_q8_pack(const sl_sparse_q8_desc *d, unsigned flags, sl_sparse_q8 *
 	}
 	p->row[n] = at;
 	p->fast_requant = fast;
-	p->fp32_requant = d->fp32_scale != NULL;
+	p->fp32_requant = d->fp32_scale != NULL && !d->rndnu;
+	p->rndnu_requant = d->rndnu;
 	*ret = p;
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* Scalar references: the packed layer read as plainly as possible, with
- * TFLite's arithmetic (or XNNPACK's requantization for fp32_requant layers). The optimised kernels are tested
- * against these. */
+ * TFLite's arithmetic (or XNNPACK's requantization for fp32_requant and
+ * rndnu_requant layers). The optimised kernels are tested against these. */
 #include "common/macros.h"
 #include "kernels/quant.h"
 #include "kernels/sparse/sparse.h"
@@ -25,6 +25,11 @@ void sl_sparse_q8_ref(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const
 					acc +=
 					    (uint32_t)((av - p->in_zp) * (int32_t)p->w16[4 * (size_t)i + j]);
 				}
+			}
+			if (p->rndnu_requant) {
+				o[n] = (uint8_t)sl_requantize_rndnu((int32_t)acc, c->mult, c->rshift,
+								    p->out_zp, p->act_min, p->act_max);
+				continue;
 			}
 			if (p->fp32_requant) {
 				o[n] = (uint8_t)sl_requantize_fp32((int32_t)acc, c->scale, p->out_zp,

@@ -62,6 +62,9 @@ typedef struct {
 	 * (sl_requantize_fp32), so that a sparse layer matches a dense XNNPACK
 	 * one bit for bit, and mult/shift are not used (may be NULL). */
 	const float *fp32_scale;
+	/* With fp32_scale: round as XNNPACK's per-tensor AArch64 kernels do
+	 * (sl_requantize_rndnu) instead; every scale must be in [2^-32, 0.5). */
+	bool rndnu;
 	int32_t in_zp, out_zp;
 	int32_t act_min, act_max; /* within the output type's range */
 } sl_sparse_q8_desc;
@@ -73,11 +76,11 @@ enum {
 };
 
 typedef struct {
-	int32_t bias;	  /* bias as given: the reference adds it to sum (a - in_zp)(w - w_zp) */
-	int32_t bias_raw; /* bias - in_zp * S, S = sum_k (w - w_zp): kernels that use raw a */
-	int32_t bias_x80; /* bias - (in_zp - 128) * S for uint8 input seen as a ^ 0x80 (int8 MACs) */
-	int32_t mult;
-	int8_t lshift, rshift; /* TFLite shift split into left (>= 0) and right (>= 0) parts */
+	int32_t bias;	       /* bias as given: the reference adds it to sum (a - in_zp)(w - w_zp) */
+	int32_t bias_raw;      /* bias - in_zp * S, S = sum_k (w - w_zp): kernels that use raw a */
+	int32_t bias_x80;      /* bias - (in_zp - 128) * S for uint8 input seen as a ^ 0x80 (int8 MACs) */
+	int32_t mult;	       /* TFLite's Q31 multiplier, or rndnu's */
+	int8_t lshift, rshift; /* TFLite shift split into left (>= 0) and right (>= 0) parts; rndnu: 0, s */
 	uint8_t out_const;     /* output when the row has no block (raw byte of the out type) */
 	uint8_t pad_;
 	int64_t nudge; /* 2^31 + (rshift ? 2^(31 + rshift) : 0): x86 fast requantization */
@@ -99,8 +102,9 @@ typedef struct sl_sparse_q8 {
 	 * kernels may accumulate 2 * acc (with w16x2) and requantize with 10 ops
 	 * per 8 lanes. */
 	bool fast_requant;
-	bool fp32_requant; /* XNNPACK's requantization (ch[].scale), not TFLite's */
-	bool w8_no_min;	   /* w8 != NULL and no weight is -128: NEON may add two products in int16 */
+	bool fp32_requant;  /* XNNPACK's requantization (ch[].scale), not TFLite's */
+	bool rndnu_requant; /* XNNPACK's AArch64 rndnu (ch[].mult, ch[].rshift), not TFLite's */
+	bool w8_no_min;	    /* w8 != NULL and no weight is -128: NEON may add two products in int16 */
 	int32_t in_zp, out_zp, act_min, act_max;
 	size_t bytes; /* everything owned by this object */
 } sl_sparse_q8;
@@ -179,6 +183,7 @@ typedef struct {
 	unsigned needs; /* SL_SPARSE_NEEDS_* */
 	sl_sparse_q8_fn fn;
 	bool fp32_requant; /* also runs layers packed with fp32_scale */
+	bool rndnu;	   /* also runs layers packed with fp32_scale and rndnu */
 } sl_sparse_q8_impl;
 
 typedef struct {
@@ -197,6 +202,8 @@ unsigned sl_sparse_q8_pack_flags(void);
 /* Whether the best kernel for this CPU runs fp32_scale layers (else they
  * would fall back to the scalar reference). */
 bool sl_sparse_q8_fp32_requant_here(void);
+/* The same for rndnu layers. */
+bool sl_sparse_q8_rndnu_requant_here(void);
 /* Best kernel for this CPU and packed layer (p NULL: for this CPU, whatever
  * the layer); never NULL (the reference). */
 const sl_sparse_q8_impl *sl_sparse_q8_select(const sl_sparse_q8 *p);

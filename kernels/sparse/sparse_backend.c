@@ -273,7 +273,7 @@ typedef struct {
 	const sl_node *nd;
 	int n, k;
 	unsigned flags;
-	bool fp32; /* requantize as XNNPACK's int8 operators (fast numerics) */
+	sl_sparse_rq rq; /* fast numerics: requantize as XNNPACK's int8 operator would */
 	sl_error *err;
 } pack_arg;
 
@@ -305,7 +305,7 @@ static int build_q8(void *arg, void **ret, size_t *bytes)
 	 * qc8 and qu8 operators (float, in this order), so that the sparse layer
 	 * gives the bytes the dense XNNPACK layer would (bench_sparse -f checks). */
 	float *fscale = NULL;
-	if (a->fp32) {
+	if (a->rq != SL_SPARSE_RQ_TFLITE) {
 		if (!(fscale = malloc(sizeof(float) * (size_t)nq))) {
 			free(mult);
 			return -ENOMEM;
@@ -326,6 +326,7 @@ static int build_q8(void *arg, void **ret, size_t *bytes)
 	    .mult = mult,
 	    .shift = shift32,
 	    .fp32_scale = fscale,
+	    .rndnu = a->rq == SL_SPARSE_RQ_RNDNU,
 	    .in_zp = in->q.zero_point[0],
 	    .out_zp = out->q.zero_point[0],
 	};
@@ -369,15 +370,15 @@ static void destroy_f32(void *p)
 	sl_sparse_f32_free(p);
 }
 
-bool sl_sparse_fast_requant_fp32(bool per_channel)
+sl_sparse_rq sl_sparse_fast_requant(bool per_channel)
 {
 #if defined(__aarch64__)
 	if (!per_channel)
-		return false;
+		return sl_sparse_q8_rndnu_requant_here() ? SL_SPARSE_RQ_RNDNU : SL_SPARSE_RQ_TFLITE;
 #else
 	(void)per_channel;
 #endif
-	return sl_sparse_q8_fp32_requant_here();
+	return sl_sparse_q8_fp32_requant_here() ? SL_SPARSE_RQ_FP32 : SL_SPARSE_RQ_TFLITE;
 }
 
 /* Packed weights from the model's cache (built on the first runtime only),
@@ -392,10 +393,11 @@ static int pack(const sl_prepare_ctx *ctx, int node, int n, int k, uint64_t hash
 	st->model = mo;
 	if (st->quant) {
 		a.flags = sl_sparse_q8_pack_flags();
-		a.fp32 = ctx->numerics == SL_NUMERICS_FAST &&
-			 sl_sparse_fast_requant_fp32(mo->tensors[nd->inputs[1]].q.n > 1);
+		a.rq = ctx->numerics == SL_NUMERICS_FAST
+			   ? sl_sparse_fast_requant(mo->tensors[nd->inputs[1]].q.n > 1)
+			   : SL_SPARSE_RQ_TFLITE;
 		st->key = (sl_model_derived_key){
-		    .node = node, .kind = SP_KIND_Q8 | a.flags << 8 | (unsigned)a.fp32 << 16, .hash = hash};
+		    .node = node, .kind = SP_KIND_Q8 | a.flags << 8 | (unsigned)a.rq << 16, .hash = hash};
 		r = sl_model_derived_get(mo, &st->key, build_q8, destroy_q8, &a, &p);
 		if (r < 0)
 			return r;
@@ -493,10 +495,24 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 				 sl_op_name(nd->op), perr.msg[0] ? perr.msg : strerror(-r));
 		return r;
 	}
+	/* The break-even above is the best kernel's. A layer it cannot take
+	 * would run on the scalar reference, many times slower than XNNPACK:
+	 * the NEON kernels need every weight minus its zero point in int8, which
+	 * uint8 weights with a zero point other than 128 usually overflow. */
+	const sl_sparse_q8_impl *best = sl_sparse_q8_select(NULL);
+	if (st->quant && st->q8_impl != best) {
+		sp_destroy(step);
+		step->destroy = NULL;
+		snprintf(step->why, sizeof(step->why),
+			 "not sparse: weights minus zero point exceed int8, which %s needs", best->name);
+		return -EOPNOTSUPP;
+	}
 	step->impl = SL_IMPL_SPARSE;
 	step->run = sp_run;
 	/* Which rounding it does is worth a glance: fast numerics change it. */
 	snprintf(step->why, sizeof(step->why), "sparse: %.1f%% blocks zero > %d%% break-even (%s%s)", zpct,
-		 bpct, isa, st->q8 && st->q8->fp32_requant ? ", fp32 rq" : "");
+		 bpct, isa,
+		 st->q8 && st->q8->fp32_requant ? ", fp32 rq"
+						: (st->q8 && st->q8->rndnu_requant ? ", rndnu rq" : ""));
 	return 0;
 }

@@ -25,11 +25,15 @@ const void *sl_sparse_step_packed(const sl_step *s);
  * figure was measured for. */
 double sl_sparse_break_even(sl_dtype dtype, const char **ret_isa);
 
-/* Whether, under fast numerics, an int8 layer is packed with XNNPACK's fp32
- * requantization, so that it gives the bytes XNNPACK's dense operator would.
- * That is what XNNPACK's int8 kernels do on x86 (qs8, qc8 and qu8) and its
- * per-channel (qc8) kernels on AArch64; its per-tensor AArch64 kernels
- * round "rndnu" (a shift-based rounding neither TFLite nor our kernels
- * implement), so those layers keep TFLite's arithmetic. False too when the
- * best kernel here lacks the mode. */
-bool sl_sparse_fast_requant_fp32(bool per_channel);
+typedef enum {
+	SL_SPARSE_RQ_TFLITE, /* TFLite's (gemmlowp) */
+	SL_SPARSE_RQ_FP32,   /* one float multiply, rounded to even */
+	SL_SPARSE_RQ_RNDNU,  /* Q31 multiply and shift, rounded half up */
+} sl_sparse_rq;
+
+/* How an int8 layer is requantized under fast numerics: as XNNPACK's dense
+ * operator for it would, so that a sparse layer gives the same bytes. On x86
+ * XNNPACK's int8 kernels (qs8, qc8, qu8) all round fp32; on AArch64 its
+ * per-channel (qc8) ones fp32, its per-tensor (qs8, qu8) ones rndnu. TFLite's
+ * when the best kernel here has no such mode. */
+sl_sparse_rq sl_sparse_fast_requant(bool per_channel);

@@ -15,8 +15,8 @@
  * round-robin so that machine noise hits them alike; p50 per configuration
  * and the ratios come from this one run. The output of the mixed runtime is
  * compared with the dense one: bit-exact where the sparse kernels requantize
- * as XNNPACK does under fast numerics (sl_sparse_fast_requant_fp32: x86, and
- * per-channel weights on aarch64),
+ * as XNNPACK does under fast numerics (sl_sparse_fast_requant: always on x86,
+ * with the NEON kernels on aarch64),
  * else within the rounding steps that TFLite's and XNNPACK's arithmetic
  * differ by. */
 #include <getopt.h>

@@ -8,7 +8,6 @@
  * which is exactly SDOT's operand (and SMULL's, two pixels per half). */
 #pragma once
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -99,12 +98,28 @@ static inline int32x4_t sl_neon_requant_fp32(int32x4_t x, const sl_sparse_q8_cha
 #endif
 }
 
-/* The layer's requantization: once per channel and 16 pixels, outside the
- * block loop, so a branch on fp32 costs little (the SDOT kernel still
- * instantiates each mode: see there). */
-static inline int32x4_t sl_neon_requant_any(int32x4_t x, const sl_sparse_q8_chan *c, bool fp32)
+/* XNNPACK's rndnu (sl_requantize_rndnu), as its AArch64 per-tensor kernels
+ * do it: SQDMULH, then SRSHL rounding half up. */
+static inline int32x4_t sl_neon_requant_rndnu(int32x4_t x, const sl_sparse_q8_chan *c)
 {
-	return fp32 ? sl_neon_requant_fp32(x, c) : sl_neon_requant(x, c);
+	return vrshlq_s32(vqdmulhq_n_s32(x, c->mult), vdupq_n_s32(-c->rshift));
+}
+
+enum { SL_NEON_RQ_TFLITE, SL_NEON_RQ_FP32, SL_NEON_RQ_RNDNU };
+
+static inline int sl_neon_rq_mode(const sl_sparse_q8 *p)
+{
+	return p->rndnu_requant ? SL_NEON_RQ_RNDNU : (p->fp32_requant ? SL_NEON_RQ_FP32 : SL_NEON_RQ_TFLITE);
+}
+
+/* The layer's requantization: once per channel and 16 pixels, outside the
+ * block loop, so a branch on the mode costs little (the SDOT kernel still
+ * instantiates each mode: see there). */
+static inline int32x4_t sl_neon_requant_any(int32x4_t x, const sl_sparse_q8_chan *c, int mode)
+{
+	if (mode == SL_NEON_RQ_RNDNU)
+		return sl_neon_requant_rndnu(x, c);
+	return mode == SL_NEON_RQ_FP32 ? sl_neon_requant_fp32(x, c) : sl_neon_requant(x, c);
 }
 
 /* Four requantized int32x4 (pixels 0-15) -> 16 output bytes. */

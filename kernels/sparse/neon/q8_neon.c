@@ -26,7 +26,7 @@ static inline void one_block(int32x4_t acc[8], const int8_t *col, int8x16_t w)
 }
 
 static inline __attribute__((always_inline)) uint8x16_t channel(const sl_sparse_q8 *p, int n,
-								const int8_t *at, bool fp32)
+								const int8_t *at, int mode)
 {
 	const sl_sparse_q8_chan *c = &p->ch[n];
 	if (p->row[n] == p->row[n + 1])
@@ -60,7 +60,7 @@ static inline __attribute__((always_inline)) uint8x16_t channel(const sl_sparse_
 	int32x4_t r[4];
 	SL_UNROLL
 	for (int g = 0; g < 4; g++)
-		r[g] = sl_neon_requant_any(vpaddq_s32(acc[2 * g], acc[2 * g + 1]), c, fp32);
+		r[g] = sl_neon_requant_any(vpaddq_s32(acc[2 * g], acc[2 * g + 1]), c, mode);
 	return sl_neon_narrow(p, r);
 }
 
@@ -70,7 +70,7 @@ void SL_NEON_FN(sl_sparse_q8_neon)(const sl_sparse_q8 *p, size_t m_begin, size_t
 	/* The requantization is a flag read per channel here, not one copy per
 	 * mode as in the SDOT kernel: this way the SMULL loop came out 2
 	 * instructions shorter, not longer (tests/bench/neon_mca.sh). */
-	const bool fp32 = p->fp32_requant;
+	const int mode = sl_neon_rq_mode(p);
 	int8_t *at = sl_neon_align64(scratch);
 	for (size_t m0 = m_begin; m0 < m_end; m0 += MR) {
 		const size_t rows = SL_MIN(m_end - m0, (size_t)MR);
@@ -81,7 +81,7 @@ void SL_NEON_FN(sl_sparse_q8_neon)(const sl_sparse_q8 *p, size_t m_begin, size_t
 			uint8x16_t ct[16];
 			SL_UNROLL
 			for (int i = 0; i < 16; i++)
-				ct[i] = channel(p, SL_MIN(n0 + i, p->n - 1), at, fp32);
+				ct[i] = channel(p, SL_MIN(n0 + i, p->n - 1), at, mode);
 			sl_neon_store_tile_u8(ct, nc, rows, o + n0, out_stride);
 		}
 	}

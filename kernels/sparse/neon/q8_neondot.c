@@ -11,7 +11,7 @@
  * so that each SDOT chain has a block's worth of independent work between
  * its links. */
 static inline __attribute__((always_inline)) uint8x16_t channel(const sl_sparse_q8 *p, int n,
-								const int8_t *at, bool fp32)
+								const int8_t *at, int mode)
 {
 	const sl_sparse_q8_chan *c = &p->ch[n];
 	if (p->row[n] == p->row[n + 1])
@@ -53,7 +53,7 @@ static inline __attribute__((always_inline)) uint8x16_t channel(const sl_sparse_
 	int32x4_t r[4];
 	SL_UNROLL
 	for (int g = 0; g < 4; g++)
-		r[g] = sl_neon_requant_any(vaddq_s32(a[g], b[g]), c, fp32);
+		r[g] = sl_neon_requant_any(vaddq_s32(a[g], b[g]), c, mode);
 	return sl_neon_narrow(p, r);
 }
 
@@ -61,7 +61,7 @@ static inline __attribute__((always_inline)) uint8x16_t channel(const sl_sparse_
  * costs the SDOT loop 4 instructions: tests/bench/neon_mca.sh). */
 static inline __attribute__((always_inline)) void tiles(const sl_sparse_q8 *p, size_t m_begin, size_t m_end,
 							const void *in, size_t in_stride, void *out,
-							size_t out_stride, void *scratch, bool fp32)
+							size_t out_stride, void *scratch, int mode)
 {
 	int8_t *at = sl_neon_align64(scratch);
 	for (size_t m0 = m_begin; m0 < m_end; m0 += MR) {
@@ -74,7 +74,7 @@ static inline __attribute__((always_inline)) void tiles(const sl_sparse_q8 *p, s
 			/* Unrolled over the group's channels: per-slot branch prediction. */
 			SL_UNROLL
 			for (int i = 0; i < 16; i++)
-				ct[i] = channel(p, SL_MIN(n0 + i, p->n - 1), at, fp32);
+				ct[i] = channel(p, SL_MIN(n0 + i, p->n - 1), at, mode);
 			sl_neon_store_tile_u8(ct, nc, rows, o + n0, out_stride);
 		}
 	}
@@ -83,8 +83,14 @@ static inline __attribute__((always_inline)) void tiles(const sl_sparse_q8 *p, s
 void SL_NEON_FN(sl_sparse_q8_neondot)(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
 				      size_t in_stride, void *out, size_t out_stride, void *scratch)
 {
-	if (p->fp32_requant)
-		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, true);
-	else
-		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, false);
+	switch (sl_neon_rq_mode(p)) {
+	case SL_NEON_RQ_RNDNU:
+		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, SL_NEON_RQ_RNDNU);
+		break;
+	case SL_NEON_RQ_FP32:
+		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, SL_NEON_RQ_FP32);
+		break;
+	default:
+		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, SL_NEON_RQ_TFLITE);
+	}
 }

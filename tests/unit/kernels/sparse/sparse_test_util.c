@@ -16,11 +16,11 @@ size_t sl_test_q8_kernels(sl_test_q8_kernel *out, size_t max)
 		if (impls[i].fn != sl_sparse_q8_ref && (impls[i].isa & sl_sparse_cpu_isa()) == impls[i].isa)
 			out[n++] = (sl_test_q8_kernel){impls[i].name, impls[i].fn,
 						       (impls[i].needs & SL_SPARSE_NEEDS_W8) != 0,
-						       impls[i].fp32_requant};
+						       impls[i].fp32_requant, impls[i].rndnu};
 #ifdef SL_SPARSE_TEST_SIMDE
 	if (n + 2 <= max) {
-		out[n++] = (sl_test_q8_kernel){"neondot-simde", sl_sparse_q8_neondot_simde, true, true};
-		out[n++] = (sl_test_q8_kernel){"neon-simde", sl_sparse_q8_neon_simde, true, true};
+		out[n++] = (sl_test_q8_kernel){"neondot-simde", sl_sparse_q8_neondot_simde, true, true, true};
+		out[n++] = (sl_test_q8_kernel){"neon-simde", sl_sparse_q8_neon_simde, true, true, true};
 	}
 #endif
 	return n;
@@ -199,6 +199,18 @@ void sl_test_q8_use_fp32(sl_test_q8_layer *L)
 	L->d.shift = NULL;
 }
 
+void sl_test_q8_use_rndnu(sl_test_q8_layer *L)
+{
+	sl_test_q8_use_fp32(L);
+	L->d.rndnu = true;
+	for (int q = 0; q < L->d.nq; q++) {
+		while (L->fscale[q] >= 0.5f)
+			L->fscale[q] *= 1.0f / 256;
+		while (L->fscale[q] < 0x1p-32f)
+			L->fscale[q] *= 256.0f;
+	}
+}
+
 void sl_test_q8_dense(const sl_test_q8_layer *L, uint8_t *out)
 {
 	const sl_sparse_q8_desc *d = &L->d;
@@ -214,6 +226,13 @@ void sl_test_q8_dense(const sl_test_q8_layer *L, uint8_t *out)
 				const int32_t a = d->in_type == SL_DTYPE_U8 ? ab : (int8_t)ab;
 				const int32_t w = d->w_type == SL_DTYPE_U8 ? wb : (int8_t)wb;
 				acc += (uint32_t)((a - d->in_zp) * (w - wzp));
+			}
+			if (d->rndnu) {
+				int32_t rm = 0, rs = 0;
+				sl_rndnu_params(d->fp32_scale[q], &rm, &rs);
+				out[m * L->out_stride + n] = (uint8_t)sl_requantize_rndnu(
+				    (int32_t)acc, rm, rs, d->out_zp, d->act_min, d->act_max);
+				continue;
 			}
 			if (d->fp32_scale) {
 				out[m * L->out_stride + n] = (uint8_t)sl_requantize_fp32(

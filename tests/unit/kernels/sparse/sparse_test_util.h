@@ -12,6 +12,7 @@ typedef struct {
 	sl_sparse_q8_fn fn;
 	bool needs_w8;
 	bool fp32_requant; /* runs layers packed with fp32 scales */
+	bool rndnu;	   /* runs layers packed with rndnu */
 } sl_test_q8_kernel;
 
 typedef struct {
@@ -55,8 +56,11 @@ void sl_test_q8_layer_make(const sl_test_q8_case *c, sl_test_q8_layer *L);
 void sl_test_q8_layer_free(sl_test_q8_layer *L);
 /* Switch L to XNNPACK's fp32 requantization (d.fp32_scale = fscale). */
 void sl_test_q8_use_fp32(sl_test_q8_layer *L);
-/* TFLite's formula straight from the dense weights (or XNNPACK's fp32
- * requantization when d.fp32_scale is set). */
+/* Switch L to XNNPACK's rndnu (d.rndnu), scales folded by powers of two into
+ * the range rndnu covers. */
+void sl_test_q8_use_rndnu(sl_test_q8_layer *L);
+/* TFLite's formula straight from the dense weights (or XNNPACK's fp32 or
+ * rndnu requantization when d.fp32_scale is set). */
 void sl_test_q8_dense(const sl_test_q8_layer *L, uint8_t *out);
 /* "m=.. n=.. k=.." description for failure messages. */
 const char *sl_test_q8_case_str(const sl_test_q8_case *c);

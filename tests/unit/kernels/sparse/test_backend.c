@@ -140,13 +140,14 @@ static int node(graph *g, sl_op op, sl_act a, int in, int w, int b, int out)
  * weights are per-channel (XNNPACK's qc8) unless per_channel is false (qs8);
  * uint8 ones per-tensor (qu8). On AArch64 XNNPACK rounds qc8 differently
  * from the other two, hence one graph per kind rather than a mix. With
- * g->ties, every requantization scale is 2^-9 exactly, so about one output
+ * ties, every requantization scale is 2^-9 exactly, so about one output
  * in 512 is an exact tie, which TFLite rounds away from zero, XNNPACK's fp32
  * to even and its rndnu up: only then do the three differ. */
 enum { H = 9, W = 7, K = 41, N = 37, NF = 23 };
 
-static void build_q(graph *g, sl_dtype dt, bool per_channel, double prune, uint64_t seed)
+static void build_q(graph *g, sl_dtype dt, bool per_channel, bool ties, double prune, uint64_t seed)
 {
+	g->ties = ties;
 	g->per_channel = dt == SL_DTYPE_I8 && per_channel;
 	g->m = sl_model_new();
 	cr_assert_not_null(g->m);
@@ -174,7 +175,7 @@ static void build_q(graph *g, sl_dtype dt, bool per_channel, double prune, uint6
 
 static void build(graph *g, sl_dtype dt, double prune, uint64_t seed)
 {
-	build_q(g, dt, true, prune, seed);
+	build_q(g, dt, true, false, prune, seed);
 }
 
 static const sl_step *step_of(const sl_runtime *rt, int node)
@@ -197,8 +198,8 @@ static void compare_numerics(graph *g, sl_dtype dt, int threads, bool no_sparse,
 {
 	sl_runtime *ref = NULL, *mix = NULL;
 	sl_error err = {{0}};
-	const bool vs_xnn =
-	    dt != SL_DTYPE_F32 && numerics == SL_NUMERICS_FAST && sl_sparse_fast_requant_fp32(g->per_channel);
+	const bool vs_xnn = dt != SL_DTYPE_F32 && numerics == SL_NUMERICS_FAST &&
+			    sl_sparse_fast_requant(g->per_channel) != SL_SPARSE_RQ_TFLITE;
 	const sl_runtime_options ro = vs_xnn ? (sl_runtime_options){.backend = SL_BACKEND_XNNPACK,
 								    .numerics = SL_NUMERICS_FAST,
 								    .threads = 1,
@@ -289,7 +290,7 @@ Test(sparse_backend, int8_pruned_tflite_numerics)
 Test(sparse_backend, int8_per_tensor_pruned_bit_exact)
 {
 	graph g;
-	build_q(&g, SL_DTYPE_I8, false, 0.8, 17);
+	build_q(&g, SL_DTYPE_I8, false, false, 0.8, 17);
 	compare(&g, SL_DTYPE_I8, 2, false, SL_IMPL_SPARSE);
 	sl_model_unref(g.m);
 }
@@ -304,8 +305,8 @@ Test(sparse_backend, int8_ties_bit_exact)
 	} kinds[] = {{SL_DTYPE_I8, true}, {SL_DTYPE_I8, false}, {SL_DTYPE_U8, false}};
 	for (size_t i = 0; i < SL_ARRAY_SIZE(kinds); i++)
 		for (int nu = 0; nu < 2; nu++) {
-			graph g = {.ties = true};
-			build_q(&g, kinds[i].dt, kinds[i].per_channel, 0.8, 81 + i);
+			graph g;
+			build_q(&g, kinds[i].dt, kinds[i].per_channel, true, 0.8, 81 + i);
 			compare_numerics(&g, kinds[i].dt, 2, false, SL_IMPL_SPARSE,
 					 nu ? SL_NUMERICS_TFLITE : SL_NUMERICS_FAST);
 			sl_model_unref(g.m);
@@ -320,6 +321,37 @@ Test(sparse_backend, uint8_pruned_bit_exact)
 		compare(&g, SL_DTYPE_U8, threads, false, SL_IMPL_SPARSE);
 		sl_model_unref(g.m);
 	}
+}
+
+/* uint8 weights whose distance from the zero point exceeds int8 (most of a
+ * classic uint8 model's layers): the NEON kernels take int8 only, so on ARM
+ * such a layer stays dense rather than falling to the scalar reference. The
+ * x86 kernels work in int16 and take it. */
+Test(sparse_backend, uint8_weights_beyond_int8)
+{
+	graph g;
+	build(&g, SL_DTYPE_U8, 0.8, 25);
+	sl_tensor *w = &g.m->tensors[g.m->nodes[g.conv].inputs[1]];
+	uint8_t *b = (uint8_t *)(uintptr_t)w->data;
+	const int32_t z = w->q.zero_point[0];
+	for (size_t i = 0; i < w->bytes; i++) /* pruned blocks stay at the zero point */
+		b[i] = b[i] == z ? 20 : (uint8_t)(b[i] - z + 121);
+	w->q.zero_point[0] = 20;
+	sl_runtime *rt = NULL;
+	sl_error err = {{0}};
+	const sl_runtime_options o = {
+	    .backend = SL_BACKEND_XNNPACK, .numerics = SL_NUMERICS_FAST, .threads = 1};
+	cr_assert_eq(sl_runtime_new(g.m, &o, &rt, &err), 0, "runtime: %s", err.msg);
+	const sl_step *s = step_of(rt, g.conv);
+	if (sl_sparse_q8_pack_flags() & SL_SPARSE_PACK_W8) {
+		cr_assert_eq(s->impl, SL_IMPL_XNNPACK, "impl %s (%s)", sl_impl_name(s->impl), s->why);
+		cr_assert(strstr(s->why, "exceed int8"), "why: %s", s->why);
+	} else {
+		cr_assert_eq(s->impl, SL_IMPL_SPARSE, "impl %s (%s)", sl_impl_name(s->impl), s->why);
+	}
+	cr_assert_eq(step_of(rt, g.fc)->impl, SL_IMPL_SPARSE);
+	sl_runtime_free(rt);
+	sl_model_unref(g.m);
 }
 
 Test(sparse_backend, f32_pruned_close)

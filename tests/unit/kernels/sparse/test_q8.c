@@ -130,30 +130,43 @@ static size_t make_cases(sl_test_q8_case *out, size_t max)
 
 #define MAX_CASES 400
 
+enum { RQ_TFLITE, RQ_FP32, RQ_RNDNU };
+
+static void use_rq(sl_test_q8_layer *L, int rq)
+{
+	if (rq == RQ_FP32)
+		sl_test_q8_use_fp32(L);
+	else if (rq == RQ_RNDNU)
+		sl_test_q8_use_rndnu(L);
+}
+
+static const char *const rq_names[] = {"", " (fp32)", " (rndnu)"};
+
 /* Every case's reference output against the formula on the dense weights
- * (TFLite's, or XNNPACK's fp32 requantization), every byte of every row. */
-static void reference_vs_dense(bool fp32)
+ * (TFLite's, or XNNPACK's fp32 or rndnu requantization), every byte of every
+ * row. */
+static void reference_vs_dense(int rq)
 {
 	static sl_test_q8_case cases[MAX_CASES];
 	const size_t n_cases = make_cases(cases, MAX_CASES);
 	for (size_t ci = 0; ci < n_cases; ci++) {
 		sl_test_q8_layer L;
 		sl_test_q8_layer_make(&cases[ci], &L);
-		if (fp32)
-			sl_test_q8_use_fp32(&L);
+		use_rq(&L, rq);
 		sl_sparse_q8 *p;
 		sl_error err;
 		cr_assert_eq(sl_sparse_q8_pack(&L.d, 0, &p, &err), 0, "%s: %s",
 			     sl_test_q8_case_str(&cases[ci]), err.msg);
-		if (fp32)
-			cr_assert(p->fp32_requant && !p->fast_requant);
+		if (rq != RQ_TFLITE)
+			cr_assert(p->fp32_requant == (rq == RQ_FP32) &&
+				  p->rndnu_requant == (rq == RQ_RNDNU) && !p->fast_requant);
 		const size_t bytes = L.m * L.out_stride;
 		uint8_t *want = calloc(bytes, 1), *got = calloc(bytes, 1);
 		sl_test_q8_dense(&L, want);
 		sl_sparse_q8_ref(p, 0, L.m, L.a, L.in_stride, got, L.out_stride, NULL);
 		for (size_t i = 0; i < bytes; i++)
 			cr_assert_eq(got[i], want[i], "%s%s: pixel %zu byte %zu: reference %d, dense %d",
-				     sl_test_q8_case_str(&cases[ci]), fp32 ? " (fp32)" : "", i / L.out_stride,
+				     sl_test_q8_case_str(&cases[ci]), rq_names[rq], i / L.out_stride,
 				     i % L.out_stride, got[i], want[i]);
 		free(want);
 		free(got);
@@ -177,8 +190,11 @@ static int kernel_vs_reference(const sl_test_q8_kernel *kern, const sl_test_q8_l
 		sl_sparse_q8_free(p);
 		return -1;
 	}
-	if (p->fp32_requant) /* kernels without the mode are never handed such a layer */
-		cr_assert(sl_sparse_q8_usable(&(sl_sparse_q8_impl){.fp32_requant = false}, p) == false);
+	/* Kernels without the layer's mode are never handed it. */
+	if (p->fp32_requant)
+		cr_assert(sl_sparse_q8_usable(&(sl_sparse_q8_impl){.rndnu = true}, p) == false);
+	if (p->rndnu_requant)
+		cr_assert(sl_sparse_q8_usable(&(sl_sparse_q8_impl){.fp32_requant = true}, p) == false);
 	const size_t bytes = L->m * L->out_stride;
 	uint8_t *want = malloc(bytes), *got = malloc(bytes);
 	memset(want, 0xA5, bytes);
@@ -187,10 +203,11 @@ static int kernel_vs_reference(const sl_test_q8_kernel *kern, const sl_test_q8_l
 	sl_sparse_q8_ref(p, m0, L->m, L->a, L->in_stride, want, L->out_stride, NULL);
 	kern->fn(p, m0, L->m, L->a, L->in_stride, got, L->out_stride, scratch);
 	for (size_t i = 0; i < bytes; i++)
-		cr_assert_eq(got[i], want[i],
-			     "%s on %s (fast requant %d, fp32 %d): pixel %zu byte %zu: got %d, want %d",
-			     kern->name, what, p->fast_requant, p->fp32_requant, i / L->out_stride,
-			     i % L->out_stride, got[i], want[i]);
+		cr_assert_eq(
+		    got[i], want[i],
+		    "%s on %s (fast requant %d, fp32 %d, rndnu %d): pixel %zu byte %zu: got %d, want %d",
+		    kern->name, what, p->fast_requant, p->fp32_requant, p->rndnu_requant, i / L->out_stride,
+		    i % L->out_stride, got[i], want[i]);
 	const int fast = p->fast_requant;
 	free(scratch);
 	free(want);
@@ -214,7 +231,7 @@ static struct criterion_test_params kernel_ids(void)
 
 Test(sparse_q8, reference_matches_dense_tflite_formula)
 {
-	reference_vs_dense(false);
+	reference_vs_dense(RQ_TFLITE);
 }
 
 ParameterizedTestParameters(sparse_q8, kernel_matches_reference)
@@ -351,7 +368,25 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_relu_clamp)
  * scales up to 255). */
 Test(sparse_q8, fp32_reference_matches_dense_formula)
 {
-	reference_vs_dense(true);
+	reference_vs_dense(RQ_FP32);
+}
+
+/* The sweep in one of XNNPACK's requantizations, for every kernel that
+ * offers it. */
+static void kernel_sweep_rq(const sl_test_q8_kernel *kern, int rq)
+{
+	static sl_test_q8_case cases[MAX_CASES];
+	const size_t n_cases = make_cases(cases, MAX_CASES);
+	for (size_t ci = 0; ci < n_cases; ci++) {
+		sl_test_q8_layer L;
+		sl_test_q8_layer_make(&cases[ci], &L);
+		use_rq(&L, rq);
+		if (ci % 3 == 1) /* ReLU-style clamps as well */
+			L.d.act_min = SL_MAX(L.d.act_min, SL_MIN(L.d.out_zp, L.d.act_max));
+		const size_t m0 = L.m > 3 && ci % 2 ? 3 : 0;
+		kernel_vs_reference(kern, &L, m0, sl_test_q8_case_str(&cases[ci]));
+		sl_test_q8_layer_free(&L);
+	}
 }
 
 ParameterizedTestParameters(sparse_q8, kernel_fp32_requant)
@@ -367,16 +402,27 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_fp32_requant)
 	if (!kern->fp32_requant)
 		cr_skip_test("%s has no fp32 requantization (dispatch never gives it such a layer)",
 			     kern->name);
-	static sl_test_q8_case cases[MAX_CASES];
-	const size_t n_cases = make_cases(cases, MAX_CASES);
-	for (size_t ci = 0; ci < n_cases; ci++) {
-		sl_test_q8_layer L;
-		sl_test_q8_layer_make(&cases[ci], &L);
-		sl_test_q8_use_fp32(&L);
-		if (ci % 3 == 1) /* ReLU-style clamps as well */
-			L.d.act_min = SL_MAX(L.d.act_min, SL_MIN(L.d.out_zp, L.d.act_max));
-		const size_t m0 = L.m > 3 && ci % 2 ? 3 : 0;
-		kernel_vs_reference(kern, &L, m0, sl_test_q8_case_str(&cases[ci]));
-		sl_test_q8_layer_free(&L);
-	}
+	kernel_sweep_rq(kern, RQ_FP32);
+}
+
+/* XNNPACK's AArch64 rndnu: the same two checks. */
+Test(sparse_q8, rndnu_reference_matches_dense_formula)
+{
+	reference_vs_dense(RQ_RNDNU);
+}
+
+ParameterizedTestParameters(sparse_q8, kernel_rndnu_requant)
+{
+	return kernel_ids();
+}
+
+ParameterizedTest(size_t *ki, sparse_q8, kernel_rndnu_requant)
+{
+	sl_test_q8_kernel kernels[16];
+	cr_assert_lt(*ki, sl_test_q8_kernels(kernels, 16));
+	const sl_test_q8_kernel *kern = &kernels[*ki];
+	if (!kern->rndnu)
+		cr_skip_test("%s has no rndnu requantization (dispatch never gives it such a layer)",
+			     kern->name);
+	kernel_sweep_rq(kern, RQ_RNDNU);
 }
