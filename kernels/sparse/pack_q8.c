@@ -110,12 +110,30 @@ static size_t layout(sl_sparse_q8 *p, int n, size_t nnzb, unsigned flags, uint8_
 	return off;
 }
 
+/* With an int8 copy, a block whose weights (minus zero point, up to +-255)
+ * do not fit int8 is stored as up to three blocks of the same column whose
+ * weights add up to them: 255 = 127 + 127 + 1. The kernels just sum every
+ * block of a row, so they need no case of their own. +-127, not -128, keeps
+ * w8_no_min possible. */
+enum { SPLIT_MAX = 127, SPLIT_PARTS_MAX = 3 };
+
+static int split_parts(const int32_t w[4])
+{
+	int parts = 0;
+	for (int j = 0; j < 4; j++) {
+		const int32_t a = w[j] < 0 ? -w[j] : w[j];
+		parts = SL_MAX(parts, (int)((a + SPLIT_MAX - 1) / SPLIT_MAX));
+	}
+	return parts;
+}
+
 size_t sl_sparse_q8_max_bytes(int n, int k, unsigned flags)
 {
 	if (n < 1 || k < 1)
 		return 0;
 	const size_t kb = ((size_t)k + 3) / 4;
-	return layout(NULL, n, (size_t)n * kb, flags, NULL);
+	const size_t per = (flags & SL_SPARSE_PACK_W8) ? SPLIT_PARTS_MAX : 1;
+	return layout(NULL, n, (size_t)n * kb * per, flags, NULL);
 }
 
 size_t sl_sparse_q8_scratch_bytes(const sl_sparse_q8 *p)
@@ -174,21 +192,27 @@ int sl_sparse_q8_pack(const sl_sparse_q8_desc *d, unsigned flags, sl_sparse_q8 *
 		return r;
 	const int n = d->n, k = d->k, kb = (k + 3) / 4;
 
-	size_t nnzb = 0;
+	/* Blocks as stored: split only where an int8 copy is wanted and some
+	 * weight does not fit it. */
+	size_t nnzb = 0, nnzb_split = 0;
 	bool fits8 = true, no_min = true;
 	for (int i = 0; i < n; i++)
 		for (int b = 0; b < kb; b++) {
-			bool nz = false;
-			for (int j = 4 * b; j < 4 * b + 4 && j < k; j++) {
-				const int32_t w = weight_at(d, i, j);
-				nz |= w != 0;
-				fits8 &= w >= -128 && w <= 127;
-				no_min &= w != -128;
+			int32_t w[4] = {0, 0, 0, 0};
+			for (int j = 0; j < 4 && 4 * b + j < k; j++) {
+				w[j] = weight_at(d, i, 4 * b + j);
+				fits8 &= w[j] >= -128 && w[j] <= 127;
+				no_min &= w[j] != -128;
 			}
-			nnzb += nz;
+			const int parts = split_parts(w);
+			nnzb += parts > 0;
+			nnzb_split += (size_t)parts;
 		}
-	if (!fits8)
-		flags &= ~(unsigned)SL_SPARSE_PACK_W8;
+	const bool split = (flags & SL_SPARSE_PACK_W8) && !fits8;
+	if (split) {
+		nnzb = nnzb_split;
+		no_min = true; /* parts lie in [-127, 127] */
+	}
 
 	const size_t bytes = layout(NULL, n, nnzb, flags, NULL);
 	uint8_t *base = aligned_alloc(64, bytes);
@@ -225,15 +249,26 @@ int sl_sparse_q8_pack(const sl_sparse_q8_desc *d, unsigned flags, sl_sparse_q8 *
 			}
 			if (!nz)
 				continue;
-			p->idx[at] = (uint16_t)b;
-			for (int j = 0; j < 4; j++) {
-				p->w16[4 * (size_t)at + j] = (int16_t)w[j];
-				if (p->w16x2)
-					p->w16x2[4 * (size_t)at + j] = (int16_t)(2 * w[j]);
-				if (p->w8)
-					p->w8[4 * (size_t)at + j] = (int8_t)w[j];
-			}
-			at++;
+			/* One stored block, or (split) parts of at most SPLIT_MAX each
+			 * until the weights are used up. */
+			do {
+				p->idx[at] = (uint16_t)b;
+				bool more = false;
+				for (int j = 0; j < 4; j++) {
+					const int32_t part =
+					    split ? SL_MAX(-SPLIT_MAX, SL_MIN(SPLIT_MAX, w[j])) : w[j];
+					w[j] -= part;
+					more |= w[j] != 0;
+					p->w16[4 * (size_t)at + j] = (int16_t)part;
+					if (p->w16x2)
+						p->w16x2[4 * (size_t)at + j] = (int16_t)(2 * part);
+					if (p->w8)
+						p->w8[4 * (size_t)at + j] = (int8_t)part;
+				}
+				at++;
+				if (!more)
+					break;
+			} while (true);
 		}
 		fill_channel(p, d, i, amax, &fast);
 	}

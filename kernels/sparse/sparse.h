@@ -70,7 +70,9 @@ typedef struct {
 } sl_sparse_q8_desc;
 
 /* Which weight copies to build. W16 is always built (reference and x86
- * kernels); W8 only when asked and every w - w_zp fits in int8. */
+ * kernels); W8 when asked, in which case a block whose w - w_zp does not fit
+ * int8 (uint8 weights far from their zero point) is stored as two or three
+ * blocks of the same column that add up to it. */
 enum {
 	SL_SPARSE_PACK_W8 = 1u << 0,
 };
@@ -92,8 +94,8 @@ typedef struct sl_sparse_q8 {
 	int32_t kb;	       /* ceil(k / 4) block columns */
 	uint32_t nnzb;	       /* stored blocks */
 	uint32_t *row;	       /* [n + 1] block offsets per output channel */
-	uint16_t *idx;	       /* [nnzb] block column, ascending within a row */
-	int16_t *w16;	       /* [nnzb][4] w - w_zp (0 past k) */
+	uint16_t *idx;	       /* [nnzb] block column, ascending within a row (split blocks repeat it) */
+	int16_t *w16;	       /* [nnzb][4] w - w_zp (0 past k), or a split block's part of it */
 	int16_t *w16x2;	       /* [nnzb][4] 2 (w - w_zp): x86 fast_requant path; NULL elsewhere */
 	int8_t *w8;	       /* [nnzb][4] same as int8, or NULL */
 	sl_sparse_q8_chan *ch; /* [n] */

@@ -495,16 +495,17 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 				 sl_op_name(nd->op), perr.msg[0] ? perr.msg : strerror(-r));
 		return r;
 	}
-	/* The break-even above is the best kernel's. A layer it cannot take
-	 * would run on the scalar reference, many times slower than XNNPACK:
-	 * the NEON kernels need every weight minus its zero point in int8, which
-	 * uint8 weights with a zero point other than 128 usually overflow. */
+	/* The break-even above is the best kernel's. A layer it could not take
+	 * would run on the scalar reference, many times slower than XNNPACK.
+	 * None does today (the packer splits weights the NEON kernels cannot
+	 * hold, the requantization modes are only chosen where the best kernel
+	 * has them), so this only guards later kernels' requirements. */
 	const sl_sparse_q8_impl *best = sl_sparse_q8_select(NULL);
 	if (st->quant && st->q8_impl != best) {
 		sp_destroy(step);
 		step->destroy = NULL;
-		snprintf(step->why, sizeof(step->why),
-			 "not sparse: weights minus zero point exceed int8, which %s needs", best->name);
+		snprintf(step->why, sizeof(step->why), "not sparse: the packed layer does not suit %s",
+			 best->name);
 		return -EOPNOTSUPP;
 	}
 	step->impl = SL_IMPL_SPARSE;
