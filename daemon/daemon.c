@@ -111,8 +111,10 @@ void sl_daemon_check_ready(sl_daemon *d)
 	if (d->ready || !d->name_owned || !d->active_name[0])
 		return;
 	d->ready = true;
-	log_notice("ready: %s on %s, variant %s", SL_DBUS_NAME, d->source_uri ? d->source_uri : "?",
-		   d->active_name);
+	/* Backend and numerics decide the bytes of every result: say them once. */
+	log_notice("ready: %s on %s, variant %s (backend %s, numerics %s)", SL_DBUS_NAME,
+		   d->source_uri ? d->source_uri : "?", d->active_name,
+		   d->cfg.backend ? d->cfg.backend : "xnnpack", d->cfg.fast_numerics ? "fast" : "tflite");
 	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving %s", d->active_name);
 }
 

@@ -56,7 +56,7 @@ typedef struct sl_step {
 	int (*run)(struct sl_step *s, uint8_t *arena);
 	void (*destroy)(struct sl_step *s);
 	void *state;
-	char why[64]; /* reason for the choice, for inspect */
+	char why[96]; /* reason for the choice, for inspect */
 } sl_step;
 
 /* What a backend gets to prepare one node: the arena is allocated before any

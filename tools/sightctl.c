@@ -302,9 +302,15 @@ static void print_result(const sl_dbus_result *res, const opts *o, const char *e
 		printf(" (nothing)");
 	/* Runners-up that print as 0 % say nothing (the daemon sends TopK
 	 * classes whatever their score); --json keeps them all. */
-	for (size_t i = 0; i < res->n_classes && i < 3 && (i == 0 || res->classes[i].score >= 0.005); i++)
-		printf("%s %s %.0f%%", i ? "," : "", res->classes[i].label[0] ? res->classes[i].label : "?",
-		       res->classes[i].score * 100);
+	for (size_t i = 0; i < res->n_classes && i < 3 && (i == 0 || res->classes[i].score >= 0.005); i++) {
+		/* Without a labels file the class index is all there is to show. */
+		if (res->classes[i].label[0])
+			printf("%s %s %.0f%%", i ? "," : "", res->classes[i].label,
+			       res->classes[i].score * 100);
+		else
+			printf("%s class %d %.0f%%", i ? "," : "", res->classes[i].index,
+			       res->classes[i].score * 100);
+	}
 	for (size_t i = 0; i < res->n_detections; i++) {
 		const sl_dbus_detection *d = &res->detections[i];
 		printf("%s class %d %.0f%% [%.2f %.2f %.2f %.2f]", i ? "," : "", d->cls, d->score * 100,

@@ -143,6 +143,14 @@ static int check_variants(const char *spec)
 		return -ENOMEM;
 	int n = 0;
 	char *save = NULL;
+	/* At most one per comma plus one: the list of those seen, for duplicates
+	 * (the manifest names variants by their token). */
+	size_t cap = 1;
+	for (const char *c = spec; *c; c++)
+		cap += *c == ',';
+	_cleanup_free_ variant_spec *seen = calloc(cap, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
 		variant_spec v;
 		if (parse_variant(tok, &v) < 0) {
@@ -152,6 +160,13 @@ static int check_variants(const char *spec)
 			    tok);
 			return -EINVAL;
 		}
+		for (int i = 0; i < n; i++)
+			if (seen[i].int8 == v.int8 && strcmp(seen[i].kind, v.kind) == 0 &&
+			    seen[i].amount == v.amount) {
+				sl_cli_error("--variants: '%s' is listed twice", tok);
+				return -EINVAL;
+			}
+		seen[n] = v;
 	}
 	if (n == 0) {
 		sl_cli_error("--variants: empty list");
@@ -271,6 +286,8 @@ int sl_cli_compress(int argc, char **argv)
 	}
 	if (check_variants(variants) < 0)
 		return SL_CLI_EXIT_USAGE;
+	if (!co.labels)
+		sl_cli_warn("no --labels: the ladder's results will name classes by index only");
 	const char *model_path = argv[optind];
 	o.threads = co.threads > 0 ? co.threads : 1;
 	o.backend = co.backend;
@@ -293,9 +310,12 @@ int sl_cli_compress(int argc, char **argv)
 	const sl_tensor *in = sl_runtime_input_tensor(s.rt, 0);
 	sl_calib_set cs = {.bytes = in->bytes, .inputs = calloc((size_t)files.n, sizeof(void *))};
 	int r = cs.inputs ? 0 : -ENOMEM;
+	int unreadable = 0;
 	for (int i = 0; i < files.n && r >= 0; i++) {
-		if (sl_cli_session_load_input(&s, files.path[i], NULL, NULL, NULL) < 0)
-			continue; /* reason printed; a corrupt image is skipped */
+		if (sl_cli_session_load_input(&s, files.path[i], NULL, NULL, NULL) < 0) {
+			unreadable++; /* reason printed; a corrupt image is skipped */
+			continue;
+		}
 		if (!(cs.inputs[cs.n] = malloc(cs.bytes))) {
 			r = -ENOMEM;
 			break;
@@ -309,7 +329,11 @@ int sl_cli_compress(int argc, char **argv)
 	    s.fit == SL_CLI_FIT_LETTERBOX ? "letterbox" : (s.fit == SL_CLI_FIT_CROP ? "crop" : "central");
 	const float crop = s.crop;
 	sl_cli_session_close(&s);
-	fprintf(stderr, "sightline: %d calibration inputs from %s\n", cs.n, calib);
+	if (unreadable)
+		fprintf(stderr, "sightline: %d calibration inputs from %s (%d unreadable, skipped)\n", cs.n,
+			calib, unreadable);
+	else
+		fprintf(stderr, "sightline: %d calibration inputs from %s\n", cs.n, calib);
 
 	sl_model *master = NULL;
 	sl_compress_ctx *ctx = NULL;
@@ -318,9 +342,13 @@ int sl_cli_compress(int argc, char **argv)
 		sl_cli_error("%s: no usable calibration image", calib);
 		r = -EINVAL;
 	}
+	struct stat st;
 	if (r >= 0 && mkdir(out, 0755) < 0 && errno != EEXIST) {
 		r = -errno;
 		sl_cli_error("%s: cannot create: %s", out, strerror(errno));
+	} else if (r >= 0 && (stat(out, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		r = -ENOTDIR;
+		sl_cli_error("--out %s: not a directory", out);
 	}
 	if (r >= 0 && (r = sl_compress_master(src, &master, &err)) < 0)
 		sl_cli_error("%s: fp32 master: %s", model_path, err.msg[0] ? err.msg : sl_strerror(r));
@@ -375,12 +403,18 @@ int sl_cli_compress(int argc, char **argv)
 			report_agreement(ctx, tok, int8 ? q : fp, arr);
 		sl_model_unref(q);
 		sl_model_unref(fp);
-		fprintf(stderr, "sightline: [%6.1fs] %s done in %.1f s\n", (sl_cli_now_ms() - t0) / 1000.0,
-			tok, (sl_cli_now_ms() - t1) / 1000.0);
+		if (r >= 0)
+			fprintf(stderr, "sightline: [%6.1fs] %s done in %.1f s\n",
+				(sl_cli_now_ms() - t0) / 1000.0, tok, (sl_cli_now_ms() - t1) / 1000.0);
 	}
 	free(spec_copy);
 	sl_model_unref(last_base);
 
+	/* A manifest without variants is a ladder the daemon refuses: write none. */
+	if (r >= 0 && json_object_array_length(arr) == 0) {
+		sl_cli_error("no variant could be built: %s/manifest.json not written", out);
+		r = -EINVAL;
+	}
 	if (r >= 0) {
 		json_object_object_add(manifest, "version", json_object_new_int(1));
 		json_object_object_add(manifest, "task", json_object_new_string("classification"));

@@ -52,6 +52,37 @@ if [ -n "$shared" ] && [ -r "$model" ]; then
 	expect 1 infer "$model" "$tmp/random.jpg" --labels "$tmp/missing.txt"
 	expect 1 eval "$model" "$tmp/ds"
 	expect 1 eval "$model" "$tmp/missing"
+
+	# A set with one unreadable image: the rest is measured, the image named
+	# and counted, the exit status 1.
+	mkdir "$tmp/ds2"
+	cp "$shared/data/images/cat.bmp" "$tmp/ds2/a.bmp"
+	cp "$tmp/random.jpg" "$tmp/ds2/b.jpg"
+	printf 'a.bmp 1\nb.jpg 2\n' >"$tmp/ds2/labels.txt"
+	expect 1 eval "$model" "$tmp/ds2" --json
+	if ! grep -q '"images":1' "$tmp/out" || ! grep -q '"unreadable":1' "$tmp/out" ||
+		! grep -q 'b.jpg' "$tmp/err"; then
+		echo "FAIL: eval with an unreadable image: $(cat "$tmp/out" "$tmp/err")"
+		status=1
+	fi
+
+	# fast numerics exist only on the xnnpack backend: said, and reported as tflite.
+	"$bin" infer "$model" "$shared/data/images/cat.bmp" --backend ref --numerics fast --json \
+		>"$tmp/out" 2>"$tmp/err"
+	if ! grep -q '"numerics":"tflite"' "$tmp/out" || ! grep -q 'changes nothing' "$tmp/err"; then
+		echo "FAIL: --numerics fast with --backend ref: $(cat "$tmp/out" "$tmp/err")"
+		status=1
+	fi
+
+	# compress: a variant listed twice (refused before any work), --out naming
+	# a file (refused before calibration).
+	expect 2 compress "$model" --calib "$tmp/ds2" --out "$tmp/L" --variants int8,fp32,int8
+	touch "$tmp/afile"
+	expect 1 compress "$model" --calib "$tmp/ds2" --out "$tmp/afile" --variants fp32
+	grep -q 'not a directory' "$tmp/err" || {
+		echo "FAIL: compress --out FILE: $(cat "$tmp/err")"
+		status=1
+	}
 else
 	echo "note: $model not available, skipped the checks that need a valid model"
 fi

@@ -41,6 +41,10 @@ typedef struct {
 } sl_cli_opts;
 
 void sl_cli_opts_init(sl_cli_opts *o);
+/* The numerics the run really uses: only the xnnpack backend has a fast
+ * mode, the others always compute with TFLite's arithmetic. Warns (once)
+ * when --numerics fast was asked for with such a backend. */
+sl_numerics sl_cli_numerics(const sl_cli_opts *o);
 
 /* getopt_long values for the shared options; the subcommands append them. */
 enum {
@@ -68,7 +72,8 @@ enum {
 	    {"input-range", 1, NULL, SL_CLI_OPT_INPUT_RANGE}, {"softmax", 1, NULL, SL_CLI_OPT_SOFTMAX},      \
 	    {"top", 1, NULL, SL_CLI_OPT_TOP}, {"labels", 1, NULL, SL_CLI_OPT_LABELS},                        \
 	    {"nms", 1, NULL, SL_CLI_OPT_NMS}, {"score-threshold", 1, NULL, SL_CLI_OPT_SCORE_THRESHOLD},      \
-	    {"iou-threshold", 1, NULL, SL_CLI_OPT_IOU_THRESHOLD}, {"numerics", 1, NULL, SL_CLI_OPT_NUMERICS}, \
+	    {"iou-threshold", 1, NULL, SL_CLI_OPT_IOU_THRESHOLD},                                            \
+	    {"numerics", 1, NULL, SL_CLI_OPT_NUMERICS},                                                      \
 	{                                                                                                    \
 		"help", 0, NULL, SL_CLI_OPT_HELP                                                             \
 	}

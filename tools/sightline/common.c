@@ -20,7 +20,7 @@ const char sl_cli_common_help[] =
     "  --json                  machine-readable output\n"
     "  --labels FILE           class names, one per line (line i = class i)\n"
     "  --top K                 classes to print (default 5)\n"
-    "  --crop F                centre-crop fraction, 0 < F <= 1 (default 0.875 for classifiers;\n"
+    "  --crop F                centre-crop fraction, 0.01 <= F <= 1 (default 0.875 for classifiers;\n"
     "                          use 1 for inputs already at the model's size, e.g. CIFAR-10)\n"
     "  --fit MODE              central: crop F of each side, then stretch to the input (default\n"
     "                          for classifiers, as TF-slim's central_crop); crop: crop F of the\n"
@@ -54,6 +54,19 @@ void sl_cli_opts_init(sl_cli_opts *o)
 	    .score_threshold = -1.0f,
 	    .iou_threshold = -1.0f,
 	};
+}
+
+sl_numerics sl_cli_numerics(const sl_cli_opts *o)
+{
+	static bool warned;
+	if (o->numerics != SL_NUMERICS_FAST || o->backend == SL_BACKEND_XNNPACK)
+		return o->numerics;
+	if (!warned)
+		sl_cli_warn("--numerics fast changes nothing with --backend %s, which always rounds as "
+			    "TFLite does",
+			    sl_backend_name(o->backend));
+	warned = true;
+	return SL_NUMERICS_TFLITE;
 }
 
 void sl_cli_error(const char *fmt, ...)

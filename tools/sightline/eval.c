@@ -202,6 +202,9 @@ int sl_cli_eval(int argc, char **argv)
 		return 1;
 	}
 	int top1 = 0, top5 = 0, off_by[2] = {0, 0}; /* top-1 hits were the offset one lower/higher */
+	/* An unreadable image is left out and counted, as infer does: the figures
+	 * cover the rest, and the exit status says the run was incomplete. */
+	int n = 0, unreadable = 0;
 	for (int i = 0; i < e.n; i++) {
 		const int label = e.v[i].label + offset;
 		if (label < 0 || label >= classes) {
@@ -215,24 +218,27 @@ int sl_cli_eval(int argc, char **argv)
 			return 1;
 		}
 		const double t0 = sl_cli_now_ms();
-		if (sl_cli_session_load_input(&s, img, NULL, NULL, NULL) < 0)
+		if (sl_cli_session_load_input(&s, img, NULL, NULL, NULL) < 0) {
+			unreadable++; /* the reason is printed */
+			continue;
+		}
+		pre[n] = sl_cli_now_ms() - t0;
+		if (sl_cli_session_invoke(&s, &lat[n]) < 0)
 			return 1;
-		pre[i] = sl_cli_now_ms() - t0;
-		if (sl_cli_session_invoke(&s, &lat[i]) < 0)
-			return 1;
+		n++;
 		sl_class_score top[5];
-		const int n = sl_classifier_run(s.cls, sl_runtime_output(s.rt, 0), top, 5);
-		top1 += n > 0 && top[0].index == label;
-		off_by[0] += n > 0 && top[0].index == label - 1;
-		off_by[1] += n > 0 && top[0].index == label + 1;
-		for (int k = 0; k < n; k++)
+		const int nt = sl_classifier_run(s.cls, sl_runtime_output(s.rt, 0), top, 5);
+		top1 += nt > 0 && top[0].index == label;
+		off_by[0] += nt > 0 && top[0].index == label - 1;
+		off_by[1] += nt > 0 && top[0].index == label + 1;
+		for (int k = 0; k < nt; k++)
 			if (top[k].index == label) {
 				top5++;
 				break;
 			}
 		if (tsv) {
 			fprintf(tsv, "%s\t%d\t", e.v[i].file, label);
-			for (int k = 0; k < n; k++)
+			for (int k = 0; k < nt; k++)
 				fprintf(tsv, "%s%d", k ? " " : "", top[k].index);
 			fputc('\n', tsv);
 		}
@@ -241,18 +247,26 @@ int sl_cli_eval(int argc, char **argv)
 		sl_cli_error("%s: write error", per_image);
 		return 1;
 	}
-	sl_cli_sort_doubles(lat, e.n);
-	sl_cli_sort_doubles(pre, e.n);
-	const double p50 = sl_cli_percentile(lat, e.n, 50), p95 = sl_cli_percentile(lat, e.n, 95),
-		     p99 = sl_cli_percentile(lat, e.n, 99), pp50 = sl_cli_percentile(pre, e.n, 50);
-	const double f1 = (double)top1 / e.n, f5 = (double)top5 / e.n;
+	if (n == 0) {
+		sl_cli_error("%s: none of the %d images could be read", dir, e.n);
+		return 1;
+	}
+	sl_cli_sort_doubles(lat, n);
+	sl_cli_sort_doubles(pre, n);
+	const double p50 = sl_cli_percentile(lat, n, 50), p95 = sl_cli_percentile(lat, n, 95),
+		     p99 = sl_cli_percentile(lat, n, 99), pp50 = sl_cli_percentile(pre, n, 50);
+	const double f1 = (double)top1 / n, f5 = (double)top5 / n;
+	const int rc = unreadable ? 1 : 0;
+	if (unreadable)
+		sl_cli_error("%d of %d images could not be read and are left out of the figures below",
+			     unreadable, e.n);
 	/* A background class the labels do not count (ImageNet's 1001 outputs)
 	 * gives 0 % silently; the miss is easy to see from here. */
 	for (int k = 0; k < 2; k++)
-		if (e.n >= 10 && off_by[k] > 4 * top1 + e.n / 10)
+		if (n >= 10 && off_by[k] > 4 * top1 + n / 10)
 			sl_cli_warn("top-1 would be %.1f %% with --label-offset %d: do the labels count the "
 				    "model's classes from a different start?",
-				    100.0 * off_by[k] / e.n, offset + (k ? 1 : -1));
+				    100.0 * off_by[k] / n, offset + (k ? 1 : -1));
 
 	if (o.json) {
 		json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_GLOBAL);
@@ -262,7 +276,8 @@ int sl_cli_eval(int argc, char **argv)
 		json_object_object_add(root, "dataset", json_object_new_string(dir));
 		json_object_object_add(root, "top1", json_object_new_double(f1));
 		json_object_object_add(root, "top5", json_object_new_double(f5));
-		json_object_object_add(root, "images", json_object_new_int(e.n));
+		json_object_object_add(root, "images", json_object_new_int(n));
+		json_object_object_add(root, "unreadable", json_object_new_int(unreadable));
 		json_object_object_add(l, "p50", json_object_new_double(p50));
 		json_object_object_add(l, "p95", json_object_new_double(p95));
 		json_object_object_add(l, "p99", json_object_new_double(p99));
@@ -272,7 +287,7 @@ int sl_cli_eval(int argc, char **argv)
 		json_object_object_add(root, "preprocess_ms", p);
 		json_object_object_add(root, "backend", json_object_new_string(sl_backend_name(o.backend)));
 		json_object_object_add(root, "numerics",
-				       json_object_new_string(sl_numerics_name(o.numerics)));
+				       json_object_new_string(sl_numerics_name(sl_cli_numerics(&o))));
 		json_object_object_add(root, "threads", json_object_new_int(o.threads));
 		json_object_object_add(root, "label_offset", json_object_new_int(offset));
 		json_object_object_add(root, "crop", json_object_new_double(s.crop));
@@ -282,19 +297,23 @@ int sl_cli_eval(int argc, char **argv)
 		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
-		return 0;
+		return rc;
 	}
 	printf("model: %s\n", model);
 	printf("dataset: %s\n", dir);
 	printf("backend: %s, numerics: %s, threads: %d, crop: %g, label offset: %d\n",
-	       sl_backend_name(o.backend), sl_numerics_name(o.numerics), o.threads, (double)s.crop, offset);
+	       sl_backend_name(o.backend), sl_numerics_name(sl_cli_numerics(&o)), o.threads, (double)s.crop,
+	       offset);
 	char prep[256];
 	sl_cli_session_describe(&s, prep, sizeof(prep));
 	printf("preprocessing: %s\n", prep);
-	printf("images: %d\n", e.n);
+	if (unreadable)
+		printf("images: %d (%d unreadable, left out)\n", n, unreadable);
+	else
+		printf("images: %d\n", n);
 	printf("top-1: %.2f%% (%d)\n", 100.0 * f1, top1);
 	printf("top-5: %.2f%% (%d)\n", 100.0 * f5, top5);
 	printf("latency ms (sl_runtime_invoke only): p50 %.3f  p95 %.3f  p99 %.3f\n", p50, p95, p99);
 	printf("decode + preprocess ms: p50 %.3f\n", pp50);
-	return 0;
+	return rc;
 }

@@ -166,7 +166,7 @@ int sl_cli_infer(int argc, char **argv)
 		json_object_object_add(root, "kind", json_object_new_string(s.cls ? "classify" : "detect"));
 		json_object_object_add(root, "backend", json_object_new_string(sl_backend_name(o.backend)));
 		json_object_object_add(root, "numerics",
-				       json_object_new_string(sl_numerics_name(o.numerics)));
+				       json_object_new_string(sl_numerics_name(sl_cli_numerics(&o))));
 		json_object_object_add(root, "threads", json_object_new_int(o.threads));
 	}
 	char prep[256];

@@ -136,7 +136,7 @@ static void print_text(const sl_model *m, const char *path, const node_info *inf
 	}
 	if (with_rt)
 		printf("backend: %s, numerics: %s, threads: %d\n", sl_backend_name(o->backend),
-		       sl_numerics_name(o->numerics), o->threads);
+		       sl_numerics_name(sl_cli_numerics(o)), o->threads);
 	printf("operators (execution order):\n");
 	const bool prof = with_rt && m->n_nodes > 0 && info[m->order[0]].ms >= 0;
 	printf("  %4s %4s  %-28s %-22s %12s %10s %8s%s%s\n", "step", "node", "op", "output", "MACs", "params",
@@ -226,7 +226,7 @@ static void print_json(const sl_model *m, const char *path, const node_info *inf
 	if (with_rt) {
 		json_object_object_add(root, "backend", json_object_new_string(sl_backend_name(o->backend)));
 		json_object_object_add(root, "numerics",
-				       json_object_new_string(sl_numerics_name(o->numerics)));
+				       json_object_new_string(sl_numerics_name(sl_cli_numerics(o))));
 		json_object_object_add(root, "threads", json_object_new_int(o->threads));
 	}
 	int64_t macs = 0, params = 0, weights = 0;
@@ -331,7 +331,7 @@ int sl_cli_inspect(int argc, char **argv)
 	if (with_rt) {
 		sl_error err = {{0}};
 		const sl_runtime_options ro = {
-		    .backend = o.backend, .numerics = o.numerics, .threads = o.threads};
+		    .backend = o.backend, .numerics = sl_cli_numerics(&o), .threads = o.threads};
 		int r = sl_runtime_new(m, &ro, &rt, &err);
 		if (r < 0) {
 			sl_cli_error("%s: cannot create the %s runtime: %s", path, sl_backend_name(o.backend),

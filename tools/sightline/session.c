@@ -150,7 +150,8 @@ int sl_cli_session_open(sl_cli_session *s, const char *model_path, const sl_cli_
 		return -SL_E_UNSUPPORTED;
 	}
 	sl_error err = {{0}};
-	const sl_runtime_options ro = {.backend = o->backend, .numerics = o->numerics, .threads = o->threads};
+	const sl_runtime_options ro = {
+	    .backend = o->backend, .numerics = sl_cli_numerics(o), .threads = o->threads};
 	r = sl_runtime_new(s->model, &ro, &s->rt, &err);
 	if (r < 0) {
 		sl_cli_error("%s: cannot create the %s runtime: %s", model_path, sl_backend_name(o->backend),
