@@ -3,6 +3,7 @@
  * bit-exact with the reference uses these, so they live in one header. */
 #pragma once
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -63,29 +64,35 @@ static inline int32_t sl_clamp_i32(int32_t v, int32_t lo, int32_t hi)
 
 /* XNNPACK's "rndnu" requantization (its per-tensor int8 and uint8 kernels on
  * AArch64). The float scale splits exactly into a Q31 multiplier in
- * [2^30, 2^31) (the float's 24-bit mantissa) and a right shift s, scale =
- * mult * 2^-(31 + s); false when s falls outside [1, 31] (scale >= 0.5 or
- * < 2^-32), the range this form covers. */
-static inline bool sl_rndnu_params(float scale, int32_t *ret_mult, int32_t *ret_shift)
+ * [2^30, 2^31) (the float's 24-bit mantissa) and a shift s, scale =
+ * mult * 2^-(31 + s), s in [-8, 31] for scales in [2^-32, 256). XNNPACK
+ * applies it as a saturating left shift by lshift = max(1 - s, 0), SQDMULH,
+ * and a rounding right shift by rshift = max(s, 1). Returns 0, or -ERANGE
+ * for a scale outside that range; the out-parameters only on success. */
+static inline int sl_quantize_rndnu(float scale, int32_t *ret_mult, int32_t *ret_lshift, int32_t *ret_rshift)
 {
 	uint32_t bits;
 	memcpy(&bits, &scale, sizeof(bits));
-	const int32_t shift = 126 - (int32_t)(bits >> 23);
-	if (!(scale > 0) || shift < 1 || shift > 31)
-		return false;
+	const int32_t s = 126 - (int32_t)(bits >> 23);
+	if (!(scale >= 0x1p-32f && scale < 256.0f))
+		return -ERANGE;
 	*ret_mult = (int32_t)(((bits & UINT32_C(0x007FFFFF)) | UINT32_C(0x00800000)) << 7);
-	*ret_shift = shift;
-	return true;
+	*ret_lshift = s < 1 ? 1 - s : 0;
+	*ret_rshift = s < 1 ? 1 : s;
+	return 0;
 }
 
-/* acc * mult * 2^-(31 + shift) rounded half up, plus the zero point,
- * clamped. XNNPACK's VQDMULH (floor of the doubled high half) followed by a
- * rounding shift SRSHL by `shift` gives exactly this: the floor adds nothing
- * below the rounding bit. */
-static inline int32_t sl_requantize_rndnu(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
-					  int32_t hi)
+/* (acc << lshift, saturated to int32) * mult * 2^-(31 + rshift), rounded
+ * half up, plus the zero point, clamped; lshift in [0, 9], rshift in
+ * [1, 31] (sl_quantize_rndnu). XNNPACK's SQSHL, SQDMULH (floor of the
+ * doubled high half) and SRSHL give exactly this: the floor drops nothing
+ * above the rounding bit. */
+static inline int32_t sl_requantize_rndnu(int32_t acc, int32_t mult, int32_t lshift, int32_t rshift,
+					  int32_t zp, int32_t lo, int32_t hi)
 {
-	const int64_t y = (((int64_t)acc * mult + ((int64_t)1 << (30 + shift))) >> (31 + shift)) + zp;
+	int64_t a = (int64_t)acc * ((int64_t)1 << lshift);
+	a = a < INT32_MIN ? INT32_MIN : (a > INT32_MAX ? INT32_MAX : a);
+	const int64_t y = ((a * mult + ((int64_t)1 << (30 + rshift))) >> (31 + rshift)) + zp;
 	return y < lo ? lo : (y > hi ? hi : (int32_t)y);
 }
 

@@ -23,8 +23,9 @@ typedef enum {
 	 * reference. The default. */
 	SL_NUMERICS_TFLITE,
 	/* XNNPACK's own int8 kernels where it has them: what LiteRT's XNNPACK
-	 * delegate computes. The x86 sparse kernels requantize as they do, so
-	 * sparse and dense layers give the same bytes. */
+	 * delegate computes. The sparse kernels requantize as they do (fp32 on
+	 * x86 and for per-channel weights on AArch64, rndnu for per-tensor ones
+	 * there), so sparse and dense layers give the same bytes. */
 	SL_NUMERICS_FAST,
 } sl_numerics;
 

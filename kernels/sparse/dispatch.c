@@ -99,7 +99,7 @@ bool sl_sparse_q8_usable(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p)
 		return false;
 	if (p && p->fp32_requant && !impl->fp32_requant)
 		return false;
-	if (p && p->rndnu_requant && !impl->rndnu)
+	if (p && p->rndnu_requant && !impl->rndnu_requant)
 		return false;
 	return !p || !(impl->needs & SL_SPARSE_NEEDS_W8) || p->w8;
 }
@@ -111,7 +111,7 @@ bool sl_sparse_q8_fp32_requant_here(void)
 
 bool sl_sparse_q8_rndnu_requant_here(void)
 {
-	return sl_sparse_q8_select(NULL)->rndnu;
+	return sl_sparse_q8_select(NULL)->rndnu_requant;
 }
 
 unsigned sl_sparse_q8_pack_flags(void)

@@ -56,11 +56,11 @@ static int check_desc(const sl_sparse_q8_desc *d, sl_error *err)
 			return sl_sparse_fail(err, -EINVAL,
 					      "sparse q8: channel %d: fp32 scale %g not in (0, 256)", i,
 					      (double)d->fp32_scale[i]);
-		int32_t rm, rs;
-		if (d->rndnu && !sl_rndnu_params(d->fp32_scale[i], &rm, &rs))
+		int32_t rm, rl, rr;
+		if (d->rndnu && sl_quantize_rndnu(d->fp32_scale[i], &rm, &rl, &rr) < 0)
 			return sl_sparse_fail(err, -EINVAL,
-					      "sparse q8: channel %d: scale %g outside rndnu's [2^-32, 0.5)",
-					      i, (double)d->fp32_scale[i]);
+					      "sparse q8: channel %d: scale %g outside [2^-32, 256)", i,
+					      (double)d->fp32_scale[i]);
 		if (!d->fp32_scale && (d->mult[i] < 0 || d->shift[i] < -31 || d->shift[i] > 30))
 			return sl_sparse_fail(err, -EINVAL,
 					      "sparse q8: channel %d: multiplier %d / shift %d invalid", i,
@@ -158,11 +158,12 @@ static void fill_channel(sl_sparse_q8 *p, const sl_sparse_q8_desc *d, int n, int
 	const int32_t zp80 = p->in_u8 ? d->in_zp - 128 : d->in_zp;
 	c->bias_x80 = (int32_t)(uint32_t)((uint64_t)(int64_t)bias - (uint64_t)((int64_t)zp80 * s));
 	if (d->rndnu) {
-		int32_t rs = 0;
-		sl_rndnu_params(d->fp32_scale[q], &c->mult, &rs); /* checked in check_desc */
-		c->rshift = (int8_t)rs;
+		int32_t rl = 0, rr = 0;
+		sl_quantize_rndnu(d->fp32_scale[q], &c->mult, &rl, &rr); /* checked in check_desc */
+		c->lshift = (int8_t)rl;
+		c->rshift = (int8_t)rr;
 		c->out_const =
-		    (uint8_t)sl_requantize_rndnu(bias, c->mult, rs, d->out_zp, d->act_min, d->act_max);
+		    (uint8_t)sl_requantize_rndnu(bias, c->mult, rl, rr, d->out_zp, d->act_min, d->act_max);
 		*fast = false;
 		return;
 	}

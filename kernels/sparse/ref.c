@@ -27,8 +27,9 @@ void sl_sparse_q8_ref(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const
 				}
 			}
 			if (p->rndnu_requant) {
-				o[n] = (uint8_t)sl_requantize_rndnu((int32_t)acc, c->mult, c->rshift,
-								    p->out_zp, p->act_min, p->act_max);
+				o[n] =
+				    (uint8_t)sl_requantize_rndnu((int32_t)acc, c->mult, c->lshift, c->rshift,
+								 p->out_zp, p->act_min, p->act_max);
 				continue;
 			}
 			if (p->fp32_requant) {

@@ -58,12 +58,13 @@ typedef struct {
 	const int32_t *mult;  /* [nq] Q31 multipliers, >= 0 (sl_quantize_multiplier) */
 	const int32_t *shift; /* [nq] > 0: left shift; in [-31, 30] */
 	/* [nq] in_scale * w_scale / out_scale as float, or NULL. When given, the
-	 * output is requantized as XNNPACK's int8 kernels do it
-	 * (sl_requantize_fp32), so that a sparse layer matches a dense XNNPACK
-	 * one bit for bit, and mult/shift are not used (may be NULL). */
+	 * output is requantized as XNNPACK's int8 kernels do it (fp32:
+	 * sl_requantize_fp32, or rndnu below), so that a sparse layer matches a
+	 * dense XNNPACK one bit for bit, and mult/shift are not used (may be
+	 * NULL). */
 	const float *fp32_scale;
 	/* With fp32_scale: round as XNNPACK's per-tensor AArch64 kernels do
-	 * (sl_requantize_rndnu) instead; every scale must be in [2^-32, 0.5). */
+	 * (sl_requantize_rndnu) instead; every scale must be in [2^-32, 256). */
 	bool rndnu;
 	int32_t in_zp, out_zp;
 	int32_t act_min, act_max; /* within the output type's range */
@@ -82,7 +83,7 @@ typedef struct {
 	int32_t bias_raw;      /* bias - in_zp * S, S = sum_k (w - w_zp): kernels that use raw a */
 	int32_t bias_x80;      /* bias - (in_zp - 128) * S for uint8 input seen as a ^ 0x80 (int8 MACs) */
 	int32_t mult;	       /* TFLite's Q31 multiplier, or rndnu's */
-	int8_t lshift, rshift; /* TFLite shift split into left (>= 0) and right (>= 0) parts; rndnu: 0, s */
+	int8_t lshift, rshift; /* TFLite's or rndnu's shift split into left and right parts, both >= 0 */
 	uint8_t out_const;     /* output when the row has no block (raw byte of the out type) */
 	uint8_t pad_;
 	int64_t nudge; /* 2^31 + (rshift ? 2^(31 + rshift) : 0): x86 fast requantization */
@@ -184,8 +185,8 @@ typedef struct {
 	unsigned isa;	/* all of these must be present */
 	unsigned needs; /* SL_SPARSE_NEEDS_* */
 	sl_sparse_q8_fn fn;
-	bool fp32_requant; /* also runs layers packed with fp32_scale */
-	bool rndnu;	   /* also runs layers packed with fp32_scale and rndnu */
+	bool fp32_requant;  /* also runs layers packed with fp32_scale (and not rndnu) */
+	bool rndnu_requant; /* also runs layers packed with fp32_scale and rndnu */
 } sl_sparse_q8_impl;
 
 typedef struct {
@@ -201,8 +202,8 @@ const sl_sparse_q8_impl *sl_sparse_q8_impls(size_t *ret_n);
 const sl_sparse_f32_impl *sl_sparse_f32_impls(size_t *ret_n);
 /* Pack flags the best kernel for this CPU wants (pass to sl_sparse_q8_pack). */
 unsigned sl_sparse_q8_pack_flags(void);
-/* Whether the best kernel for this CPU runs fp32_scale layers (else they
- * would fall back to the scalar reference). */
+/* Whether the best kernel for this CPU runs fp32_scale layers (only then
+ * does the runtime pack them so). */
 bool sl_sparse_q8_fp32_requant_here(void);
 /* The same for rndnu layers. */
 bool sl_sparse_q8_rndnu_requant_here(void);

@@ -495,18 +495,18 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 				 sl_op_name(nd->op), perr.msg[0] ? perr.msg : strerror(-r));
 		return r;
 	}
-	/* The break-even above is the best kernel's. A layer it could not take
-	 * would run on the scalar reference, many times slower than XNNPACK.
-	 * None does today (the packer splits weights the NEON kernels cannot
-	 * hold, the requantization modes are only chosen where the best kernel
-	 * has them), so this only guards later kernels' requirements. */
-	const sl_sparse_q8_impl *best = sl_sparse_q8_select(NULL);
-	if (st->quant && st->q8_impl != best) {
-		sp_destroy(step);
-		step->destroy = NULL;
-		snprintf(step->why, sizeof(step->why), "not sparse: the packed layer does not suit %s",
-			 best->name);
-		return -EOPNOTSUPP;
+	/* Blocks split for the int8 kernels (uint8 weights far from their zero
+	 * point) are work as well: decide again on what is stored. */
+	if (st->quant) {
+		const double stored = 1.0 - (double)st->q8->nnzb / ((double)n * st->q8->kb);
+		if (stored <= be) {
+			sp_destroy(step);
+			step->destroy = NULL;
+			snprintf(step->why, sizeof(step->why),
+				 "not sparse: %.1f%% blocks zero once split for int8 <= %d%% break-even (%s)",
+				 100.0 * stored, bpct, isa);
+			return -EOPNOTSUPP;
+		}
 	}
 	step->impl = SL_IMPL_SPARSE;
 	step->run = sp_run;

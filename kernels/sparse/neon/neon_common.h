@@ -99,9 +99,12 @@ static inline int32x4_t sl_neon_requant_fp32(int32x4_t x, const sl_sparse_q8_cha
 }
 
 /* XNNPACK's rndnu (sl_requantize_rndnu), as its AArch64 per-tensor kernels
- * do it: SQDMULH, then SRSHL rounding half up. */
+ * do it: SQSHL (scales of 0.5 and more only), SQDMULH, then SRSHL rounding
+ * half up. */
 static inline int32x4_t sl_neon_requant_rndnu(int32x4_t x, const sl_sparse_q8_chan *c)
 {
+	if (c->lshift)
+		x = vqshlq_s32(x, vdupq_n_s32(c->lshift));
 	return vrshlq_s32(vqdmulhq_n_s32(x, c->mult), vdupq_n_s32(-c->rshift));
 }
 

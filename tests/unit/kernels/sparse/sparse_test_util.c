@@ -16,7 +16,7 @@ size_t sl_test_q8_kernels(sl_test_q8_kernel *out, size_t max)
 		if (impls[i].fn != sl_sparse_q8_ref && (impls[i].isa & sl_sparse_cpu_isa()) == impls[i].isa)
 			out[n++] = (sl_test_q8_kernel){impls[i].name, impls[i].fn,
 						       (impls[i].needs & SL_SPARSE_NEEDS_W8) != 0,
-						       impls[i].fp32_requant, impls[i].rndnu};
+						       impls[i].fp32_requant, impls[i].rndnu_requant};
 #ifdef SL_SPARSE_TEST_SIMDE
 	if (n + 2 <= max) {
 		out[n++] = (sl_test_q8_kernel){"neondot-simde", sl_sparse_q8_neondot_simde, true, true, true};
@@ -204,7 +204,7 @@ void sl_test_q8_use_rndnu(sl_test_q8_layer *L)
 	sl_test_q8_use_fp32(L);
 	L->d.rndnu = true;
 	for (int q = 0; q < L->d.nq; q++) {
-		while (L->fscale[q] >= 0.5f)
+		while (L->fscale[q] >= 256.0f)
 			L->fscale[q] *= 1.0f / 256;
 		while (L->fscale[q] < 0x1p-32f)
 			L->fscale[q] *= 256.0f;
@@ -228,10 +228,10 @@ void sl_test_q8_dense(const sl_test_q8_layer *L, uint8_t *out)
 				acc += (uint32_t)((a - d->in_zp) * (w - wzp));
 			}
 			if (d->rndnu) {
-				int32_t rm = 0, rs = 0;
-				sl_rndnu_params(d->fp32_scale[q], &rm, &rs);
+				int32_t rm = 0, rl = 0, rr = 0;
+				sl_quantize_rndnu(d->fp32_scale[q], &rm, &rl, &rr);
 				out[m * L->out_stride + n] = (uint8_t)sl_requantize_rndnu(
-				    (int32_t)acc, rm, rs, d->out_zp, d->act_min, d->act_max);
+				    (int32_t)acc, rm, rl, rr, d->out_zp, d->act_min, d->act_max);
 				continue;
 			}
 			if (d->fp32_scale) {

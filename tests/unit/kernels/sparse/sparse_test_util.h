@@ -11,8 +11,8 @@ typedef struct {
 	const char *name;
 	sl_sparse_q8_fn fn;
 	bool needs_w8;
-	bool fp32_requant; /* runs layers packed with fp32 scales */
-	bool rndnu;	   /* runs layers packed with rndnu */
+	bool fp32_requant;  /* runs layers packed with fp32 scales */
+	bool rndnu_requant; /* runs layers packed with rndnu */
 } sl_test_q8_kernel;
 
 typedef struct {
@@ -57,7 +57,7 @@ void sl_test_q8_layer_free(sl_test_q8_layer *L);
 /* Switch L to XNNPACK's fp32 requantization (d.fp32_scale = fscale). */
 void sl_test_q8_use_fp32(sl_test_q8_layer *L);
 /* Switch L to XNNPACK's rndnu (d.rndnu), scales folded by powers of two into
- * the range rndnu covers. */
+ * the range XNNPACK takes, [2^-32, 256). */
 void sl_test_q8_use_rndnu(sl_test_q8_layer *L);
 /* TFLite's formula straight from the dense weights (or XNNPACK's fp32 or
  * rndnu requantization when d.fp32_scale is set). */

@@ -1,6 +1,8 @@
 /* Mixed execution: graphs of a 1x1 CONV_2D followed by a FULLY_CONNECTED,
  * run on SL_BACKEND_XNNPACK (where the sparse backend claims pruned layers)
- * against SL_BACKEND_REF. Pruned int8/uint8 graphs must be bit-exact and
+ * against SL_BACKEND_REF, or under fast numerics against XNNPACK's dense
+ * operators (whose rounding the sparse kernels then copy). Pruned
+ * int8/uint8 graphs must be bit-exact and
  * fp32 within 1e-5 of the largest output; dense graphs must stay on XNNPACK
  * with the sparse backend's reason in why; no_sparse must keep everything
  * dense. */
@@ -15,12 +17,14 @@
 #include "kernels/sparse/sparse.h"
 #include "kernels/sparse/sparse_backend.h"
 
+enum { SC_RANDOM, SC_TIES, SC_LARGE };
+
 typedef struct {
 	sl_model *m;
 	uint64_t rng;
 	int conv, fc;	  /* node indices */
 	bool per_channel; /* int8: both layers' weights per-channel (qc8), else per-tensor */
-	bool ties;	  /* power-of-two scales: see build_q */
+	int scales;	  /* SC_*: see build_q */
 } graph;
 
 static uint32_t rnd(graph *g)
@@ -64,7 +68,7 @@ static int weights(graph *g, sl_dtype dt, int rank, const int32_t *dims, int n, 
 	int32_t *zp = calloc((size_t)qn, sizeof(int32_t));
 	cr_assert(data && scale && zp);
 	for (int i = 0; i < qn; i++) {
-		scale[i] = g->ties ? 1.0f / 128 : (float)uni(g, 0.005, 0.03);
+		scale[i] = g->scales != SC_RANDOM ? 1.0f / 128 : (float)uni(g, 0.005, 0.03);
 		zp[i] = dt == SL_DTYPE_U8 ? 100 + (int)(rnd(g) % 40) : 0;
 	}
 	const int kb = (k + 3) / 4;
@@ -77,12 +81,15 @@ static int weights(graph *g, sl_dtype dt, int rank, const int32_t *dims, int n, 
 				if (!zero && j == 4 * b && fabs(v) < 0.1)
 					v = 0.5; /* a kept block is never all zero */
 				const size_t i = (size_t)c * (size_t)k + (size_t)j;
+				/* Large scales need small weights, or every output saturates. */
+				const double mag =
+				    g->scales == SC_LARGE ? 2.0 : (dt == SL_DTYPE_I8 ? 127.0 : 100.0);
 				if (dt == SL_DTYPE_F32)
 					((float *)(void *)data)[i] = (float)v;
 				else if (dt == SL_DTYPE_I8)
-					((int8_t *)data)[i] = (int8_t)lround(v * 127.0);
+					((int8_t *)data)[i] = (int8_t)lround(v * mag);
 				else
-					data[i] = (uint8_t)(z + lround(v * 100.0));
+					data[i] = (uint8_t)(z + lround(v * mag));
 			}
 		}
 	}
@@ -108,7 +115,8 @@ static int bias(graph *g, sl_dtype dt, int n)
 		if (f)
 			((float *)data)[i] = (float)uni(g, -1, 1);
 		else
-			((int32_t *)data)[i] = (int32_t)(rnd(g) % 20001) - 10000;
+			((int32_t *)data)[i] = g->scales == SC_LARGE ? (int32_t)(rnd(g) % 201) - 100
+								     : (int32_t)(rnd(g) % 20001) - 10000;
 	}
 	cr_assert_eq(sl_model_own(g->m, data), 0);
 	sl_tensor t = {
@@ -140,14 +148,15 @@ static int node(graph *g, sl_op op, sl_act a, int in, int w, int b, int out)
  * weights are per-channel (XNNPACK's qc8) unless per_channel is false (qs8);
  * uint8 ones per-tensor (qu8). On AArch64 XNNPACK rounds qc8 differently
  * from the other two, hence one graph per kind rather than a mix. With
- * ties, every requantization scale is 2^-9 exactly, so about one output
+ * SC_TIES every requantization scale is 2^-9 exactly, so about one output
  * in 512 is an exact tie, which TFLite rounds away from zero, XNNPACK's fp32
- * to even and its rndnu up: only then do the three differ. */
+ * to even and its rndnu up: only then do the three differ. SC_LARGE makes
+ * them 0.75 (with weights of +-2), where rndnu shifts left first. */
 enum { H = 9, W = 7, K = 41, N = 37, NF = 23 };
 
-static void build_q(graph *g, sl_dtype dt, bool per_channel, bool ties, double prune, uint64_t seed)
+static void build_q(graph *g, sl_dtype dt, bool per_channel, int scales, double prune, uint64_t seed)
 {
-	g->ties = ties;
+	g->scales = scales;
 	g->per_channel = dt == SL_DTYPE_I8 && per_channel;
 	g->m = sl_model_new();
 	cr_assert_not_null(g->m);
@@ -156,9 +165,11 @@ static void build_q(graph *g, sl_dtype dt, bool per_channel, bool ties, double p
 	const int32_t cw_dims[4] = {N, 1, 1, K}, fw_dims[2] = {NF, N};
 	const int32_t in_zp = dt == SL_DTYPE_U8 ? 128 : 3, mid_zp = dt == SL_DTYPE_U8 ? 2 : -120;
 	const int32_t out_zp = dt == SL_DTYPE_U8 ? 131 : -5;
-	int in = act(g, dt, 4, in_dims, g->ties ? 1.0f / 16 : 0.05f, in_zp);
-	int mid = act(g, dt, 4, mid_dims, g->ties ? 0.25f : 0.6f, mid_zp);
-	int out = act(g, dt, 2, out_dims, g->ties ? 1.0f : 0.9f, out_zp);
+	static const float sin[] = {0.05f, 1.0f / 16, 1.0f / 16}, smid[] = {0.6f, 0.25f, 1.0f / 1536},
+			   sout[] = {0.9f, 1.0f, 1.0f / 147456};
+	int in = act(g, dt, 4, in_dims, sin[scales], in_zp);
+	int mid = act(g, dt, 4, mid_dims, smid[scales], mid_zp);
+	int out = act(g, dt, 2, out_dims, sout[scales], out_zp);
 	int cw = weights(g, dt, 4, cw_dims, N, K, prune, g->per_channel ? N : 1);
 	int fw = weights(g, dt, 2, fw_dims, NF, N, prune, g->per_channel ? NF : 1);
 	g->conv = node(g, SL_OP_CONV_2D, SL_ACT_RELU, in, cw, bias(g, dt, N), mid);
@@ -175,7 +186,7 @@ static void build_q(graph *g, sl_dtype dt, bool per_channel, bool ties, double p
 
 static void build(graph *g, sl_dtype dt, double prune, uint64_t seed)
 {
-	build_q(g, dt, true, false, prune, seed);
+	build_q(g, dt, true, SC_RANDOM, prune, seed);
 }
 
 static const sl_step *step_of(const sl_runtime *rt, int node)
@@ -216,6 +227,14 @@ static void compare_numerics(graph *g, sl_dtype dt, int threads, bool no_sparse,
 			     s->why, sl_impl_name(want));
 		if (want == SL_IMPL_SPARSE)
 			cr_assert(strncmp(s->why, "sparse: ", 8) == 0, "why: %s", s->why);
+		/* Never the scalar reference behind a break-even measured for the
+		 * CPU's best kernel: the packed layer must suit that kernel. */
+		if (want == SL_IMPL_SPARSE && dt != SL_DTYPE_F32) {
+			const sl_sparse_q8 *p = sl_sparse_step_packed(s);
+			cr_assert(sl_sparse_q8_select(p) == sl_sparse_q8_select(NULL),
+				  "node %d runs on %s, not %s", nodes[i], sl_sparse_q8_select(p)->name,
+				  sl_sparse_q8_select(NULL)->name);
+		}
 	}
 	const sl_tensor *it = sl_runtime_input_tensor(ref, 0);
 	const size_t n_in = (size_t)sl_tensor_numel(it);
@@ -284,33 +303,34 @@ Test(sparse_backend, int8_pruned_tflite_numerics)
 	sl_model_unref(g.m);
 }
 
-/* Per-tensor int8 (XNNPACK's qs8): on x86 the sparse kernels match XNNPACK's
- * dense operator; on AArch64, where that one rounds "rndnu", they keep
- * TFLite's arithmetic and match the reference. */
+/* Per-tensor int8 (XNNPACK's qs8): the sparse kernels match XNNPACK's dense
+ * operator, rounding fp32 on x86 and rndnu on AArch64 as it does. */
 Test(sparse_backend, int8_per_tensor_pruned_bit_exact)
 {
 	graph g;
-	build_q(&g, SL_DTYPE_I8, false, false, 0.8, 17);
+	build_q(&g, SL_DTYPE_I8, false, SC_RANDOM, 0.8, 17);
 	compare(&g, SL_DTYPE_I8, 2, false, SL_IMPL_SPARSE);
 	sl_model_unref(g.m);
 }
 
-/* Exact ties in every int8 kind, with both numerics: the runs that tell the
- * roundings apart (the random scales above almost never produce a tie). */
-Test(sparse_backend, int8_ties_bit_exact)
+/* Exact ties and large scales in every int8 kind, with both numerics: the
+ * runs that tell the roundings apart (the random scales above almost never
+ * produce a tie) and reach rndnu's left shift. */
+Test(sparse_backend, int8_ties_and_large_scales_bit_exact)
 {
 	const struct {
 		sl_dtype dt;
 		bool per_channel;
 	} kinds[] = {{SL_DTYPE_I8, true}, {SL_DTYPE_I8, false}, {SL_DTYPE_U8, false}};
 	for (size_t i = 0; i < SL_ARRAY_SIZE(kinds); i++)
-		for (int nu = 0; nu < 2; nu++) {
-			graph g;
-			build_q(&g, kinds[i].dt, kinds[i].per_channel, true, 0.8, 81 + i);
-			compare_numerics(&g, kinds[i].dt, 2, false, SL_IMPL_SPARSE,
-					 nu ? SL_NUMERICS_TFLITE : SL_NUMERICS_FAST);
-			sl_model_unref(g.m);
-		}
+		for (int sc = SC_TIES; sc <= SC_LARGE; sc++)
+			for (int nu = 0; nu < 2; nu++) {
+				graph g;
+				build_q(&g, kinds[i].dt, kinds[i].per_channel, sc, 0.8, 81 + i);
+				compare_numerics(&g, kinds[i].dt, 2, false, SL_IMPL_SPARSE,
+						 nu ? SL_NUMERICS_TFLITE : SL_NUMERICS_FAST);
+				sl_model_unref(g.m);
+			}
 }
 
 Test(sparse_backend, uint8_pruned_bit_exact)
