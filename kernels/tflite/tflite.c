@@ -49,9 +49,15 @@ static int ferr(imp *c, int code, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(text, sizeof(text), fmt, ap);
 		va_end(ap);
-		if (code == SL_E_FORMAT && c->fb.why)
-			snprintf(c->err->msg, sizeof(c->err->msg), "%s: malformed file: %s (%s)", c->name,
-				 text, c->fb.why);
+		/* The identifier is not required (the reader does not need it), but
+		 * its absence is the likeliest story behind a malformed file. */
+		const bool tfl3 = c->fb.len >= 8 && memcmp(c->fb.buf + 4, "TFL3", 4) == 0;
+		if (code == SL_E_FORMAT && c->fb.why && !tfl3)
+			snprintf(c->err->msg, sizeof(c->err->msg),
+				 "%s: not a TFLite file (no TFL3 identifier): %s (%s)", c->name, text, c->fb.why);
+		else if (code == SL_E_FORMAT && c->fb.why)
+			snprintf(c->err->msg, sizeof(c->err->msg), "%s: malformed or truncated file: %s (%s)",
+				 c->name, text, c->fb.why);
 		else
 			snprintf(c->err->msg, sizeof(c->err->msg), "%s: %s", c->name, text);
 	}
