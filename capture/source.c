@@ -140,6 +140,8 @@ static void handle_frame(sl_source *s, const sl_capture_item *it)
 	if (r < 0) {
 		sl_slots_abort(&s->slots, slot);
 		atomic_fetch_add_explicit(&s->corrupt, 1, memory_order_relaxed);
+		if (s->cfg.on_corrupt)
+			s->cfg.on_corrupt(s->cfg.userdata, it->name, r);
 		return;
 	}
 	/* counted before the consumer can see the frame, so that stats read

@@ -52,6 +52,11 @@ typedef struct {
 	 * Also called once, from the caller's thread, with SL_SOURCE_STOPPED and
 	 * the reason when sl_source_new fails (bad URI, missing file...). */
 	void (*on_state)(void *userdata, sl_source_state state, const char *reason);
+	/* Called from the capture thread for every frame that could not be
+	 * decoded (also counted in sl_source_stats.corrupt): err is the negative
+	 * errno, what names the file for file sources (NULL for cameras), so
+	 * that a user can find the bad image in a folder. May be NULL. */
+	void (*on_corrupt)(void *userdata, const char *what, int err);
 	void *userdata;
 } sl_source_config;
 

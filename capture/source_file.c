@@ -157,9 +157,11 @@ static int fs_get(sl_backend *b, sl_capture_item *it, char *why, size_t n)
 			f->len = 0;
 		it->raw.data = f->buf;
 		it->raw.len = f->len;
+		it->name = f->full;
 	} else {
 		it->raw.data = f->buf + f->offsets[f->pos];
 		it->raw.len = f->offsets[f->pos + 1] - f->offsets[f->pos];
+		it->name = f->path;
 	}
 	f->pos++;
 	it->timestamp_us = sl_capture_now_us();

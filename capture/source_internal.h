@@ -14,6 +14,7 @@ typedef struct {
 	uint64_t dev_sequence; /* the backend's own counter: gaps are frames it dropped */
 	uint64_t timestamp_us; /* CLOCK_MONOTONIC */
 	int index;	       /* backend buffer, handed back to put() */
+	const char *name;      /* file sources: the file, for messages; NULL otherwise */
 } sl_capture_item;
 
 typedef struct sl_backend sl_backend;

@@ -48,6 +48,7 @@ struct sl_daemon {
 	sl_source_state src_state_new;
 	char src_reason[320];
 	bool src_changed;
+	uint64_t corrupt_seen; /* frames not decoded, for on_source_corrupt's rate limit; src_lock */
 	/* A source that cannot be opened (a file: path that vanished, a device
 	 * that is not there yet) is retried with backoff instead of staying down. */
 	sd_event_source *src_retry;

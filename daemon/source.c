@@ -1,5 +1,6 @@
 /* The frame source: opening it (or its fallback), the state its capture
  * thread reports, and retries with backoff while it cannot be opened. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,21 @@ static void on_source_state(void *userdata, sl_source_state st, const char *reas
 	(void)!write(d->wake_fd, &one, sizeof(one));
 }
 
+/* Capture thread. A folder with one bad image in a loop would otherwise
+ * log it on every pass: the first ten, then every thousandth. */
+static void on_source_corrupt(void *userdata, const char *what, int err)
+{
+	sl_daemon *d = userdata;
+	pthread_mutex_lock(&d->src_lock);
+	const uint64_t n = ++d->corrupt_seen;
+	pthread_mutex_unlock(&d->src_lock);
+	if (n <= 10 || n % 1000 == 0)
+		log_warning("frame not decoded (%llu so far%s): %s%s%s", (unsigned long long)n,
+			    n == 10 ? ", only every 1000th more is logged" : "", what ? what : "",
+			    what ? ": " : "",
+			    err == -EBADMSG ? "corrupt or truncated image" : strerror(-err));
+}
+
 void sl_daemon_poll_source_state(sl_daemon *d)
 {
 	pthread_mutex_lock(&d->src_lock);
@@ -52,6 +68,7 @@ static int open_one_source(sl_daemon *d, const char *uri)
 	    .loop = d->cfg.loop,
 	    .spec = d->ladder->capture_spec,
 	    .on_state = on_source_state,
+	    .on_corrupt = on_source_corrupt,
 	    .userdata = d,
 	};
 	sl_source *src = NULL;

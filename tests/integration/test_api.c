@@ -393,6 +393,15 @@ Test(api, no_result_yet)
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	expect_error(itest_call(&T, "GetLatestResult", &err, NULL, ""), &err, SL_DBUS_ERROR_NO_RESULT, NULL);
 	cr_expect_eq(itest_get_u64(&T, "FramesInferred"), 0u);
+	/* The log names the bad file, so that a user can find it in a folder. */
+	FILE *f = fopen(T.log, "r");
+	cr_assert_not_null(f);
+	char line[1024];
+	bool named = false;
+	while (!named && fgets(line, sizeof(line), f))
+		named = strstr(line, "frame not decoded") && strstr(line, path);
+	fclose(f);
+	cr_expect(named, "no 'frame not decoded ... %s' line in %s", path, T.log);
 	unlink(path);
 }
 
