@@ -532,12 +532,27 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			/* getopt takes "auto -5" for an option: say what it is instead. */
+			if (c == '?' && optopt >= '0' && optopt <= '9') {
+				fprintf(stderr,
+					"sightctl: '-%c...' is a negative number; auto wants a target in "
+					"milliseconds above 0\n",
+					optopt);
+				return 2;
+			}
 			usage(stderr);
 			return 2;
 		}
 	}
 	if (o.user && o.address) {
 		fprintf(stderr, "sightctl: --user and --address are alternatives; give one\n");
+		return 2;
+	}
+	if (o.address && !strchr(o.address, ':')) {
+		fprintf(stderr,
+			"sightctl: --address '%s' is not a D-Bus address (transport:key=value, e.g. "
+			"unix:path=/run/dbus/system_bus_socket)\n",
+			o.address);
 		return 2;
 	}
 	if (optind >= argc) {
