@@ -214,6 +214,7 @@ int sl_cli_compress(int argc, char **argv)
 	const char *const default_variants = DEFAULT_VARIANTS;
 	const char *calib = NULL, *out = NULL, *variants = default_variants, *eval_dir = NULL;
 	int limit = 0, skipped = 0, c;
+	bool percentile_set = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'h' || c == SL_CLI_OPT_HELP) {
@@ -250,6 +251,7 @@ int sl_cli_compress(int argc, char **argv)
 			if (sl_cli_parse_float("--percentile", optarg, 50, 100, &p) < 0)
 				return SL_CLI_EXIT_USAGE;
 			o.percentile = p;
+			percentile_set = true;
 			break;
 		}
 		case OPT_NO_RECOVERY:
@@ -282,6 +284,10 @@ int sl_cli_compress(int argc, char **argv)
 								   : optind + 1 < argc ? "one MODEL only"
 								   : !calib ? "--calib DIR is required"
 									    : "--out DIR is required");
+		return SL_CLI_EXIT_USAGE;
+	}
+	if (percentile_set && o.method != SL_CALIB_PERCENTILE) {
+		sl_cli_error("--percentile applies to --method percentile only");
 		return SL_CLI_EXIT_USAGE;
 	}
 	if (check_variants(variants) < 0)

@@ -77,6 +77,7 @@ if [ -n "$shared" ] && [ -r "$model" ]; then
 	# compress: a variant listed twice (refused before any work), --out naming
 	# a file (refused before calibration).
 	expect 2 compress "$model" --calib "$tmp/ds2" --out "$tmp/L" --variants int8,fp32,int8
+	expect 2 compress "$model" --calib "$tmp/ds2" --out "$tmp/L" --method minmax --percentile 99.9
 	touch "$tmp/afile"
 	expect 1 compress "$model" --calib "$tmp/ds2" --out "$tmp/afile" --variants fp32
 	grep -q 'not a directory' "$tmp/err" || {
