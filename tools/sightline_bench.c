@@ -335,6 +335,8 @@ int sl_cli_bench(int argc, char **argv)
 			order0 = i;
 			break;
 		}
+	bool told_unreadable = false;
+	int n_read = files.n; /* images every variant could read */
 	for (int k = 0; k < nv; k++) {
 		const int i = k == 0 ? order0 : (k <= order0 ? k - 1 : k);
 		json_object *v = json_object_array_get_idx(vars, i);
@@ -358,6 +360,16 @@ int sl_cli_bench(int argc, char **argv)
 			res[i].ok = 0;
 			continue;
 		}
+		/* Each variant reads the images again; one total is enough. */
+		if (res[i].ok && res[i].images < files.n && !told_unreadable) {
+			sl_cli_warn(
+			    "%d of %d images could not be read (named above) and are left out of every "
+			    "variant's figures",
+			    files.n - res[i].images, files.n);
+			told_unreadable = true;
+		}
+		if (res[i].ok)
+			n_read = SL_MIN(n_read, res[i].images);
 		if (k == 0)
 			ref = pred + (size_t)i * files.n;
 		if (!co.json)
@@ -396,7 +408,8 @@ int sl_cli_bench(int argc, char **argv)
 		}
 		json_object_object_add(o, "variants", arr);
 		json_object_object_add(o, "threads", json_object_new_int(co.threads));
-		json_object_object_add(o, "images", json_object_new_int(files.n));
+		json_object_object_add(o, "images", json_object_new_int(n_read));
+		json_object_object_add(o, "unreadable", json_object_new_int(files.n - n_read));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								     JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
@@ -416,7 +429,7 @@ int sl_cli_bench(int argc, char **argv)
 			       100.0 * res[i].top5 / res[i].images, res[i].p50, res[i].p95, res[i].p99,
 			       bytes[i] / 1024.0, res[i].peak_rss / 1048576.0);
 		}
-		printf("%d images, %d thread(s), backend %s\n", files.n, co.threads,
+		printf("%d images, %d thread(s), backend %s\n", n_read, co.threads,
 		       sl_backend_name(co.backend));
 	}
 
@@ -428,8 +441,7 @@ int sl_cli_bench(int argc, char **argv)
 				p[n++] = (sl_svg_point){jstr(json_object_array_get_idx(vars, i), "name", "?"),
 							res[i].p50, 100.0 * res[i].top1 / res[i].images};
 		char title[256], yl[64];
-		snprintf(title, sizeof(title), "Variant ladder: %d images, %d thread(s)", files.n,
-			 co.threads);
+		snprintf(title, sizeof(title), "Variant ladder: %d images, %d thread(s)", n_read, co.threads);
 		snprintf(yl, sizeof(yl), "%s accuracy (%%)",
 			 files.labelled ? "top-1" : "fp32 top-1 agreement");
 		int r = p ? sl_svg_pareto_plot(plot, title, "latency p50 (ms)", yl, p, n) : -ENOMEM;
