@@ -97,9 +97,9 @@ bool sl_sparse_q8_usable(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p)
 {
 	if ((impl->isa & sl_sparse_cpu_isa()) != impl->isa)
 		return false;
-	if (p && p->fp32_requant && !impl->fp32_requant)
+	if (p && p->rq == SL_SPARSE_RQ_FP32 && !impl->fp32_requant)
 		return false;
-	if (p && p->rndnu_requant && !impl->rndnu_requant)
+	if (p && p->rq == SL_SPARSE_RQ_RNDNU && !impl->rndnu_requant)
 		return false;
 	return !p || !(impl->needs & SL_SPARSE_NEEDS_W8) || p->w8;
 }

@@ -275,8 +275,7 @@ int sl_sparse_q8_pack(const sl_sparse_q8_desc *d, unsigned flags, sl_sparse_q8 *
 	}
 	p->row[n] = at;
 	p->fast_requant = fast;
-	p->fp32_requant = d->fp32_scale != NULL && !d->rndnu;
-	p->rndnu_requant = d->rndnu;
+	p->rq = !d->fp32_scale ? SL_SPARSE_RQ_TFLITE : (d->rndnu ? SL_SPARSE_RQ_RNDNU : SL_SPARSE_RQ_FP32);
 	*ret = p;
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* Scalar references: the packed layer read as plainly as possible, with
- * TFLite's arithmetic (or XNNPACK's requantization for fp32_requant and
- * rndnu_requant layers). The optimised kernels are tested against these. */
+ * TFLite's arithmetic (or XNNPACK's, for layers packed with its fp32 or rndnu
+ * requantization). The optimised kernels are tested against these. */
 #include "common/macros.h"
 #include "kernels/quant.h"
 #include "kernels/sparse/sparse.h"
@@ -26,13 +26,13 @@ void sl_sparse_q8_ref(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const
 					    (uint32_t)((av - p->in_zp) * (int32_t)p->w16[4 * (size_t)i + j]);
 				}
 			}
-			if (p->rndnu_requant) {
+			if (p->rq == SL_SPARSE_RQ_RNDNU) {
 				o[n] =
 				    (uint8_t)sl_requantize_rndnu((int32_t)acc, c->mult, c->lshift, c->rshift,
 								 p->out_zp, p->act_min, p->act_max);
 				continue;
 			}
-			if (p->fp32_requant) {
+			if (p->rq == SL_SPARSE_RQ_FP32) {
 				o[n] = (uint8_t)sl_requantize_fp32((int32_t)acc, c->scale, p->out_zp,
 								   p->act_min, p->act_max);
 				continue;

@@ -46,6 +46,13 @@
 
 /* ---- int8 / uint8 ------------------------------------------------------- */
 
+/* How a layer's int32 accumulators become output bytes. */
+typedef enum {
+	SL_SPARSE_RQ_TFLITE, /* TFLite's (gemmlowp): ch[].mult, lshift, rshift */
+	SL_SPARSE_RQ_FP32,   /* XNNPACK's fp32: one float multiply, rounded to even (ch[].scale) */
+	SL_SPARSE_RQ_RNDNU,  /* XNNPACK's AArch64 rndnu: Q31 multiply and shifts, ties up (ch[]) */
+} sl_sparse_rq;
+
 /* Layer description, as read from the model. Arrays marked [nq] have one entry
  * (per-tensor) or n entries (per-channel), nq being 1 or n. */
 typedef struct {
@@ -87,7 +94,7 @@ typedef struct {
 	uint8_t out_const;     /* output when the row has no block (raw byte of the out type) */
 	uint8_t pad_;
 	int64_t nudge; /* 2^31 + (rshift ? 2^(31 + rshift) : 0): x86 fast requantization */
-	float scale;   /* fp32_requant: the float requantization scale */
+	float scale;   /* SL_SPARSE_RQ_FP32: the float requantization scale */
 } sl_sparse_q8_chan;
 
 typedef struct sl_sparse_q8 {
@@ -105,9 +112,8 @@ typedef struct sl_sparse_q8 {
 	 * kernels may accumulate 2 * acc (with w16x2) and requantize with 10 ops
 	 * per 8 lanes. */
 	bool fast_requant;
-	bool fp32_requant;  /* XNNPACK's requantization (ch[].scale), not TFLite's */
-	bool rndnu_requant; /* XNNPACK's AArch64 rndnu (ch[].mult, ch[].rshift), not TFLite's */
-	bool w8_no_min;	    /* w8 != NULL and no weight is -128: NEON may add two products in int16 */
+	sl_sparse_rq rq;
+	bool w8_no_min; /* w8 != NULL and no weight is -128: NEON may add two products in int16 */
 	int32_t in_zp, out_zp, act_min, act_max;
 	size_t bytes; /* everything owned by this object */
 } sl_sparse_q8;

@@ -511,10 +511,10 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 	step->impl = SL_IMPL_SPARSE;
 	step->run = sp_run;
 	/* Which rounding it does is worth a glance: fast numerics change it. */
-	const char *rounding = !st->q8		       ? ""
-			       : st->q8->fp32_requant  ? ", XNNPACK's fp32 rounding"
-			       : st->q8->rndnu_requant ? ", XNNPACK's rndnu rounding"
-						       : ", TFLite's rounding";
+	const char *rounding = !st->q8				  ? ""
+			       : st->q8->rq == SL_SPARSE_RQ_FP32  ? ", XNNPACK's fp32 rounding"
+			       : st->q8->rq == SL_SPARSE_RQ_RNDNU ? ", XNNPACK's rndnu rounding"
+								  : ", TFLite's rounding";
 	snprintf(step->why, sizeof(step->why), "sparse: %.1f%% blocks zero > %d%% break-even (%s%s)", zpct,
 		 bpct, isa, rounding);
 	return 0;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "kernels/runtime.h"
+#include "kernels/sparse/sparse.h"
 
 /* sl_prepare_fn. Weights are packed here, once; run() allocates nothing. */
 int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error *err);
@@ -24,12 +25,6 @@ const void *sl_sparse_step_packed(const sl_step *s);
  * F32) is taken sparse on this CPU, in [0, 1]; *ret_isa names the ISA the
  * figure was measured for. */
 double sl_sparse_break_even(sl_dtype dtype, const char **ret_isa);
-
-typedef enum {
-	SL_SPARSE_RQ_TFLITE, /* TFLite's (gemmlowp) */
-	SL_SPARSE_RQ_FP32,   /* one float multiply, rounded to even */
-	SL_SPARSE_RQ_RNDNU,  /* Q31 multiply and shift, rounded half up */
-} sl_sparse_rq;
 
 /* How an int8 layer is requantized under fast numerics: as XNNPACK's dense
  * operator for it would, so that a sparse layer gives the same bytes. On x86

@@ -108,21 +108,14 @@ static inline int32x4_t sl_neon_requant_rndnu(int32x4_t x, const sl_sparse_q8_ch
 	return vrshlq_s32(vqdmulhq_n_s32(x, c->mult), vdupq_n_s32(-c->rshift));
 }
 
-enum { SL_NEON_RQ_TFLITE, SL_NEON_RQ_FP32, SL_NEON_RQ_RNDNU };
-
-static inline int sl_neon_rq_mode(const sl_sparse_q8 *p)
-{
-	return p->rndnu_requant ? SL_NEON_RQ_RNDNU : (p->fp32_requant ? SL_NEON_RQ_FP32 : SL_NEON_RQ_TFLITE);
-}
-
 /* The layer's requantization: once per channel and 16 pixels, outside the
  * block loop, so a branch on the mode costs little (the SDOT kernel still
  * instantiates each mode: see there). */
-static inline int32x4_t sl_neon_requant_any(int32x4_t x, const sl_sparse_q8_chan *c, int mode)
+static inline int32x4_t sl_neon_requant_any(int32x4_t x, const sl_sparse_q8_chan *c, sl_sparse_rq mode)
 {
-	if (mode == SL_NEON_RQ_RNDNU)
+	if (mode == SL_SPARSE_RQ_RNDNU)
 		return sl_neon_requant_rndnu(x, c);
-	return mode == SL_NEON_RQ_FP32 ? sl_neon_requant_fp32(x, c) : sl_neon_requant(x, c);
+	return mode == SL_SPARSE_RQ_FP32 ? sl_neon_requant_fp32(x, c) : sl_neon_requant(x, c);
 }
 
 /* Four requantized int32x4 (pixels 0-15) -> 16 output bytes. */

@@ -26,7 +26,7 @@ static inline void one_block(int32x4_t acc[8], const int8_t *col, int8x16_t w)
 }
 
 static inline __attribute__((always_inline)) uint8x16_t channel(const sl_sparse_q8 *p, int n,
-								const int8_t *at, int mode)
+								const int8_t *at, sl_sparse_rq mode)
 {
 	const sl_sparse_q8_chan *c = &p->ch[n];
 	if (p->row[n] == p->row[n + 1])
@@ -70,7 +70,7 @@ void SL_NEON_FN(sl_sparse_q8_neon)(const sl_sparse_q8 *p, size_t m_begin, size_t
 	/* The requantization is a flag read per channel here, not one copy per
 	 * mode as in the SDOT kernel: this way the SMULL loop came out 2
 	 * instructions shorter, not longer (tests/bench/neon_mca.sh). */
-	const int mode = sl_neon_rq_mode(p);
+	const sl_sparse_rq mode = p->rq;
 	int8_t *at = sl_neon_align64(scratch);
 	for (size_t m0 = m_begin; m0 < m_end; m0 += MR) {
 		const size_t rows = SL_MIN(m_end - m0, (size_t)MR);

@@ -11,7 +11,7 @@
  * so that each SDOT chain has a block's worth of independent work between
  * its links. */
 static inline __attribute__((always_inline)) uint8x16_t channel(const sl_sparse_q8 *p, int n,
-								const int8_t *at, int mode)
+								const int8_t *at, sl_sparse_rq mode)
 {
 	const sl_sparse_q8_chan *c = &p->ch[n];
 	if (p->row[n] == p->row[n + 1])
@@ -61,7 +61,7 @@ static inline __attribute__((always_inline)) uint8x16_t channel(const sl_sparse_
  * costs the SDOT loop 4 instructions: tests/bench/neon_mca.sh). */
 static inline __attribute__((always_inline)) void tiles(const sl_sparse_q8 *p, size_t m_begin, size_t m_end,
 							const void *in, size_t in_stride, void *out,
-							size_t out_stride, void *scratch, int mode)
+							size_t out_stride, void *scratch, sl_sparse_rq mode)
 {
 	int8_t *at = sl_neon_align64(scratch);
 	for (size_t m0 = m_begin; m0 < m_end; m0 += MR) {
@@ -83,14 +83,14 @@ static inline __attribute__((always_inline)) void tiles(const sl_sparse_q8 *p, s
 void SL_NEON_FN(sl_sparse_q8_neondot)(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
 				      size_t in_stride, void *out, size_t out_stride, void *scratch)
 {
-	switch (sl_neon_rq_mode(p)) {
-	case SL_NEON_RQ_RNDNU:
-		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, SL_NEON_RQ_RNDNU);
+	switch (p->rq) {
+	case SL_SPARSE_RQ_RNDNU:
+		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, SL_SPARSE_RQ_RNDNU);
 		break;
-	case SL_NEON_RQ_FP32:
-		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, SL_NEON_RQ_FP32);
+	case SL_SPARSE_RQ_FP32:
+		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, SL_SPARSE_RQ_FP32);
 		break;
 	default:
-		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, SL_NEON_RQ_TFLITE);
+		tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, SL_SPARSE_RQ_TFLITE);
 	}
 }

@@ -17,7 +17,7 @@
  * gemmlowp's SaturatingRoundingDoublingHighMul + RoundingDivideByPOT collapse
  * to one 64-bit add and an extraction of the high half (see rq_fast).
  *
- * Layers packed with fp32 scales (fp32_requant) are requantized as XNNPACK's
+ * Layers packed with fp32 scales (SL_SPARSE_RQ_FP32) are requantized as XNNPACK's
  * own int8 kernels do, for runtimes that let XNNPACK round its own way: the
  * sparse layers then match the dense ones bit for bit. */
 #include <immintrin.h>
@@ -246,7 +246,7 @@ static inline __attribute__((always_inline)) void channel(const sl_sparse_q8 *p,
 		return;
 	}
 	__m256i acc[4];
-	if (p->fp32_requant) {
+	if (p->rq == SL_SPARSE_RQ_FP32) {
 		/* XNNPACK's fp32 requantization (sl_requantize_fp32), 4 ops per 8
 		 * lanes; the low clamp happens in channel_pair, in int8: a product
 		 * under -2^31 converts to INT32_MIN and saturates to the same place. */

@@ -122,7 +122,7 @@ static inline __attribute__((always_inline)) __m128i channel(const sl_sparse_q8 
 	if (p->row[n] == p->row[n + 1])
 		return _mm_set1_epi8((char)c->out_const);
 	__m128i acc[4];
-	if (p->fp32_requant) {
+	if (p->rq == SL_SPARSE_RQ_FP32) {
 		/* XNNPACK's fp32 requantization (sl_requantize_fp32); the low clamp
 		 * happens below in int8, a product under -2^31 converting to
 		 * INT32_MIN saturates there to the same place. */

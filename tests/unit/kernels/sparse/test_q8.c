@@ -130,13 +130,11 @@ static size_t make_cases(sl_test_q8_case *out, size_t max)
 
 #define MAX_CASES 400
 
-enum { RQ_TFLITE, RQ_FP32, RQ_RNDNU };
-
-static void use_rq(sl_test_q8_layer *L, int rq)
+static void use_rq(sl_test_q8_layer *L, sl_sparse_rq rq)
 {
-	if (rq == RQ_FP32)
+	if (rq == SL_SPARSE_RQ_FP32)
 		sl_test_q8_use_fp32(L);
-	else if (rq == RQ_RNDNU)
+	else if (rq == SL_SPARSE_RQ_RNDNU)
 		sl_test_q8_use_rndnu(L);
 }
 
@@ -145,7 +143,7 @@ static const char *const rq_names[] = {"", " (fp32)", " (rndnu)"};
 /* Every case's reference output against the formula on the dense weights
  * (TFLite's, or XNNPACK's fp32 or rndnu requantization), every byte of every
  * row. */
-static void reference_vs_dense(int rq)
+static void reference_vs_dense(sl_sparse_rq rq)
 {
 	static sl_test_q8_case cases[MAX_CASES];
 	const size_t n_cases = make_cases(cases, MAX_CASES);
@@ -157,9 +155,8 @@ static void reference_vs_dense(int rq)
 		sl_error err;
 		cr_assert_eq(sl_sparse_q8_pack(&L.d, 0, &p, &err), 0, "%s: %s",
 			     sl_test_q8_case_str(&cases[ci]), err.msg);
-		if (rq != RQ_TFLITE)
-			cr_assert(p->fp32_requant == (rq == RQ_FP32) &&
-				  p->rndnu_requant == (rq == RQ_RNDNU) && !p->fast_requant);
+		if (rq != SL_SPARSE_RQ_TFLITE)
+			cr_assert(p->rq == rq && !p->fast_requant);
 		const size_t bytes = L.m * L.out_stride;
 		uint8_t *want = calloc(bytes, 1), *got = calloc(bytes, 1);
 		sl_test_q8_dense(&L, want);
@@ -187,9 +184,9 @@ static int kernel_vs_reference(const sl_test_q8_kernel *kern, const sl_test_q8_l
 	cr_assert_eq(sl_sparse_q8_pack(&L->d, SL_SPARSE_PACK_W8, &p, &err), 0, "%s: %s", what, err.msg);
 	cr_assert_not_null(p->w8, "%s: the int8 copy is always built when asked for", what);
 	/* Kernels without the layer's mode are never handed it. */
-	if (p->fp32_requant)
+	if (p->rq == SL_SPARSE_RQ_FP32)
 		cr_assert(sl_sparse_q8_usable(&(sl_sparse_q8_impl){.rndnu_requant = true}, p) == false);
-	if (p->rndnu_requant)
+	if (p->rq == SL_SPARSE_RQ_RNDNU)
 		cr_assert(sl_sparse_q8_usable(&(sl_sparse_q8_impl){.fp32_requant = true}, p) == false);
 	const size_t bytes = L->m * L->out_stride;
 	uint8_t *want = malloc(bytes), *got = malloc(bytes);
@@ -199,11 +196,10 @@ static int kernel_vs_reference(const sl_test_q8_kernel *kern, const sl_test_q8_l
 	sl_sparse_q8_ref(p, m0, L->m, L->a, L->in_stride, want, L->out_stride, NULL);
 	kern->fn(p, m0, L->m, L->a, L->in_stride, got, L->out_stride, scratch);
 	for (size_t i = 0; i < bytes; i++)
-		cr_assert_eq(
-		    got[i], want[i],
-		    "%s on %s (fast requant %d, fp32 %d, rndnu %d): pixel %zu byte %zu: got %d, want %d",
-		    kern->name, what, p->fast_requant, p->fp32_requant, p->rndnu_requant, i / L->out_stride,
-		    i % L->out_stride, got[i], want[i]);
+		cr_assert_eq(got[i], want[i],
+			     "%s on %s (fast requant %d%s): pixel %zu byte %zu: got %d, want %d", kern->name,
+			     what, p->fast_requant, rq_names[p->rq], i / L->out_stride, i % L->out_stride,
+			     got[i], want[i]);
 	const int fast = p->fast_requant;
 	free(scratch);
 	free(want);
@@ -227,7 +223,7 @@ static struct criterion_test_params kernel_ids(void)
 
 Test(sparse_q8, reference_matches_dense_tflite_formula)
 {
-	reference_vs_dense(RQ_TFLITE);
+	reference_vs_dense(SL_SPARSE_RQ_TFLITE);
 }
 
 ParameterizedTestParameters(sparse_q8, kernel_matches_reference)
@@ -360,12 +356,12 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_relu_clamp)
  * scales up to 255). */
 Test(sparse_q8, fp32_reference_matches_dense_formula)
 {
-	reference_vs_dense(RQ_FP32);
+	reference_vs_dense(SL_SPARSE_RQ_FP32);
 }
 
 /* The sweep in one of XNNPACK's requantizations, for every kernel that
  * offers it. */
-static void kernel_sweep_rq(const sl_test_q8_kernel *kern, int rq)
+static void kernel_sweep_rq(const sl_test_q8_kernel *kern, sl_sparse_rq rq)
 {
 	static sl_test_q8_case cases[MAX_CASES];
 	const size_t n_cases = make_cases(cases, MAX_CASES);
@@ -394,13 +390,13 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_fp32_requant)
 	if (!kern->fp32_requant)
 		cr_skip_test("%s has no fp32 requantization (dispatch never gives it such a layer)",
 			     kern->name);
-	kernel_sweep_rq(kern, RQ_FP32);
+	kernel_sweep_rq(kern, SL_SPARSE_RQ_FP32);
 }
 
 /* XNNPACK's AArch64 rndnu: the same two checks. */
 Test(sparse_q8, rndnu_reference_matches_dense_formula)
 {
-	reference_vs_dense(RQ_RNDNU);
+	reference_vs_dense(SL_SPARSE_RQ_RNDNU);
 }
 
 ParameterizedTestParameters(sparse_q8, kernel_rndnu_requant)
@@ -416,5 +412,5 @@ ParameterizedTest(size_t *ki, sparse_q8, kernel_rndnu_requant)
 	if (!kern->rndnu_requant)
 		cr_skip_test("%s has no rndnu requantization (dispatch never gives it such a layer)",
 			     kern->name);
-	kernel_sweep_rq(kern, RQ_RNDNU);
+	kernel_sweep_rq(kern, SL_SPARSE_RQ_RNDNU);
 }
