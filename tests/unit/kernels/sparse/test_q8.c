@@ -221,9 +221,45 @@ static struct criterion_test_params kernel_ids(void)
 	return cr_make_param_array(size_t, ids, n);
 }
 
+/* The kernel a parameterised test's index names. */
+static sl_test_q8_kernel kernel_at(size_t ki)
+{
+	sl_test_q8_kernel kernels[16];
+	cr_assert_lt(ki, sl_test_q8_kernels(kernels, 16));
+	return kernels[ki];
+}
+
 Test(sparse_q8, reference_matches_dense_tflite_formula)
 {
 	reference_vs_dense(SL_SPARSE_RQ_TFLITE);
+}
+
+/* The whole sweep on kern in one requantization (every third case with a
+ * ReLU-style clamp when relu), on row ranges that sometimes do not start at
+ * 0, so that a kernel touching other rows shows. Counts (when asked) the
+ * cases that took the fast and the exact TFLite requantization paths. */
+static void kernel_sweep(const sl_test_q8_kernel *kern, sl_sparse_rq rq, bool relu, size_t *ret_fast,
+			 size_t *ret_exact)
+{
+	static sl_test_q8_case cases[MAX_CASES];
+	const size_t n_cases = make_cases(cases, MAX_CASES);
+	size_t fast = 0, exact = 0;
+	for (size_t ci = 0; ci < n_cases; ci++) {
+		sl_test_q8_layer L;
+		sl_test_q8_layer_make(&cases[ci], &L);
+		use_rq(&L, rq);
+		if (relu && ci % 3 == 1)
+			L.d.act_min = SL_MAX(L.d.act_min, SL_MIN(L.d.out_zp, L.d.act_max));
+		const size_t m0 = L.m > 3 && ci % 2 ? 3 : 0;
+		const int f = kernel_vs_reference(kern, &L, m0, sl_test_q8_case_str(&cases[ci]));
+		sl_test_q8_layer_free(&L);
+		fast += f == 1;
+		exact += f == 0;
+	}
+	if (ret_fast)
+		*ret_fast = fast;
+	if (ret_exact)
+		*ret_exact = exact;
 }
 
 ParameterizedTestParameters(sparse_q8, kernel_matches_reference)
@@ -233,22 +269,9 @@ ParameterizedTestParameters(sparse_q8, kernel_matches_reference)
 
 ParameterizedTest(size_t *ki, sparse_q8, kernel_matches_reference)
 {
-	sl_test_q8_kernel kernels[16];
-	cr_assert_lt(*ki, sl_test_q8_kernels(kernels, 16));
-	const sl_test_q8_kernel *kern = &kernels[*ki];
-	static sl_test_q8_case cases[MAX_CASES];
-	const size_t n_cases = make_cases(cases, MAX_CASES);
-	size_t fast = 0, exact = 0;
-	for (size_t ci = 0; ci < n_cases; ci++) {
-		sl_test_q8_layer L;
-		sl_test_q8_layer_make(&cases[ci], &L);
-		/* A row range that does not start at 0, to check the kernels touch nothing else. */
-		const size_t m0 = L.m > 3 && ci % 2 ? 3 : 0;
-		const int f = kernel_vs_reference(kern, &L, m0, sl_test_q8_case_str(&cases[ci]));
-		sl_test_q8_layer_free(&L);
-		fast += f == 1;
-		exact += f == 0;
-	}
+	const sl_test_q8_kernel k = kernel_at(*ki), *kern = &k;
+	size_t fast, exact;
+	kernel_sweep(kern, SL_SPARSE_RQ_TFLITE, false, &fast, &exact);
 	cr_assert(fast > 0 && exact > 0,
 		  "%s: both requantization paths must be covered (%zu fast, %zu exact)", kern->name, fast,
 		  exact);
@@ -263,9 +286,7 @@ ParameterizedTestParameters(sparse_q8, kernel_requant_edges)
 
 ParameterizedTest(size_t *ki, sparse_q8, kernel_requant_edges)
 {
-	sl_test_q8_kernel kernels[16];
-	cr_assert_lt(*ki, sl_test_q8_kernels(kernels, 16));
-	const sl_test_q8_kernel *kern = &kernels[*ki];
+	const sl_test_q8_kernel k = kernel_at(*ki), *kern = &k;
 	enum { N = 32, K = 8, M = 20 };
 	int8_t w[N * K];
 	int32_t bias[N], mult[N], shift[N];
@@ -327,9 +348,7 @@ ParameterizedTestParameters(sparse_q8, kernel_relu_clamp)
 
 ParameterizedTest(size_t *ki, sparse_q8, kernel_relu_clamp)
 {
-	sl_test_q8_kernel kernels[16];
-	cr_assert_lt(*ki, sl_test_q8_kernels(kernels, 16));
-	const sl_test_q8_kernel *kern = &kernels[*ki];
+	const sl_test_q8_kernel k = kernel_at(*ki), *kern = &k;
 	static sl_test_q8_case cases[MAX_CASES];
 	const size_t n_cases = make_cases(cases, MAX_CASES);
 	size_t fast = 0;
@@ -359,24 +378,6 @@ Test(sparse_q8, fp32_reference_matches_dense_formula)
 	reference_vs_dense(SL_SPARSE_RQ_FP32);
 }
 
-/* The sweep in one of XNNPACK's requantizations, for every kernel that
- * offers it. */
-static void kernel_sweep_rq(const sl_test_q8_kernel *kern, sl_sparse_rq rq)
-{
-	static sl_test_q8_case cases[MAX_CASES];
-	const size_t n_cases = make_cases(cases, MAX_CASES);
-	for (size_t ci = 0; ci < n_cases; ci++) {
-		sl_test_q8_layer L;
-		sl_test_q8_layer_make(&cases[ci], &L);
-		use_rq(&L, rq);
-		if (ci % 3 == 1) /* ReLU-style clamps as well */
-			L.d.act_min = SL_MAX(L.d.act_min, SL_MIN(L.d.out_zp, L.d.act_max));
-		const size_t m0 = L.m > 3 && ci % 2 ? 3 : 0;
-		kernel_vs_reference(kern, &L, m0, sl_test_q8_case_str(&cases[ci]));
-		sl_test_q8_layer_free(&L);
-	}
-}
-
 ParameterizedTestParameters(sparse_q8, kernel_fp32_requant)
 {
 	return kernel_ids();
@@ -384,13 +385,11 @@ ParameterizedTestParameters(sparse_q8, kernel_fp32_requant)
 
 ParameterizedTest(size_t *ki, sparse_q8, kernel_fp32_requant)
 {
-	sl_test_q8_kernel kernels[16];
-	cr_assert_lt(*ki, sl_test_q8_kernels(kernels, 16));
-	const sl_test_q8_kernel *kern = &kernels[*ki];
+	const sl_test_q8_kernel k = kernel_at(*ki), *kern = &k;
 	if (!kern->fp32_requant)
 		cr_skip_test("%s has no fp32 requantization (dispatch never gives it such a layer)",
 			     kern->name);
-	kernel_sweep_rq(kern, SL_SPARSE_RQ_FP32);
+	kernel_sweep(kern, SL_SPARSE_RQ_FP32, true, NULL, NULL);
 }
 
 /* XNNPACK's AArch64 rndnu: the same two checks. */
@@ -406,11 +405,9 @@ ParameterizedTestParameters(sparse_q8, kernel_rndnu_requant)
 
 ParameterizedTest(size_t *ki, sparse_q8, kernel_rndnu_requant)
 {
-	sl_test_q8_kernel kernels[16];
-	cr_assert_lt(*ki, sl_test_q8_kernels(kernels, 16));
-	const sl_test_q8_kernel *kern = &kernels[*ki];
+	const sl_test_q8_kernel k = kernel_at(*ki), *kern = &k;
 	if (!kern->rndnu_requant)
 		cr_skip_test("%s has no rndnu requantization (dispatch never gives it such a layer)",
 			     kern->name);
-	kernel_sweep_rq(kern, SL_SPARSE_RQ_RNDNU);
+	kernel_sweep(kern, SL_SPARSE_RQ_RNDNU, true, NULL, NULL);
 }
