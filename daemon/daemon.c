@@ -24,6 +24,7 @@
 #include "daemon/log.h"
 #include "daemon/pipeline.h"
 #include "dbus/service.h"
+#include "kernels/runtime.h"
 
 #ifndef SL_VERSION
 #define SL_VERSION "0.0.0"
@@ -111,10 +112,16 @@ void sl_daemon_check_ready(sl_daemon *d)
 	if (d->ready || !d->name_owned || !d->active_name[0])
 		return;
 	d->ready = true;
-	/* Backend and numerics decide the bytes of every result: say them once. */
+	/* Backend and numerics decide the bytes of every result: say them once,
+	 * as the runtime applies them. */
+	sl_backend b = SL_BACKEND_XNNPACK;
+	if (d->cfg.backend)
+		(void)sl_backend_from_string(d->cfg.backend, &b);
+	const sl_numerics n =
+	    sl_numerics_effective(b, d->cfg.fast_numerics ? SL_NUMERICS_FAST : SL_NUMERICS_TFLITE);
 	log_notice("ready: %s on %s, variant %s (backend %s, numerics %s)", SL_DBUS_NAME,
-		   d->source_uri ? d->source_uri : "?", d->active_name,
-		   d->cfg.backend ? d->cfg.backend : "xnnpack", d->cfg.fast_numerics ? "fast" : "tflite");
+		   d->source_uri ? d->source_uri : "?", d->active_name, sl_backend_name(b),
+		   sl_numerics_name(n));
 	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving %s", d->active_name);
 }
 

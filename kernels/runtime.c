@@ -77,6 +77,11 @@ const char *sl_numerics_name(sl_numerics n)
 	return n == SL_NUMERICS_FAST ? "fast" : "tflite";
 }
 
+sl_numerics sl_numerics_effective(sl_backend b, sl_numerics n)
+{
+	return b == SL_BACKEND_XNNPACK ? n : SL_NUMERICS_TFLITE;
+}
+
 int sl_numerics_from_string(const char *s, sl_numerics *ret)
 {
 	if (!s)

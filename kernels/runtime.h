@@ -81,6 +81,9 @@ const char *sl_backend_name(sl_backend b);
 int sl_backend_from_string(const char *s, sl_backend *ret);
 const char *sl_impl_name(sl_impl i);
 const char *sl_numerics_name(sl_numerics n);
+/* The numerics a runtime of backend b really computes with: only xnnpack has
+ * a fast mode, the others always round as TFLite does. */
+sl_numerics sl_numerics_effective(sl_backend b, sl_numerics n);
 int sl_numerics_from_string(const char *s, sl_numerics *ret);
 
 int sl_runtime_new(sl_model *m, const sl_runtime_options *opt, sl_runtime **ret, sl_error *err);

@@ -59,14 +59,15 @@ void sl_cli_opts_init(sl_cli_opts *o)
 sl_numerics sl_cli_numerics(const sl_cli_opts *o)
 {
 	static bool warned;
-	if (o->numerics != SL_NUMERICS_FAST || o->backend == SL_BACKEND_XNNPACK)
-		return o->numerics;
+	const sl_numerics n = sl_numerics_effective(o->backend, o->numerics);
+	if (n == o->numerics)
+		return n;
 	if (!warned)
 		sl_cli_warn("--numerics fast changes nothing with --backend %s, which always rounds as "
 			    "TFLite does",
 			    sl_backend_name(o->backend));
 	warned = true;
-	return SL_NUMERICS_TFLITE;
+	return n;
 }
 
 void sl_cli_error(const char *fmt, ...)
