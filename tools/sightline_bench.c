@@ -31,16 +31,15 @@ typedef struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: sightline bench LADDER_DIR DIR [options]\n"
-		"Top-1/top-5 (or, without labels.txt, agreement with the fp32 variant), latency after\n"
-		"warm-up, peak memory and file size of every variant; results go back into the manifest.\n"
-		"  --label-offset K        add K to every class index of labels.txt\n"
-		"  --limit N               only the first N images\n"
-		"  --plot FILE.svg         accuracy against latency with the Pareto frontier\n"
-		"  --no-write              leave the manifest untouched\n"
-		"%s",
-		sl_cli_common_help);
+	fprintf(f, "usage: sightline bench LADDER_DIR DIR [options]\n"
+		   "Top-1/top-5 (or, without labels.txt, agreement with the fp32 variant), latency after\n"
+		   "warm-up, peak memory and file size of every variant; results go back into the manifest.\n"
+		   "  --label-offset K        add K to every class index of labels.txt\n"
+		   "  --limit N               only the first N images\n"
+		   "  --plot FILE.svg         accuracy against latency with the Pareto frontier\n"
+		   "  --no-write              leave the manifest untouched\n");
+	sl_cli_print_common_help(f, SL_CLI_HELP_ENGINE | SL_CLI_HELP_NUMERICS | SL_CLI_HELP_JSON |
+					SL_CLI_HELP_INPUT);
 }
 
 /* Dequantized output values, then the indices of the k largest (ties: lower index). */
@@ -216,7 +215,11 @@ int sl_cli_bench(int argc, char **argv)
 {
 	enum { OPT_LABEL_OFFSET = SL_CLI_OPT__FIRST_PRIVATE, OPT_LIMIT, OPT_PLOT, OPT_NO_WRITE };
 	static const struct option longopts[] = {
-	    SL_CLI_COMMON_LONGOPTS,
+	    SL_CLI_LONGOPTS_ENGINE,
+	    SL_CLI_LONGOPTS_NUMERICS,
+	    SL_CLI_LONGOPTS_JSON,
+	    SL_CLI_LONGOPTS_INPUT,
+	    SL_CLI_LONGOPTS_HELP,
 	    {"label-offset", 1, NULL, OPT_LABEL_OFFSET},
 	    {"limit", 1, NULL, OPT_LIMIT},
 	    {"plot", 1, NULL, OPT_PLOT},

@@ -40,8 +40,10 @@ static void usage(FILE *f)
 		"  --verbose               sparsity allocation and per-layer re-fit details\n"
 		"  --positions N           re-fit samples per image and layer (default 48)\n"
 		"  --sens-images N         images the sparsity allocation measures on (default 32)\n"
-		"%s",
-		sl_cli_common_help);
+		"Calibration images are preprocessed as sightline eval does; the manifest records how, for\n"
+		"the daemon (which has no central crop: --fit central is recorded as crop).\n");
+	/* No --json, --top, --softmax or detector options: nothing here prints classes or boxes. */
+	sl_cli_print_common_help(f, SL_CLI_HELP_ENGINE | SL_CLI_HELP_LABELS | SL_CLI_HELP_INPUT);
 }
 
 static void progress(void *ud, const char *msg)
@@ -192,7 +194,10 @@ int sl_cli_compress(int argc, char **argv)
 		OPT_SENS_IMAGES,
 	};
 	static const struct option longopts[] = {
-	    SL_CLI_COMMON_LONGOPTS,
+	    SL_CLI_LONGOPTS_ENGINE,
+	    SL_CLI_LONGOPTS_LABELS,
+	    SL_CLI_LONGOPTS_INPUT,
+	    SL_CLI_LONGOPTS_HELP,
 	    {"calib", 1, NULL, OPT_CALIB},
 	    {"calib-limit", 1, NULL, OPT_CALIB_LIMIT},
 	    {"out", 1, NULL, OPT_OUT},
@@ -331,8 +336,10 @@ int sl_cli_compress(int argc, char **argv)
 	json_object *manifest = json_object_new_object(), *arr = json_object_new_array();
 	sl_model *src = sl_model_ref(s.model);
 	sl_preprocess_spec spec = s.spec;
-	const char *fit =
-	    s.fit == SL_CLI_FIT_LETTERBOX ? "letterbox" : (s.fit == SL_CLI_FIT_CROP ? "crop" : "central");
+	const char *fit = s.fit == SL_CLI_FIT_LETTERBOX ? "letterbox"
+			  : s.fit == SL_CLI_FIT_CROP	? "crop"
+			  : s.fit == SL_CLI_FIT_STRETCH ? "stretch"
+							: "central";
 	const float crop = s.crop;
 	sl_cli_session_close(&s);
 	if (unreadable)
@@ -431,10 +438,18 @@ int sl_cli_compress(int argc, char **argv)
 			    json_object_new_string(realpath(co.labels, abs) ? abs : co.labels));
 		}
 		json_object *pp = json_object_new_object();
-		json_object_object_add(
-		    pp, "fit", json_object_new_string(strcmp(fit, "letterbox") == 0 ? "letterbox" : "crop"));
+		/* What calibration used, so that the daemon feeds the variants the
+		 * inputs they were fitted to (it has no central crop: crop is the
+		 * same on square frames, and keeps the aspect on others). */
+		json_object_object_add(pp, "fit",
+				       json_object_new_string(strcmp(fit, "central") == 0 ? "crop" : fit));
 		json_object_object_add(pp, "crop_fraction", json_object_new_double(crop));
-		json_object_object_add(pp, "resize", json_object_new_string("bilinear"));
+		json_object_object_add(pp, "resize",
+				       json_object_new_string(spec.resize == SL_RESIZE_AREA   ? "area"
+							      : spec.resize == SL_RESIZE_AUTO ? "auto"
+											      : "bilinear"));
+		if (spec.fit == SL_FIT_LETTERBOX)
+			json_object_object_add(pp, "pad_value", json_object_new_int(spec.pad_value));
 		json_object *size = json_object_new_array();
 		json_object_array_add(size, json_object_new_int(spec.width));
 		json_object_array_add(size, json_object_new_int(spec.height));

@@ -78,6 +78,23 @@ if [ -n "$shared" ] && [ -r "$model" ]; then
 	# a file (refused before calibration).
 	expect 2 compress "$model" --calib "$tmp/ds2" --out "$tmp/L" --variants int8,fp32,int8
 	expect 2 compress "$model" --calib "$tmp/ds2" --out "$tmp/L" --method minmax --percentile 99.9
+	# Options that change nothing for a subcommand are refused, not ignored.
+	expect 2 compress "$model" --calib "$tmp/ds2" --out "$tmp/L" --nms hard
+	expect 2 compress "$model" --calib "$tmp/ds2" --out "$tmp/L" --json
+	expect 2 eval "$model" "$tmp/ds2" --top 3
+	expect 2 bench "$tmp/L" "$tmp/ds2" --labels "$tmp/ds2/labels.txt"
+	# The manifest says how calibration preprocessed its images, for the daemon.
+	if "$bin" compress "$model" --calib "$tmp/ds2" --out "$tmp/M" --variants fp32 --fit stretch \
+		>"$tmp/out" 2>"$tmp/err"; then
+		tr -d ' \n' <"$tmp/M/manifest.json" >"$tmp/manifest"
+		if ! grep -q '"fit":"stretch"' "$tmp/manifest" || ! grep -q '"resize":"area"' "$tmp/manifest"; then
+			echo "FAIL: compress --fit stretch: manifest preprocessing: $(cat "$tmp/manifest")"
+			status=1
+		fi
+	else
+		echo "FAIL: compress --variants fp32 --fit stretch: $(cat "$tmp/err")"
+		status=1
+	fi
 	touch "$tmp/afile"
 	expect 1 compress "$model" --calib "$tmp/ds2" --out "$tmp/afile" --variants fp32
 	grep -q 'not a directory' "$tmp/err" || {

@@ -65,23 +65,43 @@ enum {
 	SL_CLI_OPT_NUMERICS,
 	SL_CLI_OPT__FIRST_PRIVATE,
 };
-#define SL_CLI_COMMON_LONGOPTS                                                                               \
-	{"backend", 1, NULL, SL_CLI_OPT_BACKEND}, {"threads", 1, NULL, SL_CLI_OPT_THREADS},                  \
-	    {"json", 0, NULL, SL_CLI_OPT_JSON}, {"crop", 1, NULL, SL_CLI_OPT_CROP},                          \
-	    {"fit", 1, NULL, SL_CLI_OPT_FIT}, {"resize", 1, NULL, SL_CLI_OPT_RESIZE},                        \
-	    {"input-range", 1, NULL, SL_CLI_OPT_INPUT_RANGE}, {"softmax", 1, NULL, SL_CLI_OPT_SOFTMAX},      \
-	    {"top", 1, NULL, SL_CLI_OPT_TOP}, {"labels", 1, NULL, SL_CLI_OPT_LABELS},                        \
-	    {"nms", 1, NULL, SL_CLI_OPT_NMS}, {"score-threshold", 1, NULL, SL_CLI_OPT_SCORE_THRESHOLD},      \
-	    {"iou-threshold", 1, NULL, SL_CLI_OPT_IOU_THRESHOLD},                                            \
-	    {"numerics", 1, NULL, SL_CLI_OPT_NUMERICS},                                                      \
-	{                                                                                                    \
-		"help", 0, NULL, SL_CLI_OPT_HELP                                                             \
-	}
+/* The shared options in groups. A subcommand lists only the groups that
+ * change what it does, so getopt refuses the others ("unrecognized option")
+ * instead of accepting and ignoring them. */
+/* clang-format off */
+#define SL_CLI_LONGOPTS_ENGINE \
+	{"backend", 1, NULL, SL_CLI_OPT_BACKEND}, {"threads", 1, NULL, SL_CLI_OPT_THREADS}
+#define SL_CLI_LONGOPTS_NUMERICS {"numerics", 1, NULL, SL_CLI_OPT_NUMERICS}
+#define SL_CLI_LONGOPTS_JSON {"json", 0, NULL, SL_CLI_OPT_JSON}
+#define SL_CLI_LONGOPTS_INPUT                                                                                \
+	{"crop", 1, NULL, SL_CLI_OPT_CROP}, {"fit", 1, NULL, SL_CLI_OPT_FIT},                                \
+	    {"resize", 1, NULL, SL_CLI_OPT_RESIZE}, {"input-range", 1, NULL, SL_CLI_OPT_INPUT_RANGE}
+#define SL_CLI_LONGOPTS_LABELS {"labels", 1, NULL, SL_CLI_OPT_LABELS}
+#define SL_CLI_LONGOPTS_RESULTS \
+	{"top", 1, NULL, SL_CLI_OPT_TOP}, {"softmax", 1, NULL, SL_CLI_OPT_SOFTMAX}
+#define SL_CLI_LONGOPTS_DETECT                                                                               \
+	{"nms", 1, NULL, SL_CLI_OPT_NMS}, {"score-threshold", 1, NULL, SL_CLI_OPT_SCORE_THRESHOLD},          \
+	    {"iou-threshold", 1, NULL, SL_CLI_OPT_IOU_THRESHOLD}
+#define SL_CLI_LONGOPTS_HELP {"help", 0, NULL, SL_CLI_OPT_HELP}
+/* clang-format on */
+
+/* The same groups for the help text. */
+enum {
+	SL_CLI_HELP_ENGINE = 1u << 0,
+	SL_CLI_HELP_NUMERICS = 1u << 1,
+	SL_CLI_HELP_JSON = 1u << 2,
+	SL_CLI_HELP_LABELS = 1u << 3,
+	SL_CLI_HELP_RESULTS = 1u << 4,
+	SL_CLI_HELP_INPUT = 1u << 5,
+	SL_CLI_HELP_DETECT = 1u << 6,
+	SL_CLI_HELP_ALL = (1u << 7) - 1,
+};
 
 /* Handle one shared option: 1 handled, 0 not a shared option, -1 invalid
  * (message printed). */
 int sl_cli_common_opt(int c, const char *arg, sl_cli_opts *o);
-extern const char sl_cli_common_help[];
+/* The help lines of the given SL_CLI_HELP_* groups. */
+void sl_cli_print_common_help(FILE *f, unsigned groups);
 
 /* Message helpers: everything goes to stderr prefixed with "sightline: ". */
 __attribute__((format(printf, 1, 2))) void sl_cli_error(const char *fmt, ...);

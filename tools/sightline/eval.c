@@ -19,22 +19,26 @@ enum {
 	OPT_PER_IMAGE,
 };
 
+/* Top-1/top-5 against labels.txt: class names, --top, softmax and the
+ * detector options would change nothing. */
+#define EVAL_HELP (SL_CLI_HELP_ENGINE | SL_CLI_HELP_NUMERICS | SL_CLI_HELP_JSON | SL_CLI_HELP_INPUT)
+
 static void usage(FILE *f)
 {
 	fprintf(
-	    f,
-	    "usage: sightline eval MODEL DIR [options]\n"
-	    "DIR holds images and labels.txt, one \"file class_index\" a line. Prints top-1, top-5, the\n"
-	    "number of images and the latency percentiles of inference alone (sl_runtime_invoke(), after\n"
-	    "one untimed warm-up run; decoding and preprocessing are reported separately).\n"
-	    "Options:\n"
-	    "  --label-offset K        add K to every class index of labels.txt (1 for ImageNet\n"
-	    "                          labels 0..999 with 1001-class models)\n"
-	    "  --limit N               only the first N images\n"
-	    "  --per-image FILE        write \"file<TAB>label<TAB>top-5\" lines (the reference tool's .tsv)\n"
-	    "%s"
-	    "JSON keys: top1, top5 (fractions), images, latency_ms {p50, p95, p99}, backend, threads.\n",
-	    sl_cli_common_help);
+	    f, "usage: sightline eval MODEL DIR [options]\n"
+	       "DIR holds images and labels.txt, one \"file class_index\" a line. Prints top-1, top-5, the\n"
+	       "number of images and the latency percentiles of inference alone (sl_runtime_invoke(), after\n"
+	       "one untimed warm-up run; decoding and preprocessing are reported separately).\n"
+	       "Options:\n"
+	       "  --label-offset K        add K to every class index of labels.txt (1 for ImageNet\n"
+	       "                          labels 0..999 with 1001-class models)\n"
+	       "  --limit N               only the first N images\n"
+	       "  --per-image FILE        write \"file<TAB>label<TAB>top-5\" lines (the reference tool's "
+	       ".tsv)\n");
+	sl_cli_print_common_help(f, EVAL_HELP);
+	fputs("JSON keys: top1, top5 (fractions), images, latency_ms {p50, p95, p99}, backend, threads.\n",
+	      f);
 }
 
 typedef struct {
@@ -131,7 +135,11 @@ static int read_labels(const char *path, int limit, entries *ret)
 int sl_cli_eval(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    SL_CLI_COMMON_LONGOPTS,
+	    SL_CLI_LONGOPTS_ENGINE,
+	    SL_CLI_LONGOPTS_NUMERICS,
+	    SL_CLI_LONGOPTS_JSON,
+	    SL_CLI_LONGOPTS_INPUT,
+	    SL_CLI_LONGOPTS_HELP,
 	    {"label-offset", 1, NULL, OPT_LABEL_OFFSET},
 	    {"limit", 1, NULL, OPT_LIMIT},
 	    {"per-image", 1, NULL, OPT_PER_IMAGE},

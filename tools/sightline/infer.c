@@ -16,8 +16,8 @@ static void usage(FILE *f)
 		"Runs MODEL on each JPEG, BMP or PPM/PGM image and prints the top classes (classifiers) or\n"
 		"the boxes (BlazeFace-like detectors, recognised by their [1,896,16] + [1,896,1] outputs).\n"
 		"Latency is sl_runtime_invoke() alone, after one untimed warm-up run.\n"
-		"Options:\n%s",
-		sl_cli_common_help);
+		"Options:\n");
+	sl_cli_print_common_help(f, SL_CLI_HELP_ALL);
 }
 
 static json_object *jdouble(double v)
@@ -132,7 +132,11 @@ static int detect(sl_cli_session *s, const sl_cli_opts *o, const char *image, in
 
 int sl_cli_infer(int argc, char **argv)
 {
-	static const struct option longopts[] = {SL_CLI_COMMON_LONGOPTS, {0}};
+	static const struct option longopts[] = {
+	    SL_CLI_LONGOPTS_ENGINE, SL_CLI_LONGOPTS_NUMERICS, SL_CLI_LONGOPTS_JSON,
+	    SL_CLI_LONGOPTS_LABELS, SL_CLI_LONGOPTS_RESULTS,  SL_CLI_LONGOPTS_INPUT,
+	    SL_CLI_LONGOPTS_DETECT, SL_CLI_LONGOPTS_HELP,     {0},
+	};
 	sl_cli_opts o;
 	sl_cli_opts_init(&o);
 	int c;

@@ -281,13 +281,9 @@ static void print_json(const sl_model *m, const char *path, const node_info *inf
 int sl_cli_inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"backend", 1, NULL, SL_CLI_OPT_BACKEND},
-	    {"threads", 1, NULL, SL_CLI_OPT_THREADS},
-	    {"numerics", 1, NULL, SL_CLI_OPT_NUMERICS},
-	    {"json", 0, NULL, SL_CLI_OPT_JSON},
-	    {"profile", 1, NULL, SL_CLI_OPT__FIRST_PRIVATE},
-	    {"help", 0, NULL, SL_CLI_OPT_HELP},
-	    {0},
+	    SL_CLI_LONGOPTS_ENGINE, SL_CLI_LONGOPTS_NUMERICS,
+	    SL_CLI_LONGOPTS_JSON,   {"profile", 1, NULL, SL_CLI_OPT__FIRST_PRIVATE},
+	    SL_CLI_LONGOPTS_HELP,   {0},
 	};
 	sl_cli_opts o;
 	sl_cli_opts_init(&o);
