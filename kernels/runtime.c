@@ -270,6 +270,24 @@ const sl_tensor *sl_runtime_output_tensor(const sl_runtime *rt, int i)
 	return &rt->model->tensors[rt->model->outputs[i]];
 }
 
+static void noop_task(void *ctx, size_t i)
+{
+	(void)ctx;
+	(void)i;
+}
+
+/* One empty parallel call whose flag sends every worker straight to its
+ * futex when done: the workers are still spinning from the last step, so
+ * it costs a few microseconds, against a wake-up at the next invoke's first
+ * parallel step. */
+static int settle(sl_runtime *rt, int r)
+{
+	if (rt->pool && rt->opt.yield_workers)
+		pthreadpool_parallelize_1d(rt->pool, noop_task, NULL, pthreadpool_get_threads_count(rt->pool),
+					   PTHREADPOOL_FLAG_YIELD_WORKERS);
+	return r;
+}
+
 int sl_runtime_invoke(sl_runtime *rt)
 {
 	for (int i = 0; i < rt->n_steps; i++) {
@@ -278,9 +296,9 @@ int sl_runtime_invoke(sl_runtime *rt)
 			continue;
 		int r = s->run(s, rt->arena);
 		if (r < 0)
-			return r;
+			return settle(rt, r);
 	}
-	return 0;
+	return settle(rt, 0);
 }
 
 static double now_ms(void)
@@ -298,13 +316,13 @@ int sl_runtime_invoke_timed(sl_runtime *rt, double *step_ms)
 		if (s->run) {
 			int r = s->run(s, rt->arena);
 			if (r < 0)
-				return r;
+				return settle(rt, r);
 		}
 		const double t1 = now_ms();
 		step_ms[i] = t1 - t0;
 		t0 = t1;
 	}
-	return 0;
+	return settle(rt, 0);
 }
 
 int sl_runtime_invoke_observed(sl_runtime *rt, sl_runtime_observer cb, void *userdata)
@@ -315,13 +333,13 @@ int sl_runtime_invoke_observed(sl_runtime *rt, sl_runtime_observer cb, void *use
 		if (s->run) {
 			int r = s->run(s, rt->arena);
 			if (r < 0)
-				return r;
+				return settle(rt, r);
 		}
 		const sl_node *n = &m->nodes[s->node];
 		for (int k = 0; k < n->n_outputs; k++)
 			cb(userdata, n->outputs[k], sl_runtime_tensor_data(rt, n->outputs[k]));
 	}
-	return 0;
+	return settle(rt, 0);
 }
 
 int sl_runtime_n_steps(const sl_runtime *rt)

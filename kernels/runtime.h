@@ -37,6 +37,12 @@ typedef struct {
 	 * layers on XNNPACK's dense operators instead of the sparse kernels
 	 * (for comparisons; false, the default, lets the cost model choose). */
 	bool no_sparse;
+	/* With threads > 1: send the pool's workers to sleep at the end of every
+	 * invoke. pthreadpool's workers otherwise spin after each parallel call,
+	 * tens of milliseconds on x86, so a caller that invokes at a frame rate
+	 * (the daemon) pays most of a core per worker for nothing; one that
+	 * invokes back to back (benchmarks) is better served by the spinning. */
+	bool yield_workers;
 } sl_runtime_options;
 
 /* Which implementation executes a node, for `sightline inspect`. */

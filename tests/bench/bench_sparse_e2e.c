@@ -3,11 +3,13 @@
  * mixed (sparse kernels for the pruned layers, XNNPACK for the rest) at 1 and
  * 2 threads, all in the same run.
  *
- *   bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%] [-g gap_ms] [-b] [-v] [MODEL.tflite]
+ *   bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%] [-g gap_ms] [-b] [-y] [-v] [MODEL.tflite]
  *
  * -v: per sparse step, dense and sparse minimum times. -g: pause before each
  * timed invocation (default 60 ms; see gap()). -b: each configuration's runs
- * back to back instead of round-robin (use with -g 0).
+ * back to back instead of round-robin (use with -g 0). -y: the runtimes send
+ * their workers to sleep after each invocation (yield_workers), as the
+ * daemon's do.
  *
  * Pruning is by magnitude, per layer: the blocks with the smallest sum of
  * |w - zp| * scale become the zero point, in a copy of the weights owned by
@@ -262,10 +264,12 @@ typedef struct {
 int main(int argc, char **argv)
 {
 	int runs = 40, warmup = 5, sp = 80;
-	bool verbose = false, blocked = false;
-	for (int o; (o = getopt(argc, argv, "r:w:s:g:bv")) != -1;) {
+	bool verbose = false, blocked = false, yield = false;
+	for (int o; (o = getopt(argc, argv, "r:w:s:g:byv")) != -1;) {
 		if (o == 'b')
 			blocked = true;
+		else if (o == 'y')
+			yield = true;
 		else if (o == 'g')
 			gap_ms = atoi(optarg);
 		else if (o == 'v')
@@ -278,7 +282,7 @@ int main(int argc, char **argv)
 			sp = atoi(optarg);
 		else {
 			fprintf(stderr, "usage: bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%%] [-g "
-					"gap_ms] [-v] [MODEL]\n");
+					"gap_ms] [-b] [-y] [-v] [MODEL]\n");
 			return 2;
 		}
 	}
@@ -327,7 +331,8 @@ int main(int argc, char **argv)
 		const sl_runtime_options o = {.backend = SL_BACKEND_XNNPACK,
 					      .numerics = SL_NUMERICS_FAST,
 					      .threads = cf[c].threads,
-					      .no_sparse = cf[c].no_sparse};
+					      .no_sparse = cf[c].no_sparse,
+					      .yield_workers = yield};
 		r = sl_runtime_new(m, &o, &cf[c].rt, &err);
 		cf[c].t = calloc((size_t)runs, sizeof(double));
 		if (r < 0 || !cf[c].t) {

@@ -8,11 +8,14 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <criterion/parameterized.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kernels/xnn/xnn_backend.h"
 #include "tests/unit/kernels/xnn/xnn_testutil.h"
@@ -478,5 +481,56 @@ Test(xnn_ops, reshape_alias_left_to_runtime)
 	xt_compare(&g, 1, 1, &r);
 	cr_assert_neq(r.impl, SL_IMPL_XNNPACK, "an aliased reshape needs no copy");
 	cr_assert_eq(r.n_diff, 0);
+	xt_fini(&g);
+}
+
+/* ---- the thread pool between invocations ---- */
+
+/* Threads of this process, other than the caller, that are running or
+ * runnable ('R' in /proc/self/task/TID/stat). */
+static int busy_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	cr_assert(d, "/proc/self/task: %s", strerror(errno));
+	int busy = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		const int tid = atoi(e->d_name);
+		if (tid <= 0 || tid == gettid())
+			continue;
+		char path[64], line[512];
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue; /* gone meanwhile */
+		const char *p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+		fclose(f);
+		busy += p && p[1] == ' ' && p[2] == 'R';
+	}
+	closedir(d);
+	return busy;
+}
+
+/* pthreadpool's workers spin for milliseconds after each parallel call;
+ * with yield_workers they are asleep as soon as invoke returns, so a daemon
+ * at 10-30 frames per second does not burn a core per worker between
+ * frames. Without the option this fails: the worker still spins after
+ * 10 ms. */
+Test(xnn_ops, yield_workers_sleep_after_invoke)
+{
+	xt_graph g;
+	xt_init(&g, 96);
+	sl_node n = {.op = SL_OP_RELU};
+	single(&g, &n, (qp)F32, (qp)F32, 4, (const int32_t[]){1, 64, 64, 32}, 0, NULL);
+	const sl_runtime_options o = {.backend = SL_BACKEND_XNNPACK, .threads = 2, .yield_workers = true};
+	sl_runtime *rt = NULL;
+	sl_error err = {{0}};
+	cr_assert_eq(sl_runtime_new(g.m, &o, &rt, &err), 0, "%s", err.msg);
+	cr_assert_eq(sl_runtime_step(rt, 0)->impl, SL_IMPL_XNNPACK, "%s", sl_runtime_step(rt, 0)->why);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(sl_runtime_invoke(rt), 0);
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+		cr_assert_eq(busy_threads(), 0, "invoke %d: a pool worker still runs 10 ms after it", i);
+	}
+	sl_runtime_free(rt);
 	xt_fini(&g);
 }
