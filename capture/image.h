@@ -27,6 +27,9 @@ typedef enum {
 			     crop_fraction of the shorter side) */
 	SL_FIT_LETTERBOX, /* keep aspect, pad with pad_value */
 	SL_FIT_STRETCH,	  /* ignore aspect */
+	SL_FIT_CENTRAL,	  /* crop_fraction of each side (whole pixels, rounded), then
+			     stretch: TF-slim's central_crop, what `sightline eval`
+			     and compress's calibration feed classifiers */
 } sl_fit;
 
 typedef enum {

@@ -41,6 +41,18 @@ int sl_preprocess_layout(int src_w, int src_h, const sl_preprocess_spec *spec, s
 		l.oy = (dh - l.ch) / 2;
 		break;
 	}
+	case SL_FIT_CENTRAL: {
+		/* Whole pixels, rounded as the tools crop their view of a file:
+		 * the same window in the daemon and in eval. */
+		const double f = crop_fraction_of(spec), cw = src_w * f, ch = src_h * f;
+		long x0 = lround((src_w - cw) / 2), x1 = lround((src_w + cw) / 2);
+		long y0 = lround((src_h - ch) / 2), y1 = lround((src_h + ch) / 2);
+		l.src.x0 = (double)x0;
+		l.src.y0 = (double)y0;
+		l.src.w = (double)(x1 > x0 ? x1 - x0 : 1);
+		l.src.h = (double)(y1 > y0 ? y1 - y0 : 1);
+		break;
+	}
 	case SL_FIT_STRETCH:
 		break;
 	default:

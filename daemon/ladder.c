@@ -199,8 +199,11 @@ static int parse_preprocessing(ctx *c, json_object *root, sl_preprocess_spec *sp
 			spec->fit = SL_FIT_LETTERBOX;
 		else if (strcmp(s, "stretch") == 0)
 			spec->fit = SL_FIT_STRETCH;
+		else if (strcmp(s, "central") == 0)
+			spec->fit = SL_FIT_CENTRAL;
 		else
-			return fail(c, "preprocessing: unknown fit \"%s\" (crop, letterbox, stretch)", s);
+			return fail(
+			    c, "preprocessing: unknown fit \"%s\" (crop, central, letterbox, stretch)", s);
 	}
 	double x = spec->crop_fraction;
 	if ((r = get_number(c, p, "crop_fraction", "preprocessing", 0.1, 1, &x)) < 0)

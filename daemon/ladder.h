@@ -6,7 +6,8 @@
  *   "task": "classification",              // or "detection"
  *   "labels": "imagenet_labels.txt",       // relative to the models folder
  *   "models_dir": "../models",             // relative to the manifest; optional
- *   "preprocessing": { "fit": "crop", "crop_fraction": 0.875, "resize": "bilinear",
+ *   "preprocessing": { "fit": "crop",      // crop | central | letterbox | stretch (capture/image.h)
+ *                      "crop_fraction": 0.875, "resize": "bilinear",   // | area | auto
  *                      "size": [224, 224], "range": [-1, 1] },
  *   "variants": [ { "name": "...", "file": "...", "precision": "int8",
  *                   "sparsity_kind": "dense", "sparsity": 0.0, "top1": 0.70,

@@ -40,8 +40,8 @@ static void usage(FILE *f)
 		"  --verbose               sparsity allocation and per-layer re-fit details\n"
 		"  --positions N           re-fit samples per image and layer (default 48)\n"
 		"  --sens-images N         images the sparsity allocation measures on (default 32)\n"
-		"Calibration images are preprocessed as sightline eval does; the manifest records how, for\n"
-		"the daemon (which has no central crop: --fit central is recorded as crop).\n");
+		"Calibration images are preprocessed as sightline eval does, and the manifest records how:\n"
+		"the daemon then prepares its frames the same way.\n");
 	/* No --json, --top, --softmax or detector options: nothing here prints classes or boxes. */
 	sl_cli_print_common_help(f, SL_CLI_HELP_ENGINE | SL_CLI_HELP_LABELS | SL_CLI_HELP_INPUT);
 }
@@ -439,10 +439,8 @@ int sl_cli_compress(int argc, char **argv)
 		}
 		json_object *pp = json_object_new_object();
 		/* What calibration used, so that the daemon feeds the variants the
-		 * inputs they were fitted to (it has no central crop: crop is the
-		 * same on square frames, and keeps the aspect on others). */
-		json_object_object_add(pp, "fit",
-				       json_object_new_string(strcmp(fit, "central") == 0 ? "crop" : fit));
+		 * inputs they were fitted to. */
+		json_object_object_add(pp, "fit", json_object_new_string(fit));
 		json_object_object_add(pp, "crop_fraction", json_object_new_double(crop));
 		json_object_object_add(pp, "resize",
 				       json_object_new_string(spec.resize == SL_RESIZE_AREA   ? "area"

@@ -133,6 +133,49 @@ Test(preprocess, crop_geometry_and_map)
 	free(img.data);
 }
 
+/* Central: a whole-pixel window, crop_fraction of each side, stretched; the
+ * same pixels as stretching a view of that window (what `sightline eval`
+ * does with a file) when the window shrinks to the output. */
+Test(preprocess, central_window_matches_a_stretched_view)
+{
+	sl_layout l;
+	sl_preprocess_spec spec = u8_spec(224, 224, SL_FIT_CENTRAL, SL_RESIZE_BILINEAR);
+	spec.crop_fraction = 0.875f;
+	cr_assert_eq(sl_preprocess_layout(640, 480, &spec, &l), 0);
+	cr_expect_float_eq(l.src.x0, 40.0, 1e-9);
+	cr_expect_float_eq(l.src.y0, 30.0, 1e-9);
+	cr_expect_float_eq(l.src.w, 560.0, 1e-9);
+	cr_expect_float_eq(l.src.h, 420.0, 1e-9);
+	/* 101 x 37 at 0.5: 50.5 x 18.5 rounds to columns 25..75, rows 9..27 */
+	spec.crop_fraction = 0.5f;
+	cr_assert_eq(sl_preprocess_layout(101, 37, &spec, &l), 0);
+	cr_expect(l.src.x0 == 25 && l.src.w == 51 && l.src.y0 == 9 && l.src.h == 19, "%g %g %g %g", l.src.x0,
+		  l.src.w, l.src.y0, l.src.h);
+
+	sl_image img = ref_random_image(640, 480, 4, 0);
+	spec = u8_spec(224, 224, SL_FIT_CENTRAL, SL_RESIZE_BILINEAR);
+	spec.crop_fraction = 0.875f;
+	sl_preprocess_spec vs = u8_spec(224, 224, SL_FIT_STRETCH, SL_RESIZE_BILINEAR);
+	sl_image view = img;
+	view.width = 560;
+	view.height = 420;
+	view.data = img.data + 30 * img.stride + 40 * 3;
+	uint8_t *a = malloc(224 * 224 * 3), *b = malloc(224 * 224 * 3);
+	sl_preprocess_map map;
+	cr_assert_eq(sl_preprocess(&img, &spec, a, &map), 0);
+	cr_assert_eq(sl_preprocess(&view, &vs, b, NULL), 0);
+	cr_expect_arr_eq(a, b, 224 * 224 * 3);
+	cr_expect_float_eq(map.x0, 40.f, 1e-4);
+	cr_expect_float_eq(map.sx, 560.f, 1e-3);
+	spec.resize = vs.resize = SL_RESIZE_AREA;
+	cr_assert_eq(sl_preprocess(&img, &spec, a, NULL), 0);
+	cr_assert_eq(sl_preprocess(&view, &vs, b, NULL), 0);
+	cr_expect_arr_eq(a, b, 224 * 224 * 3, "area");
+	free(a);
+	free(b);
+	free(img.data);
+}
+
 Test(preprocess, letterbox_pads_and_maps)
 {
 	sl_image img = ref_random_image(200, 100, 5, 0);

@@ -187,6 +187,16 @@ Test(ladder, parses_fields_and_defaults)
 	cr_assert_eq(sl_ladder_load(dir, "/models", &l, err, sizeof(err)), 0, "%s", err);
 	cr_expect_str_eq(l->v[0].file, "/models/m.tflite");
 	sl_ladder_free(l);
+
+	/* What `sightline compress` writes for a classifier by default. */
+	put("manifest.json", "{\"preprocessing\": {\"fit\": \"central\", \"crop_fraction\": 0.875, "
+			     "\"resize\": \"area\", \"size\": [224, 224]},"
+			     " \"variants\": [{\"name\": \"a\", \"file\": \"m.tflite\"}]}");
+	cr_assert_eq(sl_ladder_load(dir, NULL, &l, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(l->capture_spec.fit, SL_FIT_CENTRAL);
+	cr_expect_eq(l->capture_spec.resize, SL_RESIZE_AREA);
+	cr_expect_float_eq(l->capture_spec.crop_fraction, 0.875f, 1e-6);
+	sl_ladder_free(l);
 }
 
 Test(ladder, errors_name_the_variant)
