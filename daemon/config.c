@@ -135,8 +135,21 @@ typedef struct {
 	sl_daemon_config *c;
 	const char *base_dir;
 	const char *path;
+	FILE *f;
+	int line;      /* lines read so far: inih handles each line before reading the next */
+	int err_line;  /* where err was found */
 	char err[256]; /* inih reports the line of the first error; we add what and why */
 } parse_ctx;
+
+static char *read_line(char *str, int num, void *stream)
+{
+	parse_ctx *p = stream;
+	char *l = fgets(str, num, p->f);
+	/* A line longer than inih's buffer comes in pieces; count the last. */
+	if (l && strchr(l, '\n'))
+		p->line++;
+	return l;
+}
 
 static int set_str(char **dst, const char *v)
 {
@@ -263,8 +276,10 @@ static int handler(void *user, const char *section, const char *name, const char
 		r = set_str(&c->inject_delay_variant, value);
 	}
 #undef IS
-	if (p->err[0])
+	if (p->err[0] || r >= 0)
 		return r >= 0; /* keep the first error */
+	/* A line without its newline (the last one) has not been counted. */
+	p->err_line = p->line + (feof(p->f) ? 1 : 0);
 	if (r == -ENOENT)
 		snprintf(p->err, sizeof(p->err), "unknown key '%s' in section [%s]", name, section);
 	else if (r == -EINVAL && why[0])
@@ -295,16 +310,25 @@ int sl_daemon_config_load(const char *path, const sl_daemon_overrides *ov, sl_da
 			slash[1] = 0;
 		else
 			*slash = 0;
-		parse_ctx p = {.c = &c, .base_dir = dir, .path = path};
-		int r = ini_parse(abs, handler, &p);
-		if (r < 0) {
-			snprintf(errbuf, errlen, "%s: cannot read: %s", path,
-				 r == -1 ? strerror(errno) : "out of memory");
+		parse_ctx p = {.c = &c, .base_dir = dir, .path = path, .f = fopen(abs, "re")};
+		if (!p.f) {
+			const int e = errno;
+			snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(e));
 			sl_daemon_config_clear(&c);
-			return r == -1 ? -errno : -ENOMEM;
+			return -e;
+		}
+		int r = ini_parse_stream(read_line, &p, handler, &p);
+		fclose(p.f);
+		if (r < 0) {
+			snprintf(errbuf, errlen, "%s: cannot read: out of memory", path);
+			sl_daemon_config_clear(&c);
+			return -ENOMEM;
 		}
 		if (r > 0) {
-			snprintf(errbuf, errlen, "%s:%d: %s", path, r, p.err[0] ? p.err : "syntax error");
+			/* inih gives the first error's line: ours if we found it there,
+			 * else a line it could not parse. */
+			snprintf(errbuf, errlen, "%s:%d: %s", path, r,
+				 p.err[0] && p.err_line == r ? p.err : "syntax error");
 			sl_daemon_config_clear(&c);
 			return -EINVAL;
 		}

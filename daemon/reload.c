@@ -23,6 +23,14 @@ static bool source_differs(const sl_daemon *d, const sl_daemon_config *c, const 
 	       x->crop_fraction != y->crop_fraction || x->resize != y->resize || x->pad_value != y->pad_value;
 }
 
+/* Settings the running engine was built with: a change needs the active
+ * variant loaded again, or Reload would say "Reloaded" and keep the old ones. */
+static bool engine_differs(const sl_daemon_config *a, const sl_daemon_config *b)
+{
+	return str_differs(a->backend, b->backend) || a->fast_numerics != b->fast_numerics ||
+	       a->threads != b->threads || a->top_k != b->top_k || a->score_threshold != b->score_threshold;
+}
+
 int sl_daemon_reload(sl_daemon *d, const char *who, sl_dbus_call *call, char *err, size_t errlen)
 {
 	sl_daemon_config c;
@@ -45,6 +53,7 @@ int sl_daemon_reload(sl_daemon *d, const char *who, sl_dbus_call *call, char *er
 
 	log_notice("reload (%s): ladder %s, %d variants, source %s", who, l->path, l->n, c.source);
 	bool reopen = source_differs(d, &c, l);
+	const bool rebuild = engine_differs(&d->cfg, &c);
 	/* Runtime choices (SetAuto, SetVariant) survive a reload unless the file
 	 * itself changed what it says about them. */
 	if (c.auto_mode != d->cfg.auto_mode || c.target_ms != d->cfg.target_ms) {
@@ -97,6 +106,11 @@ int sl_daemon_reload(sl_daemon *d, const char *who, sl_dbus_call *call, char *er
 		force = true;
 		snprintf(reason, sizeof(reason), "reload: '%s' now comes from %s", d->active_name,
 			 d->ladder->v[now].file);
+	} else if (now >= 0 && rebuild) {
+		name = d->active_name;
+		force = true;
+		snprintf(reason, sizeof(reason),
+			 "reload: Backend, Numerics, Threads, TopK or ScoreThreshold changed");
 	}
 	if (name)
 		return sl_daemon_request_variant(d, name, reason, call, force);

@@ -347,6 +347,12 @@ Test(api, reload_and_reload_failure)
 	cr_expect_str_eq(v, "running");
 	free(v);
 
+	/* A setting the running engine was built with: the variant is loaded again. */
+	itest_write_conf(&T, "[daemon]\nTopK=3\n");
+	cr_assert_geq(itest_call(&T, "Reload", &err, NULL, ""), 0, "%s", err.message);
+	itest_pump(&T, 300);
+	cr_expect(strstr(s.last_reason, "TopK"), "reason: %s", s.last_reason);
+
 	/* A working file that changes the start variant and the mode. */
 	itest_write_conf(&T, "[daemon]\nMode=auto\nLatencyTargetMs=2500\n");
 	cr_assert_geq(itest_call(&T, "Reload", &err, NULL, ""), 0, "%s", err.message);

@@ -120,6 +120,11 @@ Test(config, errors_name_the_line_and_key)
 	     ":3: invalid value for Source: unknown source type in \"bogus:xyz\""},
 	    {"[daemon]\nLadder=/x\nFallbackSource=testsrc:0x0\n",
 	     ":3: invalid value for FallbackSource: bad testsrc"},
+	    /* each message with its own line: a syntax error before a bad value,
+	     * a bad value before a syntax error, a bad last line without newline */
+	    {"[daemon]\nLadder=/x\nnot a key\nBackend=bogus\n", ":3: syntax error"},
+	    {"[daemon]\nLadder=/x\nBackend=bogus\nnot a key\n", ":3: invalid value 'bogus' for Backend"},
+	    {"[daemon]\n\n# comment\nLadder=/x\nBackend=bogus", ":5: invalid value 'bogus'"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *p = put("bad.conf", bad[i].text);
