@@ -72,7 +72,14 @@ static int open_bus(const opts *o, sd_bus **ret)
 
 static int report(const char *what, int r, const sd_bus_error *e)
 {
-	if (e && sd_bus_error_is_set(e))
+	/* The bus's own words for "nobody owns the name" do not say what to do. */
+	if (e && (sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+		  sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER)))
+		fprintf(stderr,
+			"sightctl: %s: sightlined is not running on this bus (nobody owns " SL_DBUS_NAME
+			"; is the service started? on the session bus, use --user)\n",
+			what);
+	else if (e && sd_bus_error_is_set(e))
 		fprintf(stderr, "sightctl: %s: %s (%s)\n", what, e->message ? e->message : "", e->name);
 	else
 		fprintf(stderr, "sightctl: %s: %s\n", what, strerror(-r));
