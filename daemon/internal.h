@@ -112,6 +112,8 @@ void sl_daemon_drain_swaps(sl_daemon *d);
 /* Auto mode: feed a result's latency to the controller, switch if it says so. */
 void sl_daemon_auto_step(sl_daemon *d, const sl_result *res);
 void sl_daemon_check_ready(sl_daemon *d);
+/* Logs a warning when Threads leaves no CPU to spare (startup, reload). */
+void sl_daemon_warn_threads(const sl_daemon_config *c);
 void sl_daemon_poll_source_state(sl_daemon *d);
 int sl_daemon_open_source(sl_daemon *d);
 int sl_daemon_set_ladder(sl_daemon *d, sl_ladder *l);

@@ -54,6 +54,8 @@ int sl_daemon_reload(sl_daemon *d, const char *who, sl_dbus_call *call, char *er
 	log_notice("reload (%s): ladder %s, %d variants, source %s", who, l->path, l->n, c.source);
 	bool reopen = source_differs(d, &c, l);
 	const bool rebuild = engine_differs(&d->cfg, &c);
+	if (c.threads != d->cfg.threads)
+		sl_daemon_warn_threads(&c);
 	/* Runtime choices (SetAuto, SetVariant) survive a reload unless the file
 	 * itself changed what it says about them. */
 	if (c.auto_mode != d->cfg.auto_mode || c.target_ms != d->cfg.target_ms) {
