@@ -354,11 +354,19 @@ static int apply_auto_params(sl_daemon *d)
 int sl_daemon_set_ladder(sl_daemon *d, sl_ladder *l)
 {
 	sl_ladder_plan_auto(l, d->cfg.max_accuracy_drop);
-	for (int i = 0; i < l->n; i++)
-		if (!l->v[i].auto_ok)
-			log_info("ladder: auto mode leaves out %s: %s%s%s", l->v[i].name, l->v[i].auto_skip,
-				 l->v[i].auto_beaten_by ? ": " : "",
-				 l->v[i].auto_beaten_by ? l->v[i].auto_beaten_by : "");
+	for (int i = 0; i < l->n; i++) {
+		if (l->v[i].auto_ok)
+			continue;
+		/* Said already for the ladder being replaced: a reload repeats nothing. */
+		const int old = d->ladder ? sl_ladder_find(d->ladder, l->v[i].name) : -1;
+		const sl_variant_desc *o = old >= 0 ? &d->ladder->v[old] : NULL;
+		if (o && !o->auto_ok && !sl_str_differs(o->auto_skip, l->v[i].auto_skip) &&
+		    !sl_str_differs(o->auto_beaten_by, l->v[i].auto_beaten_by))
+			continue;
+		log_info("ladder: auto mode leaves out %s: %s%s%s", l->v[i].name, l->v[i].auto_skip,
+			 l->v[i].auto_beaten_by ? ": " : "",
+			 l->v[i].auto_beaten_by ? l->v[i].auto_beaten_by : "");
+	}
 	bool *usable = calloc((size_t)l->n, sizeof(bool));
 	double *macs = calloc((size_t)l->n, sizeof(double));
 	sl_dbus_variant *views = calloc((size_t)l->n, sizeof(sl_dbus_variant));

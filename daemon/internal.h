@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
@@ -112,6 +113,11 @@ void sl_daemon_drain_swaps(sl_daemon *d);
 /* Auto mode: feed a result's latency to the controller, switch if it says so. */
 void sl_daemon_auto_step(sl_daemon *d, const sl_result *res);
 void sl_daemon_check_ready(sl_daemon *d);
+/* Two optional strings differ (NULL equals only NULL). */
+static inline bool sl_str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
 /* Logs a warning when Threads leaves no CPU to spare (startup, reload). */
 void sl_daemon_warn_threads(const sl_daemon_config *c);
 void sl_daemon_poll_source_state(sl_daemon *d);

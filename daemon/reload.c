@@ -8,16 +8,11 @@
 #include "daemon/internal.h"
 #include "daemon/log.h"
 
-static bool str_differs(const char *a, const char *b)
-{
-	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
-}
-
 static bool source_differs(const sl_daemon *d, const sl_daemon_config *c, const sl_ladder *l)
 {
 	const sl_preprocess_spec *x = &d->ladder->capture_spec, *y = &l->capture_spec;
-	return str_differs(c->source, d->cfg.source) ||
-	       str_differs(c->fallback_source, d->cfg.fallback_source) ||
+	return sl_str_differs(c->source, d->cfg.source) ||
+	       sl_str_differs(c->fallback_source, d->cfg.fallback_source) ||
 	       c->capture_fps != d->cfg.capture_fps || c->loop != d->cfg.loop || !d->source ||
 	       x->width != y->width || x->height != y->height || x->fit != y->fit ||
 	       x->crop_fraction != y->crop_fraction || x->resize != y->resize || x->pad_value != y->pad_value;
@@ -27,7 +22,7 @@ static bool source_differs(const sl_daemon *d, const sl_daemon_config *c, const 
  * variant loaded again, or Reload would say "Reloaded" and keep the old ones. */
 static bool engine_differs(const sl_daemon_config *a, const sl_daemon_config *b)
 {
-	return str_differs(a->backend, b->backend) || a->fast_numerics != b->fast_numerics ||
+	return sl_str_differs(a->backend, b->backend) || a->fast_numerics != b->fast_numerics ||
 	       a->threads != b->threads || a->top_k != b->top_k || a->score_threshold != b->score_threshold;
 }
 
