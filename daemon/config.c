@@ -35,6 +35,7 @@ void sl_daemon_config_defaults(sl_daemon_config *c)
 	    .auto_mode = false,
 	    .target_ms = 100.0,
 	    .threads = 1,
+	    .model_cache_mb = 256,
 	    .result_rate_hz = 10.0,
 	    .top_k = 5,
 	    .score_threshold = 0.0,
@@ -244,6 +245,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		r = sl_daemon_numerics_parse(value, &c->fast_numerics);
 	} else if (IS("daemon", "Threads")) {
 		r = parse_int(value, 0, 64, &c->threads);
+	} else if (IS("daemon", "ModelCacheMB")) {
+		r = parse_int(value, 0, 1 << 20, &c->model_cache_mb);
 	} else if (IS("daemon", "ResultRateHz")) {
 		r = parse_double(value, 0, 10000, &c->result_rate_hz);
 	} else if (IS("daemon", "TopK")) {

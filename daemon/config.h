@@ -18,6 +18,7 @@ typedef struct {
 	char *backend;	    /* "xnnpack", "ref" or "dense" */
 	bool fast_numerics; /* Numerics=fast */
 	int threads;
+	int model_cache_mb;    /* parsed models kept for fast swaps back, by file size */
 	double result_rate_hz; /* ResultReady limit, 0 = every result */
 	int top_k;
 	double score_threshold;

@@ -493,7 +493,7 @@ int sl_daemon_run(sl_daemon *d)
 
 	r = sl_pipeline_new(d->wake_fd, &d->pipeline);
 	if (r >= 0)
-		r = sl_loader_new(d->wake_fd, &d->loader);
+		r = sl_loader_new(d->wake_fd, (size_t)d->cfg.model_cache_mb << 20, &d->loader);
 	if (r < 0)
 		return log_error("threads: %s", strerror(-r)), EXIT_FAILURE;
 	sl_pipeline_set_delay(d->pipeline, d->cfg.inject_delay_ms, d->cfg.inject_delay_variant);

@@ -36,26 +36,55 @@ typedef struct {
 	char *path;
 	struct timespec mtime;
 	off_t size;
+	uint64_t used; /* tick of the last use, for least-recently-used eviction */
 	sl_model *model;
 } cache_entry;
 
 struct sl_model_cache {
 	int n;
+	size_t max_bytes, bytes;
+	uint64_t tick;
 	cache_entry e[64];
 };
 
-sl_model_cache *sl_model_cache_new(void)
+sl_model_cache *sl_model_cache_new(size_t max_bytes)
 {
-	return calloc(1, sizeof(sl_model_cache));
+	sl_model_cache *c = calloc(1, sizeof(sl_model_cache));
+	if (c)
+		c->max_bytes = max_bytes;
+	return c;
+}
+
+static void drop(sl_model_cache *c, int i)
+{
+	free(c->e[i].path);
+	sl_model_unref(c->e[i].model);
+	c->bytes -= (size_t)c->e[i].size;
+	c->e[i] = c->e[--c->n];
+}
+
+/* Evict the least recently used until `extra` more bytes fit (and a slot). */
+static void make_room(sl_model_cache *c, size_t extra)
+{
+	while (c->n > 0 && (c->bytes + extra > c->max_bytes || c->n == (int)SL_ARRAY_SIZE(c->e))) {
+		int lru = 0;
+		for (int i = 1; i < c->n; i++)
+			if (c->e[i].used < c->e[lru].used)
+				lru = i;
+		drop(c, lru);
+	}
 }
 
 void sl_model_cache_flush(sl_model_cache *c)
 {
-	for (int i = 0; i < c->n; i++) {
-		free(c->e[i].path);
-		sl_model_unref(c->e[i].model);
-	}
-	c->n = 0;
+	while (c->n > 0)
+		drop(c, c->n - 1);
+}
+
+void sl_model_cache_set_limit(sl_model_cache *c, size_t max_bytes)
+{
+	c->max_bytes = max_bytes;
+	make_room(c, 0);
 }
 
 sl_model_cache *sl_model_cache_free(sl_model_cache *c)
@@ -66,8 +95,17 @@ sl_model_cache *sl_model_cache_free(sl_model_cache *c)
 	return NULL;
 }
 
-/* A file replaced on disk (same path, new mtime or size) is parsed again. */
-static int cache_get(sl_model_cache *c, const char *path, sl_model **ret, sl_error *err)
+int sl_model_cache_count(const sl_model_cache *c)
+{
+	return c->n;
+}
+
+size_t sl_model_cache_bytes(const sl_model_cache *c)
+{
+	return c->bytes;
+}
+
+int sl_model_cache_get(sl_model_cache *c, const char *path, sl_model **ret, sl_error *err)
 {
 	struct stat st;
 	if (stat(path, &st) < 0) {
@@ -80,23 +118,28 @@ static int cache_get(sl_model_cache *c, const char *path, sl_model **ret, sl_err
 			continue;
 		if (e->size == st.st_size && e->mtime.tv_sec == st.st_mtim.tv_sec &&
 		    e->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+			e->used = ++c->tick;
 			*ret = sl_model_ref(e->model);
 			return 0;
 		}
-		free(e->path);
-		sl_model_unref(e->model);
-		*e = c->e[--c->n];
+		drop(c, i);
 		break;
 	}
 	sl_model *m = NULL;
 	int r = sl_tflite_load_file(path, &m, err);
 	if (r < 0)
 		return r;
-	if (c && c->n < (int)SL_ARRAY_SIZE(c->e)) {
+	if (c && (size_t)st.st_size <= c->max_bytes) {
+		make_room(c, (size_t)st.st_size);
 		char *p = strdup(path);
-		if (p)
-			c->e[c->n++] = (cache_entry){
-			    .path = p, .mtime = st.st_mtim, .size = st.st_size, .model = sl_model_ref(m)};
+		if (p) {
+			c->e[c->n++] = (cache_entry){.path = p,
+						     .mtime = st.st_mtim,
+						     .size = st.st_size,
+						     .used = ++c->tick,
+						     .model = sl_model_ref(m)};
+			c->bytes += (size_t)st.st_size;
+		}
 	}
 	*ret = m;
 	return 0;
@@ -212,7 +255,7 @@ int sl_engine_load(const sl_variant_desc *v, const sl_engine_options *o, sl_mode
 	_cleanup_(sl_model_unrefp) sl_model *m = NULL;
 	errbuf[0] = 0;
 
-	int r = cache_get(cache, v->file, &m, &err);
+	int r = sl_model_cache_get(cache, v->file, &m, &err);
 	if (r < 0) {
 		snprintf(errbuf, errlen, "%s", err.msg[0] ? err.msg : strerror(-r));
 		return r;

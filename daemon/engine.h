@@ -4,11 +4,13 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "capture/source.h"
 #include "daemon/ladder.h"
 #include "dbus/service.h"
+#include "kernels/model.h"
 
 #define SL_RESULT_MAX_CLASSES	 10
 #define SL_RESULT_MAX_DETECTIONS 32
@@ -52,11 +54,19 @@ typedef struct {
 typedef struct sl_engine sl_engine;
 
 /* Models already parsed, by path: a swap back to a variant only builds a new
- * runtime. Loader thread only. */
+ * runtime. The most recently used ones whose files add up to at most
+ * max_bytes are kept (0: none). Loader thread only. */
 typedef struct sl_model_cache sl_model_cache;
-sl_model_cache *sl_model_cache_new(void);
+sl_model_cache *sl_model_cache_new(size_t max_bytes);
 void sl_model_cache_flush(sl_model_cache *c);
+void sl_model_cache_set_limit(sl_model_cache *c, size_t max_bytes);
 sl_model_cache *sl_model_cache_free(sl_model_cache *c);
+/* The model of a file, parsed or from the cache (c may be NULL); a file
+ * replaced on disk (new mtime or size) is parsed again. */
+int sl_model_cache_get(sl_model_cache *c, const char *path, sl_model **ret, sl_error *err);
+/* Files held, and their total size. */
+int sl_model_cache_count(const sl_model_cache *c);
+size_t sl_model_cache_bytes(const sl_model_cache *c);
 
 int sl_engine_load(const sl_variant_desc *v, const sl_engine_options *o, sl_model_cache *cache,
 		   uint64_t generation, sl_engine **ret, char *errbuf, size_t errlen);

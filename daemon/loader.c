@@ -17,8 +17,9 @@ typedef struct job {
 	sl_engine_options o;
 	char *backend;
 	uint64_t generation;
-	sl_engine *engine; /* JOB_FREE */
-	struct done *done; /* JOB_LOAD: allocated up front so that an answer always comes */
+	sl_engine *engine;  /* JOB_FREE */
+	size_t cache_bytes; /* JOB_FLUSH */
+	struct done *done;  /* JOB_LOAD: allocated up front so that an answer always comes */
 	struct job *next;
 } job;
 
@@ -56,6 +57,7 @@ static void run_job(sl_loader *l, job *j)
 	}
 	if (j->kind == JOB_FLUSH) {
 		sl_model_cache_flush(l->cache);
+		sl_model_cache_set_limit(l->cache, j->cache_bytes);
 		return;
 	}
 	done *d = j->done;
@@ -93,7 +95,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-int sl_loader_new(int wake_fd, sl_loader **ret)
+int sl_loader_new(int wake_fd, size_t cache_bytes, sl_loader **ret)
 {
 	sl_loader *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -102,7 +104,7 @@ int sl_loader_new(int wake_fd, sl_loader **ret)
 	l->tail = &l->head;
 	l->done_tail = &l->done_head;
 	l->next_id = 1;
-	l->cache = sl_model_cache_new();
+	l->cache = sl_model_cache_new(cache_bytes);
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->cond, NULL);
 	int r = l->cache ? -pthread_create(&l->thread, NULL, thread_main, l) : -ENOMEM;
@@ -193,12 +195,13 @@ void sl_loader_free_engine(sl_loader *l, sl_engine *e)
 	enqueue(l, j);
 }
 
-void sl_loader_flush_cache(sl_loader *l)
+void sl_loader_flush_cache(sl_loader *l, size_t cache_bytes)
 {
 	job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return;
 	j->kind = JOB_FLUSH;
+	j->cache_bytes = cache_bytes;
 	enqueue(l, j);
 }
 

@@ -72,7 +72,7 @@ int sl_daemon_reload(sl_daemon *d, const char *who, sl_dbus_call *call, char *er
 	}
 	sl_dbus_service_set_result_rate(d->svc, d->cfg.result_rate_hz);
 	sl_pipeline_set_delay(d->pipeline, d->cfg.inject_delay_ms, d->cfg.inject_delay_variant);
-	sl_loader_flush_cache(d->loader);
+	sl_loader_flush_cache(d->loader, (size_t)d->cfg.model_cache_mb << 20);
 	if (reopen)
 		(void)sl_daemon_open_source(d); /* failures are logged; the state says degraded */
 
