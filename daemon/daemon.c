@@ -114,15 +114,14 @@ void sl_daemon_warn_threads(const sl_daemon_config *c)
 	if (c->threads < 2 || sched_getaffinity(0, sizeof(set), &set) < 0)
 		return;
 	const int cpus = CPU_COUNT(&set);
-	/* pthreadpool's threads spin-wait for one another within a frame; when
-	 * one of them has to share a CPU (with another, with capture or D-Bus),
-	 * the rest spin until the scheduler preempts: measured on 2 CPUs,
-	 * Threads=2 gave 5-15 ms where Threads=1 gave 10 ms. */
-	if (c->threads >= cpus)
+	/* The runtime pins its threads one per CPU (pin_threads); more threads
+	 * than CPUs put two on one, and pthreadpool's threads spin-wait for one
+	 * another within a frame: each operation then waits for a preemption. */
+	if (c->threads > cpus)
 		log_warning(
-		    "Threads=%d on %d CPU%s: inference threads that share a CPU wait for one another; "
-		    "latency can be worse than with Threads=%d",
-		    c->threads, cpus, cpus == 1 ? "" : "s", cpus > 1 ? cpus - 1 : 1);
+		    "Threads=%d on %d CPU%s: two inference threads share a CPU and wait for each other "
+		    "in every operation; use Threads=%d at most",
+		    c->threads, cpus, cpus == 1 ? "" : "s", cpus);
 }
 
 void sl_daemon_check_ready(sl_daemon *d)

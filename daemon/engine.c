@@ -277,8 +277,10 @@ int sl_engine_load(const sl_variant_desc *v, const sl_engine_options *o, sl_mode
 	sl_runtime_options ro = {.backend = SL_BACKEND_XNNPACK,
 				 .numerics = o->fast_numerics ? SL_NUMERICS_FAST : SL_NUMERICS_TFLITE,
 				 .threads = o->threads,
-				 /* frames come tens of ms apart: idle workers must sleep */
-				 .yield_workers = true};
+				 /* frames come tens of ms apart: idle workers must sleep,
+				  * and wake where they can run at once */
+				 .yield_workers = true,
+				 .pin_threads = true};
 	if (o->backend)
 		(void)sl_backend_from_string(o->backend, &ro.backend);
 	r = sl_runtime_new(m, &ro, &e->rt, &err);

@@ -1,7 +1,10 @@
 #include "kernels/runtime.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <pthreadpool.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,8 @@ struct sl_runtime {
 	sl_runtime_options opt;
 	uint8_t *arena;
 	pthreadpool_t pool;
+	bool pinned; /* pin_threads done for pinned_caller */
+	pthread_t pinned_caller;
 	int n_steps;
 	sl_step *steps;
 };
@@ -270,6 +275,71 @@ const sl_tensor *sl_runtime_output_tensor(const sl_runtime *rt, int i)
 	return &rt->model->tensors[rt->model->outputs[i]];
 }
 
+typedef struct {
+	pthread_t caller;
+	cpu_set_t allowed;
+	int n_cpus, threads;
+	atomic_int arrived, next_worker;
+} pin_ctx;
+
+static int nth_cpu(const cpu_set_t *s, int k)
+{
+	for (int c = 0, seen = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, s) && seen++ == k)
+			return c;
+	return -1;
+}
+
+static void pin_task(void *arg, size_t i)
+{
+	(void)i;
+	pin_ctx *p = arg;
+	const int slot =
+	    pthread_equal(pthread_self(), p->caller) ? 0 : 1 + atomic_fetch_add(&p->next_worker, 1);
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(nth_cpu(&p->allowed, slot % p->n_cpus), &one);
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+	/* Hold every thread until all have arrived, so that none runs a second
+	 * item (and takes a second CPU); bounded, in case one never comes. */
+	atomic_fetch_add(&p->arrived, 1);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (atomic_load(&p->arrived) < p->threads &&
+		 (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 100000000L);
+}
+
+static cpu_set_t allowed_cpus;
+static pthread_once_t allowed_once = PTHREAD_ONCE_INIT;
+
+static void read_allowed(void)
+{
+	if (sched_getaffinity(0, sizeof(allowed_cpus), &allowed_cpus) < 0)
+		CPU_ZERO(&allowed_cpus);
+}
+
+static void pin(sl_runtime *rt)
+{
+	if (!rt->pool || !rt->opt.pin_threads ||
+	    (rt->pinned && pthread_equal(rt->pinned_caller, pthread_self())))
+		return;
+	pin_ctx p = {.caller = pthread_self(), .threads = (int)pthreadpool_get_threads_count(rt->pool)};
+	/* The CPUs the process may use, read before anything was pinned: a caller
+	 * pinned by an earlier runtime would otherwise offer only its own CPU. */
+	pthread_once(&allowed_once, read_allowed);
+	p.allowed = allowed_cpus;
+	if ((p.n_cpus = CPU_COUNT(&p.allowed)) < 1)
+		return;
+	atomic_init(&p.arrived, 0);
+	atomic_init(&p.next_worker, 0);
+	pthreadpool_parallelize_1d(rt->pool, pin_task, &p, (size_t)p.threads, 0);
+	rt->pinned = true;
+	rt->pinned_caller = p.caller;
+}
+
 static void noop_task(void *ctx, size_t i)
 {
 	(void)ctx;
@@ -290,6 +360,7 @@ static int settle(sl_runtime *rt, int r)
 
 int sl_runtime_invoke(sl_runtime *rt)
 {
+	pin(rt);
 	for (int i = 0; i < rt->n_steps; i++) {
 		sl_step *s = &rt->steps[i];
 		if (!s->run)
@@ -310,6 +381,7 @@ static double now_ms(void)
 
 int sl_runtime_invoke_timed(sl_runtime *rt, double *step_ms)
 {
+	pin(rt);
 	double t0 = now_ms();
 	for (int i = 0; i < rt->n_steps; i++) {
 		sl_step *s = &rt->steps[i];
@@ -327,6 +399,7 @@ int sl_runtime_invoke_timed(sl_runtime *rt, double *step_ms)
 
 int sl_runtime_invoke_observed(sl_runtime *rt, sl_runtime_observer cb, void *userdata)
 {
+	pin(rt);
 	const sl_model *m = rt->model;
 	for (int i = 0; i < rt->n_steps; i++) {
 		sl_step *s = &rt->steps[i];

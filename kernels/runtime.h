@@ -43,6 +43,14 @@ typedef struct {
 	 * (the daemon) pays most of a core per worker for nothing; one that
 	 * invokes back to back (benchmarks) is better served by the spinning. */
 	bool yield_workers;
+	/* With threads > 1: at the first invoke from a thread, pin that thread to
+	 * the first CPU it may use and each pool worker to one of the next. The
+	 * pool's threads spin-wait for one another, so a worker the scheduler
+	 * wakes onto the caller's CPU stalls the operation until one of them is
+	 * preempted: in a VM, waking after an idle gap did so for ~8 ms of most
+	 * frames (sleeping workers look busy to the guest). The caller stays
+	 * pinned after invoke returns. */
+	bool pin_threads;
 } sl_runtime_options;
 
 /* Which implementation executes a node, for `sightline inspect`. */

@@ -3,13 +3,13 @@
  * mixed (sparse kernels for the pruned layers, XNNPACK for the rest) at 1 and
  * 2 threads, all in the same run.
  *
- *   bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%] [-g gap_ms] [-b] [-y] [-v] [MODEL.tflite]
+ *   bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%] [-g gap_ms] [-b] [-y] [-p] [-v] [MODEL.tflite]
  *
  * -v: per sparse step, dense and sparse minimum times. -g: pause before each
  * timed invocation (default 60 ms; see gap()). -b: each configuration's runs
  * back to back instead of round-robin (use with -g 0). -y: the runtimes send
- * their workers to sleep after each invocation (yield_workers), as the
- * daemon's do.
+ * their workers to sleep after each invocation (yield_workers), -p: pin the
+ * threads to CPUs (pin_threads); the daemon does both.
  *
  * Pruning is by magnitude, per layer: the blocks with the smallest sum of
  * |w - zp| * scale become the zero point, in a copy of the weights owned by
@@ -264,12 +264,14 @@ typedef struct {
 int main(int argc, char **argv)
 {
 	int runs = 40, warmup = 5, sp = 80;
-	bool verbose = false, blocked = false, yield = false;
-	for (int o; (o = getopt(argc, argv, "r:w:s:g:byv")) != -1;) {
+	bool verbose = false, blocked = false, yield = false, pin = false;
+	for (int o; (o = getopt(argc, argv, "r:w:s:g:bypv")) != -1;) {
 		if (o == 'b')
 			blocked = true;
 		else if (o == 'y')
 			yield = true;
+		else if (o == 'p')
+			pin = true;
 		else if (o == 'g')
 			gap_ms = atoi(optarg);
 		else if (o == 'v')
@@ -282,7 +284,7 @@ int main(int argc, char **argv)
 			sp = atoi(optarg);
 		else {
 			fprintf(stderr, "usage: bench_sparse_e2e [-r runs] [-w warmup] [-s sparsity%%] [-g "
-					"gap_ms] [-b] [-y] [-v] [MODEL]\n");
+					"gap_ms] [-b] [-y] [-p] [-v] [MODEL]\n");
 			return 2;
 		}
 	}
@@ -332,7 +334,8 @@ int main(int argc, char **argv)
 					      .numerics = SL_NUMERICS_FAST,
 					      .threads = cf[c].threads,
 					      .no_sparse = cf[c].no_sparse,
-					      .yield_workers = yield};
+					      .yield_workers = yield,
+					      .pin_threads = pin};
 		r = sl_runtime_new(m, &o, &cf[c].rt, &err);
 		cf[c].t = calloc((size_t)runs, sizeof(double));
 		if (r < 0 || !cf[c].t) {

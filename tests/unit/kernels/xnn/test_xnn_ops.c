@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -532,5 +533,67 @@ Test(xnn_ops, yield_workers_sleep_after_invoke)
 		cr_assert_eq(busy_threads(), 0, "invoke %d: a pool worker still runs 10 ms after it", i);
 	}
 	sl_runtime_free(rt);
+	xt_fini(&g);
+}
+
+/* The single CPU a thread of this process may run on, -1 if several. */
+static int only_cpu(int tid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int cpu = -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "Cpus_allowed_list:", 18) == 0) {
+			char *end;
+			const long c = strtol(line + 18, &end, 10);
+			cpu = *end == '\n' ? (int)c : -1;
+		}
+	fclose(f);
+	return cpu;
+}
+
+/* pin_threads: the caller on one CPU, the pool's worker on another, so that
+ * waking the worker never queues it behind a spinning caller. */
+Test(xnn_ops, pin_threads_one_cpu_each)
+{
+	cpu_set_t all;
+	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	if (CPU_COUNT(&all) < 2)
+		cr_skip_test("one CPU: nothing to spread");
+	xt_graph g;
+	xt_init(&g, 97);
+	sl_node n = {.op = SL_OP_RELU};
+	single(&g, &n, (qp)F32, (qp)F32, 4, (const int32_t[]){1, 64, 64, 32}, 0, NULL);
+	/* Twice: the second runtime's caller is pinned already, and its worker
+	 * must still get a CPU of its own. */
+	for (int round = 0; round < 2; round++) {
+		const sl_runtime_options o = {
+		    .backend = SL_BACKEND_XNNPACK, .threads = 2, .pin_threads = true};
+		sl_runtime *rt = NULL;
+		sl_error err = {{0}};
+		cr_assert_eq(sl_runtime_new(g.m, &o, &rt, &err), 0, "%s", err.msg);
+		cr_assert_eq(sl_runtime_invoke(rt), 0);
+		const int mine = only_cpu(gettid());
+		cr_assert_geq(mine, 0, "the caller is pinned to one CPU");
+		DIR *d = opendir("/proc/self/task");
+		cr_assert(d);
+		int workers = 0;
+		for (struct dirent *e; (e = readdir(d));) {
+			const int tid = atoi(e->d_name),
+				  cpu = tid > 0 && tid != gettid() ? only_cpu(tid) : -1;
+			if (cpu >= 0) {
+				cr_expect_neq(cpu, mine, "round %d: thread %d shares the caller's CPU %d",
+					      round, tid, cpu);
+				workers++;
+			}
+		}
+		closedir(d);
+		cr_expect_eq(workers, 1, "round %d: one pinned worker", round);
+		cr_assert_eq(sl_runtime_invoke(rt), 0, "a second invoke (already pinned) still runs");
+		sl_runtime_free(rt);
+	}
 	xt_fini(&g);
 }
