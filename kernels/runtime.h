@@ -44,12 +44,12 @@ typedef struct {
 	 * invokes back to back (benchmarks) is better served by the spinning. */
 	bool yield_workers;
 	/* With threads > 1: at the first invoke from a thread, pin that thread to
-	 * the first CPU it may use and each pool worker to one of the next. The
-	 * pool's threads spin-wait for one another, so a worker the scheduler
-	 * wakes onto the caller's CPU stalls the operation until one of them is
-	 * preempted: in a VM, waking after an idle gap did so for ~8 ms of most
-	 * frames (sleeping workers look busy to the guest). The caller stays
-	 * pinned after invoke returns. */
+	 * the first CPU the process may use (its affinity when a runtime first
+	 * pinned) and each pool worker to one of the next. The pool's threads
+	 * spin-wait for one another, so a worker the scheduler wakes onto the
+	 * caller's CPU stalls the operation until one of them is preempted: in a
+	 * VM, waking after an idle gap did so for ~8 ms of most frames (idle
+	 * vCPUs look busy to the guest). The caller stays pinned afterwards. */
 	bool pin_threads;
 } sl_runtime_options;
 
