@@ -244,6 +244,7 @@ void sl_daemon_status(sl_daemon *d, sl_dbus_status *st)
 	    .latency_p50_ms = sl_window_percentile(&d->lat_window, 0.50),
 	    .latency_p95_ms = sl_window_percentile(&d->lat_window, 0.95),
 	    .latency_p99_ms = sl_window_percentile(&d->lat_window, 0.99),
+	    .latency_samples = (uint64_t)d->lat_window.n,
 	};
 	if (isnan(st->latency_p50_ms))
 		st->latency_p50_ms = st->latency_p95_ms = st->latency_p99_ms = 0;

@@ -122,6 +122,7 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
 	    {"FramesInferred", offsetof(sl_dbus_status, frames_inferred)},
 	    {"FramesDropped", offsetof(sl_dbus_status, frames_dropped)},
 	    {"FramesCorrupt", offsetof(sl_dbus_status, frames_corrupt)},
+	    {"LatencySamples", offsetof(sl_dbus_status, latency_samples)},
 	};
 	static const struct {
 		const char *name;
@@ -460,6 +461,7 @@ static const sd_bus_vtable vtable[] = {
     SD_BUS_PROPERTY("LatencyP50Ms", "d", get_property, 0, 0),
     SD_BUS_PROPERTY("LatencyP95Ms", "d", get_property, 0, 0),
     SD_BUS_PROPERTY("LatencyP99Ms", "d", get_property, 0, 0),
+    SD_BUS_PROPERTY("LatencySamples", "t", get_property, 0, 0),
     /* Every method is UNPRIVILEGED to sd-bus (which would otherwise demand
      * CAP_SYS_ADMIN on the system bus): readers are open to all, and the
      * actions run their own authorise step after validation. */

@@ -38,6 +38,7 @@ typedef struct {
 	double latency_target_ms;
 	uint64_t frames_captured, frames_inferred, frames_dropped, frames_corrupt;
 	double fps, latency_p50_ms, latency_p95_ms, latency_p99_ms;
+	uint64_t latency_samples; /* results the percentiles cover */
 } sl_dbus_status;
 
 typedef struct {

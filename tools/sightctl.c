@@ -169,8 +169,8 @@ static int cmd_status(sd_bus *bus, const opts *o)
 		printf("Frames:         %llu captured, %llu inferred, %llu dropped, %llu corrupt\n",
 		       T("FramesCaptured"), T("FramesInferred"), T("FramesDropped"), T("FramesCorrupt"));
 		printf("Rate:           %.1f fps\n", D("Fps"));
-		printf("Latency:        p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", D("LatencyP50Ms"),
-		       D("LatencyP95Ms"), D("LatencyP99Ms"));
+		printf("Latency:        p50 %.2f ms, p95 %.2f ms, p99 %.2f ms (last %llu results)\n",
+		       D("LatencyP50Ms"), D("LatencyP95Ms"), D("LatencyP99Ms"), T("LatencySamples"));
 #undef S
 #undef D
 #undef T

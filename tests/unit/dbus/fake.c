@@ -32,6 +32,7 @@ static void get_status(void *userdata, sl_dbus_status *st)
 	    .latency_p50_ms = 1.5,
 	    .latency_p95_ms = 2.5,
 	    .latency_p99_ms = 3.5,
+	    .latency_samples = 7,
 	};
 }
 

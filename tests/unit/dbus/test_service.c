@@ -87,9 +87,12 @@ Test(dbus_service, properties_have_their_types_and_values)
 	static const struct {
 		const char *n;
 		uint64_t v;
-	} u64s[] = {
-	    {"FramesCaptured", 10}, {"FramesInferred", 9}, {"FramesDropped", 1}, {"FramesCorrupt", 0}};
-	for (size_t i = 0; i < 4; i++) {
+	} u64s[] = {{"FramesCaptured", 10},
+		    {"FramesInferred", 9},
+		    {"FramesDropped", 1},
+		    {"FramesCorrupt", 0},
+		    {"LatencySamples", 7}};
+	for (size_t i = 0; i < 5; i++) {
 		uint64_t t;
 		get_prop(u64s[i].n, 't', &t);
 		cr_expect_eq(t, u64s[i].v, "%s", u64s[i].n);
