@@ -358,9 +358,8 @@ static int settle(sl_runtime *rt, int r)
 	return r;
 }
 
-int sl_runtime_invoke(sl_runtime *rt)
+static int run_steps(sl_runtime *rt)
 {
-	pin(rt);
 	for (int i = 0; i < rt->n_steps; i++) {
 		sl_step *s = &rt->steps[i];
 		if (!s->run)
@@ -370,6 +369,17 @@ int sl_runtime_invoke(sl_runtime *rt)
 			return settle(rt, r);
 	}
 	return settle(rt, 0);
+}
+
+int sl_runtime_warm_up(sl_runtime *rt)
+{
+	return run_steps(rt);
+}
+
+int sl_runtime_invoke(sl_runtime *rt)
+{
+	pin(rt);
+	return run_steps(rt);
 }
 
 static double now_ms(void)

@@ -116,6 +116,11 @@ const sl_tensor *sl_runtime_input_tensor(const sl_runtime *rt, int i);
 const sl_tensor *sl_runtime_output_tensor(const sl_runtime *rt, int i);
 
 int sl_runtime_invoke(sl_runtime *rt);
+/* invoke() on whatever the input holds, without pin_threads: the first run
+ * of a runtime pays its page faults and first-use setup, so a caller that
+ * prepares runtimes on one thread and runs them on another (the daemon's
+ * loader) can pay it there, and find a broken model before it serves. */
+int sl_runtime_warm_up(sl_runtime *rt);
 /* invoke() that calls cb after each step with the tensor that step produced,
  * while its data is still valid (the arena planner reuses memory, so a
  * tensor may be overwritten by later steps). For calibration and debugging. */
