@@ -29,6 +29,20 @@ typedef struct {
 	long peak_rss;
 } bench_result;
 
+enum { OPT_LABEL_OFFSET = SL_CLI_OPT__FIRST_PRIVATE, OPT_LIMIT, OPT_PLOT, OPT_NO_WRITE };
+static const struct option longopts[] = {
+    SL_CLI_LONGOPTS_ENGINE,
+    SL_CLI_LONGOPTS_NUMERICS,
+    SL_CLI_LONGOPTS_JSON,
+    SL_CLI_LONGOPTS_INPUT,
+    SL_CLI_LONGOPTS_HELP,
+    {"label-offset", 1, NULL, OPT_LABEL_OFFSET},
+    {"limit", 1, NULL, OPT_LIMIT},
+    {"plot", 1, NULL, OPT_PLOT},
+    {"no-write", 0, NULL, OPT_NO_WRITE},
+    {0},
+};
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: sightline bench LADDER_DIR DIR [options]\n"
@@ -38,8 +52,7 @@ static void usage(FILE *f)
 		   "  --limit N               only the first N images\n"
 		   "  --plot FILE.svg         accuracy against latency with the Pareto frontier\n"
 		   "  --no-write              leave the manifest untouched\n");
-	sl_cli_print_common_help(f, SL_CLI_HELP_ENGINE | SL_CLI_HELP_NUMERICS | SL_CLI_HELP_JSON |
-					SL_CLI_HELP_INPUT);
+	sl_cli_print_common_help(f, longopts);
 }
 
 /* Dequantized output values, then the indices of the k largest (ties: lower index). */
@@ -213,19 +226,6 @@ static double jnum(json_object *o, const char *key, double dflt)
 
 int sl_cli_bench(int argc, char **argv)
 {
-	enum { OPT_LABEL_OFFSET = SL_CLI_OPT__FIRST_PRIVATE, OPT_LIMIT, OPT_PLOT, OPT_NO_WRITE };
-	static const struct option longopts[] = {
-	    SL_CLI_LONGOPTS_ENGINE,
-	    SL_CLI_LONGOPTS_NUMERICS,
-	    SL_CLI_LONGOPTS_JSON,
-	    SL_CLI_LONGOPTS_INPUT,
-	    SL_CLI_LONGOPTS_HELP,
-	    {"label-offset", 1, NULL, OPT_LABEL_OFFSET},
-	    {"limit", 1, NULL, OPT_LIMIT},
-	    {"plot", 1, NULL, OPT_PLOT},
-	    {"no-write", 0, NULL, OPT_NO_WRITE},
-	    {0},
-	};
 	sl_cli_opts co;
 	sl_cli_opts_init(&co);
 	int offset = 0, limit = 0, c;

@@ -20,6 +20,42 @@
 	"fp32,int8,sparse-50,sparse-50-int8,sparse-70,sparse-70-int8,sparse-80,sparse-80-int8,sparse-90,"    \
 	"sparse-90-int8,channels-25,channels-25-int8,channels-50,channels-50-int8"
 
+enum {
+	OPT_CALIB = SL_CLI_OPT__FIRST_PRIVATE,
+	OPT_CALIB_LIMIT,
+	OPT_OUT,
+	OPT_VARIANTS,
+	OPT_METHOD,
+	OPT_PERCENTILE,
+	OPT_NO_RECOVERY,
+	OPT_NO_BIAS,
+	OPT_EVAL,
+	OPT_VERBOSE,
+	OPT_POSITIONS,
+	OPT_SENS_IMAGES,
+};
+/* No --json, --top, --softmax or detector options: nothing here prints
+ * classes or boxes, so they are not taken. */
+static const struct option longopts[] = {
+    SL_CLI_LONGOPTS_ENGINE,
+    SL_CLI_LONGOPTS_LABELS,
+    SL_CLI_LONGOPTS_INPUT,
+    SL_CLI_LONGOPTS_HELP,
+    {"calib", 1, NULL, OPT_CALIB},
+    {"calib-limit", 1, NULL, OPT_CALIB_LIMIT},
+    {"out", 1, NULL, OPT_OUT},
+    {"variants", 1, NULL, OPT_VARIANTS},
+    {"method", 1, NULL, OPT_METHOD},
+    {"percentile", 1, NULL, OPT_PERCENTILE},
+    {"no-recovery", 0, NULL, OPT_NO_RECOVERY},
+    {"no-bias-correction", 0, NULL, OPT_NO_BIAS},
+    {"eval", 1, NULL, OPT_EVAL},
+    {"verbose", 0, NULL, OPT_VERBOSE},
+    {"positions", 1, NULL, OPT_POSITIONS},
+    {"sens-images", 1, NULL, OPT_SENS_IMAGES},
+    {0},
+};
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -42,8 +78,7 @@ static void usage(FILE *f)
 		"  --sens-images N         images the sparsity allocation measures on (default 32)\n"
 		"Calibration images are preprocessed as sightline eval does, and the manifest records how:\n"
 		"the daemon then prepares its frames the same way.\n");
-	/* No --json, --top, --softmax or detector options: nothing here prints classes or boxes. */
-	sl_cli_print_common_help(f, SL_CLI_HELP_ENGINE | SL_CLI_HELP_LABELS | SL_CLI_HELP_INPUT);
+	sl_cli_print_common_help(f, longopts);
 }
 
 static void progress(void *ud, const char *msg)
@@ -179,39 +214,6 @@ static int check_variants(const char *spec)
 
 int sl_cli_compress(int argc, char **argv)
 {
-	enum {
-		OPT_CALIB = SL_CLI_OPT__FIRST_PRIVATE,
-		OPT_CALIB_LIMIT,
-		OPT_OUT,
-		OPT_VARIANTS,
-		OPT_METHOD,
-		OPT_PERCENTILE,
-		OPT_NO_RECOVERY,
-		OPT_NO_BIAS,
-		OPT_EVAL,
-		OPT_VERBOSE,
-		OPT_POSITIONS,
-		OPT_SENS_IMAGES,
-	};
-	static const struct option longopts[] = {
-	    SL_CLI_LONGOPTS_ENGINE,
-	    SL_CLI_LONGOPTS_LABELS,
-	    SL_CLI_LONGOPTS_INPUT,
-	    SL_CLI_LONGOPTS_HELP,
-	    {"calib", 1, NULL, OPT_CALIB},
-	    {"calib-limit", 1, NULL, OPT_CALIB_LIMIT},
-	    {"out", 1, NULL, OPT_OUT},
-	    {"variants", 1, NULL, OPT_VARIANTS},
-	    {"method", 1, NULL, OPT_METHOD},
-	    {"percentile", 1, NULL, OPT_PERCENTILE},
-	    {"no-recovery", 0, NULL, OPT_NO_RECOVERY},
-	    {"no-bias-correction", 0, NULL, OPT_NO_BIAS},
-	    {"eval", 1, NULL, OPT_EVAL},
-	    {"verbose", 0, NULL, OPT_VERBOSE},
-	    {"positions", 1, NULL, OPT_POSITIONS},
-	    {"sens-images", 1, NULL, OPT_SENS_IMAGES},
-	    {0},
-	};
 	sl_cli_opts co;
 	sl_cli_opts_init(&co);
 	sl_compress_opts o;

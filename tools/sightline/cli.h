@@ -1,6 +1,7 @@
 /* Internal interface of the `sightline` command-line tool. */
 #pragma once
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -85,23 +86,12 @@ enum {
 #define SL_CLI_LONGOPTS_HELP {"help", 0, NULL, SL_CLI_OPT_HELP}
 /* clang-format on */
 
-/* The same groups for the help text. */
-enum {
-	SL_CLI_HELP_ENGINE = 1u << 0,
-	SL_CLI_HELP_NUMERICS = 1u << 1,
-	SL_CLI_HELP_JSON = 1u << 2,
-	SL_CLI_HELP_LABELS = 1u << 3,
-	SL_CLI_HELP_RESULTS = 1u << 4,
-	SL_CLI_HELP_INPUT = 1u << 5,
-	SL_CLI_HELP_DETECT = 1u << 6,
-	SL_CLI_HELP_ALL = (1u << 7) - 1,
-};
-
 /* Handle one shared option: 1 handled, 0 not a shared option, -1 invalid
  * (message printed). */
 int sl_cli_common_opt(int c, const char *arg, sl_cli_opts *o);
-/* The help lines of the given SL_CLI_HELP_* groups. */
-void sl_cli_print_common_help(FILE *f, unsigned groups);
+/* The help lines of the shared options in longopts (a subcommand's getopt
+ * table, {0}-terminated): help and parsing cannot disagree. */
+void sl_cli_print_common_help(FILE *f, const struct option *longopts);
 
 /* Message helpers: everything goes to stderr prefixed with "sightline: ". */
 __attribute__((format(printf, 1, 2))) void sl_cli_error(const char *fmt, ...);

@@ -11,49 +11,57 @@
 #include "tools/sightline/cli.h"
 
 static const struct {
-	unsigned group;
+	int opt; /* SL_CLI_OPT_* */
 	const char *text;
 } common_help[] = {
-    {SL_CLI_HELP_ENGINE,
+    {SL_CLI_OPT_BACKEND,
      "  --backend B             xnnpack (default): XNNPACK with our sparse and dense kernels; ref:\n"
      "                          scalar reference only; dense: our dense int8 kernels (AVX2, NEON)\n"},
-    {SL_CLI_HELP_NUMERICS,
+    {SL_CLI_OPT_NUMERICS,
      "  --numerics tflite|fast  int8 rounding: tflite (default) is bit-exact with TFLite's reference\n"
      "                          kernels on every backend and CPU; fast (xnnpack backend only) lets\n"
      "                          XNNPACK round its own way, as LiteRT's XNNPACK delegate does\n"},
-    {SL_CLI_HELP_ENGINE, "  --threads N             worker threads for XNNPACK (default 1)\n"},
-    {SL_CLI_HELP_JSON, "  --json                  machine-readable output\n"},
-    {SL_CLI_HELP_LABELS, "  --labels FILE           class names, one per line (line i = class i)\n"},
-    {SL_CLI_HELP_RESULTS, "  --top K                 classes to print (default 5)\n"},
-    {SL_CLI_HELP_INPUT,
+    {SL_CLI_OPT_THREADS, "  --threads N             worker threads for XNNPACK (default 1)\n"},
+    {SL_CLI_OPT_JSON, "  --json                  machine-readable output\n"},
+    {SL_CLI_OPT_LABELS, "  --labels FILE           class names, one per line (line i = class i)\n"},
+    {SL_CLI_OPT_TOP, "  --top K                 classes to print (default 5)\n"},
+    {SL_CLI_OPT_CROP,
      "  --crop F                centre-crop fraction, 0.01 <= F <= 1 (default 0.875 for classifiers;\n"
-     "                          use 1 for inputs already at the model's size, e.g. CIFAR-10)\n"
+     "                          use 1 for inputs already at the model's size, e.g. CIFAR-10)\n"},
+    {SL_CLI_OPT_FIT,
      "  --fit MODE              central: crop F of each side, then stretch to the input (default\n"
      "                          for classifiers, as TF-slim's central_crop); crop: crop F of the\n"
      "                          largest centred region with the input's aspect; letterbox: whole\n"
-     "                          image padded to the input's aspect (default for detectors); stretch\n"
+     "                          image padded to the input's aspect (default for detectors); stretch\n"},
+    {SL_CLI_OPT_RESIZE,
      "  --resize MODE           area (default): box filter, which does not alias when shrinking and\n"
      "                          matches the antialiased resize TF/PIL pipelines use; bilinear;\n"
-     "                          auto: bilinear, or area when shrinking by more than 2x\n"
+     "                          auto: bilinear, or area when shrinking by more than 2x\n"},
+    {SL_CLI_OPT_INPUT_RANGE,
      "  --input-range LO,HI     real value range that pixel values 0..255 map to, linearly. Default:\n"
      "                          quantized inputs use the range their quantization covers (the model\n"
      "                          gets raw 0..255 for uint8, pixel-128 for int8: [-1,1] for MobileNet);\n"
      "                          float inputs use 0,255 for classifiers (CIFAR-10 ResNet) and -1,1 for\n"
      "                          BlazeFace-like detectors\n"},
-    {SL_CLI_HELP_RESULTS,
+    {SL_CLI_OPT_SOFTMAX,
      "  --softmax auto|yes|no   apply softmax to classifier outputs (auto: unless the graph ends\n"
      "                          in SOFTMAX/LOGISTIC)\n"},
-    {SL_CLI_HELP_DETECT,
-     "  --nms weighted|hard     detectors: MediaPipe's weighted NMS (default) or plain NMS\n"
-     "  --score-threshold S     detectors: minimum score after the sigmoid (default 0.5)\n"
+    {SL_CLI_OPT_NMS,
+     "  --nms weighted|hard     detectors: MediaPipe's weighted NMS (default) or plain NMS\n"},
+    {SL_CLI_OPT_SCORE_THRESHOLD,
+     "  --score-threshold S     detectors: minimum score after the sigmoid (default 0.5)\n"},
+    {SL_CLI_OPT_IOU_THRESHOLD,
      "  --iou-threshold T       detectors: overlap above which boxes are merged (default 0.3)\n"},
 };
 
-void sl_cli_print_common_help(FILE *f, unsigned groups)
+void sl_cli_print_common_help(FILE *f, const struct option *longopts)
 {
 	for (size_t i = 0; i < SL_ARRAY_SIZE(common_help); i++)
-		if (common_help[i].group & groups)
-			fputs(common_help[i].text, f);
+		for (const struct option *o = longopts; o->name; o++)
+			if (o->val == common_help[i].opt) {
+				fputs(common_help[i].text, f);
+				break;
+			}
 }
 
 void sl_cli_opts_init(sl_cli_opts *o)

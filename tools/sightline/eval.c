@@ -20,8 +20,18 @@ enum {
 };
 
 /* Top-1/top-5 against labels.txt: class names, --top, softmax and the
- * detector options would change nothing. */
-#define EVAL_HELP (SL_CLI_HELP_ENGINE | SL_CLI_HELP_NUMERICS | SL_CLI_HELP_JSON | SL_CLI_HELP_INPUT)
+ * detector options would change nothing, so they are not taken. */
+static const struct option longopts[] = {
+    SL_CLI_LONGOPTS_ENGINE,
+    SL_CLI_LONGOPTS_NUMERICS,
+    SL_CLI_LONGOPTS_JSON,
+    SL_CLI_LONGOPTS_INPUT,
+    SL_CLI_LONGOPTS_HELP,
+    {"label-offset", 1, NULL, OPT_LABEL_OFFSET},
+    {"limit", 1, NULL, OPT_LIMIT},
+    {"per-image", 1, NULL, OPT_PER_IMAGE},
+    {0},
+};
 
 static void usage(FILE *f)
 {
@@ -36,7 +46,7 @@ static void usage(FILE *f)
 	       "  --limit N               only the first N images\n"
 	       "  --per-image FILE        write \"file<TAB>label<TAB>top-5\" lines (the reference tool's "
 	       ".tsv)\n");
-	sl_cli_print_common_help(f, EVAL_HELP);
+	sl_cli_print_common_help(f, longopts);
 	fputs("JSON keys: top1, top5 (fractions), images, latency_ms {p50, p95, p99}, backend, threads.\n",
 	      f);
 }
@@ -134,17 +144,6 @@ static int read_labels(const char *path, int limit, entries *ret)
 
 int sl_cli_eval(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    SL_CLI_LONGOPTS_ENGINE,
-	    SL_CLI_LONGOPTS_NUMERICS,
-	    SL_CLI_LONGOPTS_JSON,
-	    SL_CLI_LONGOPTS_INPUT,
-	    SL_CLI_LONGOPTS_HELP,
-	    {"label-offset", 1, NULL, OPT_LABEL_OFFSET},
-	    {"limit", 1, NULL, OPT_LIMIT},
-	    {"per-image", 1, NULL, OPT_PER_IMAGE},
-	    {0},
-	};
 	sl_cli_opts o;
 	sl_cli_opts_init(&o);
 	int offset = 0, limit = 0, c;

@@ -9,6 +9,12 @@
 
 #define MAX_DETECTIONS 100
 
+static const struct option longopts[] = {
+    SL_CLI_LONGOPTS_ENGINE, SL_CLI_LONGOPTS_NUMERICS, SL_CLI_LONGOPTS_JSON,
+    SL_CLI_LONGOPTS_LABELS, SL_CLI_LONGOPTS_RESULTS,  SL_CLI_LONGOPTS_INPUT,
+    SL_CLI_LONGOPTS_DETECT, SL_CLI_LONGOPTS_HELP,     {0},
+};
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -17,7 +23,7 @@ static void usage(FILE *f)
 		"the boxes (BlazeFace-like detectors, recognised by their [1,896,16] + [1,896,1] outputs).\n"
 		"Latency is sl_runtime_invoke() alone, after one untimed warm-up run.\n"
 		"Options:\n");
-	sl_cli_print_common_help(f, SL_CLI_HELP_ALL);
+	sl_cli_print_common_help(f, longopts);
 }
 
 static json_object *jdouble(double v)
@@ -132,11 +138,6 @@ static int detect(sl_cli_session *s, const sl_cli_opts *o, const char *image, in
 
 int sl_cli_infer(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    SL_CLI_LONGOPTS_ENGINE, SL_CLI_LONGOPTS_NUMERICS, SL_CLI_LONGOPTS_JSON,
-	    SL_CLI_LONGOPTS_LABELS, SL_CLI_LONGOPTS_RESULTS,  SL_CLI_LONGOPTS_INPUT,
-	    SL_CLI_LONGOPTS_DETECT, SL_CLI_LONGOPTS_HELP,     {0},
-	};
 	sl_cli_opts o;
 	sl_cli_opts_init(&o);
 	int c;
