@@ -487,19 +487,30 @@ Test(xnn_ops, reshape_alias_left_to_runtime)
 
 /* ---- the thread pool between invocations ---- */
 
+/* The ids of this process's threads other than the caller (at most max). */
+static int other_threads(int *tids, int max)
+{
+	DIR *d = opendir("/proc/self/task");
+	cr_assert(d, "/proc/self/task: %s", strerror(errno));
+	int n = 0;
+	for (struct dirent *e; n < max && (e = readdir(d));) {
+		const int tid = atoi(e->d_name);
+		if (tid > 0 && tid != gettid())
+			tids[n++] = tid;
+	}
+	closedir(d);
+	return n;
+}
+
 /* Threads of this process, other than the caller, that are running or
  * runnable ('R' in /proc/self/task/TID/stat). */
 static int busy_threads(void)
 {
-	DIR *d = opendir("/proc/self/task");
-	cr_assert(d, "/proc/self/task: %s", strerror(errno));
-	int busy = 0;
-	for (struct dirent *e; (e = readdir(d));) {
-		const int tid = atoi(e->d_name);
-		if (tid <= 0 || tid == gettid())
-			continue;
+	int tids[64], busy = 0;
+	const int n = other_threads(tids, 64);
+	for (int i = 0; i < n; i++) {
 		char path[64], line[512];
-		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tids[i]);
 		FILE *f = fopen(path, "r");
 		if (!f)
 			continue; /* gone meanwhile */
@@ -507,8 +518,15 @@ static int busy_threads(void)
 		fclose(f);
 		busy += p && p[1] == ' ' && p[2] == 'R';
 	}
-	closedir(d);
 	return busy;
+}
+
+/* One fp32 RELU large enough for XNNPACK to split over the pool. */
+static void pool_graph(xt_graph *g, uint64_t seed)
+{
+	xt_init(g, seed);
+	sl_node n = {.op = SL_OP_RELU};
+	single(g, &n, (qp)F32, (qp)F32, 4, (const int32_t[]){1, 64, 64, 32}, 0, NULL);
 }
 
 /* pthreadpool's workers spin for milliseconds after each parallel call;
@@ -519,9 +537,7 @@ static int busy_threads(void)
 Test(xnn_ops, yield_workers_sleep_after_invoke)
 {
 	xt_graph g;
-	xt_init(&g, 96);
-	sl_node n = {.op = SL_OP_RELU};
-	single(&g, &n, (qp)F32, (qp)F32, 4, (const int32_t[]){1, 64, 64, 32}, 0, NULL);
+	pool_graph(&g, 96);
 	const sl_runtime_options o = {.backend = SL_BACKEND_XNNPACK, .threads = 2, .yield_workers = true};
 	sl_runtime *rt = NULL;
 	sl_error err = {{0}};
@@ -564,9 +580,7 @@ Test(xnn_ops, pin_threads_one_cpu_each)
 	if (CPU_COUNT(&all) < 2)
 		cr_skip_test("one CPU: nothing to spread");
 	xt_graph g;
-	xt_init(&g, 97);
-	sl_node n = {.op = SL_OP_RELU};
-	single(&g, &n, (qp)F32, (qp)F32, 4, (const int32_t[]){1, 64, 64, 32}, 0, NULL);
+	pool_graph(&g, 97);
 	/* Twice: the second runtime's caller is pinned already, and its worker
 	 * must still get a CPU of its own. */
 	for (int round = 0; round < 2; round++) {
@@ -582,19 +596,16 @@ Test(xnn_ops, pin_threads_one_cpu_each)
 		cr_assert_eq(sl_runtime_invoke(rt), 0);
 		const int mine = only_cpu(gettid());
 		cr_assert_geq(mine, 0, "the caller is pinned to one CPU");
-		DIR *d = opendir("/proc/self/task");
-		cr_assert(d);
-		int workers = 0;
-		for (struct dirent *e; (e = readdir(d));) {
-			const int tid = atoi(e->d_name),
-				  cpu = tid > 0 && tid != gettid() ? only_cpu(tid) : -1;
+		int tids[64], workers = 0;
+		const int n = other_threads(tids, 64);
+		for (int i = 0; i < n; i++) {
+			const int cpu = only_cpu(tids[i]);
 			if (cpu >= 0) {
 				cr_expect_neq(cpu, mine, "round %d: thread %d shares the caller's CPU %d",
-					      round, tid, cpu);
+					      round, tids[i], cpu);
 				workers++;
 			}
 		}
-		closedir(d);
 		cr_expect_eq(workers, 1, "round %d: one pinned worker", round);
 		cr_assert_eq(sl_runtime_invoke(rt), 0, "a second invoke (already pinned) still runs");
 		sl_runtime_free(rt);
