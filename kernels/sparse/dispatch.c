@@ -17,6 +17,7 @@
 
 static const sl_sparse_q8_impl q8_impls[] = {
 #if defined(__x86_64__)
+    {"avx512", SL_SPARSE_ISA_AVX512 | SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx512, true, false},
     {"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2, true, false},
     {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41, true, false},
 #endif
@@ -51,6 +52,9 @@ static void detect(void)
 			isa |= SL_SPARSE_ISA_SSE41;
 		if (cpuinfo_has_x86_avx2() && cpuinfo_has_x86_fma3())
 			isa |= SL_SPARSE_ISA_AVX2;
+		if (cpuinfo_has_x86_avx512f() && cpuinfo_has_x86_avx512bw() && cpuinfo_has_x86_avx512dq() &&
+		    cpuinfo_has_x86_avx512vl())
+			isa |= SL_SPARSE_ISA_AVX512;
 #elif defined(__aarch64__)
 		if (cpuinfo_has_arm_neon())
 			isa |= SL_SPARSE_ISA_NEON;
@@ -66,6 +70,9 @@ static void detect(void)
 			isa |= SL_SPARSE_ISA_SSE41;
 		if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 			isa |= SL_SPARSE_ISA_AVX2;
+		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+			isa |= SL_SPARSE_ISA_AVX512;
 #elif defined(__aarch64__)
 		isa |= SL_SPARSE_ISA_NEON; /* mandatory in AArch64 */
 		if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP)

@@ -179,6 +179,7 @@ enum {
 	SL_SPARSE_ISA_AVX2 = 1u << 1, /* with FMA3 */
 	SL_SPARSE_ISA_NEON = 1u << 2,
 	SL_SPARSE_ISA_NEON_DOT = 1u << 3,
+	SL_SPARSE_ISA_AVX512 = 1u << 4, /* F, BW, DQ and VL */
 };
 
 /* Requirements of a kernel on the packed layer. */

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SL_SPARSE_ROWS_MAX 32 /* largest tile of any kernel */
+#define SL_SPARSE_ROWS_MAX 64 /* largest tile of any kernel (AVX-512, tiny K) */
 
 typedef struct {
 	const uint8_t *in;

@@ -15,7 +15,7 @@
 #include "kernels/sparse/sparse.h"
 #include "sparse_test_util.h"
 
-static const size_t ms[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 49, 64, 70, 130};
+static const size_t ms[] = {1, 5, 8, 9, 16, 17, 31, 32, 33, 49, 64, 70, 113, 130};
 static const int ns[] = {1, 2, 15, 16, 17, 33};
 static const int ks[] = {1, 2, 3, 4, 5, 15, 16, 17, 33, 64, 255, 257};
 static const double sps[] = {0.0, 0.5, 0.9, 1.0};

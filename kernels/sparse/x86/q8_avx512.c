@@ -1,0 +1,221 @@
+/* AVX-512 int8/uint8 SpMM (built with -mavx512f -mavx512bw -mavx512dq
+ * -mavx512vl, reached through dispatch).
+ *
+ * Why it exists: on a CPU with AVX-512, Debian's XNNPACK runs its dense int8
+ * layers on 512-bit kernels (avx512skx), so an AVX2 sparse kernel gives up
+ * half its lead there. The tile, its packing and its output transposition are
+ * the AVX2 kernel's (q8_avx2_tile.h): they are shuffles, which 512-bit
+ * registers do not speed up. What changes is a channel's work: the products,
+ * the accumulation and the requantization run on 16 pixels per register
+ * (vpmaddwd zmm), and only the finished int32 results are split into the
+ * AVX2 halves the shared output code expects. Same arithmetic, bit for bit.
+ *
+ * Tiles: 64 pixels while the tile fits in L1 (tiny K: the per-channel setup,
+ * weight broadcasts and requantization constants, spread over more outputs),
+ * else 32 or 16; the last rows go through the AVX2 8-pixel tile. */
+#include <immintrin.h>
+
+#include "common/macros.h"
+#include "kernels/quant.h"
+#include "kernels/sparse/sparse_internal.h"
+
+static inline __attribute__((always_inline)) void channel_x(const sl_sparse_q8 *p, int n, const int16_t *at,
+							    __m256i zp16, __m256i *r, const int mr);
+#define SL_Q8_CHANNEL channel_x
+#include "kernels/sparse/x86/q8_avx2_tile.h"
+
+static inline __m512i bcast_pair512(const int16_t *w)
+{
+	int32_t v;
+	memcpy(&v, w, sizeof(v));
+	return _mm512_set1_epi32(v);
+}
+
+/* One block's products for pixels 16g..16g+15 (rows b and b + 2 mr of the
+ * tile: its two K pairs). */
+static inline __attribute__((always_inline)) __m512i block16(const int16_t *b, __m512i w01, __m512i w23,
+							     int g, const int mr)
+{
+	return _mm512_add_epi32(
+	    _mm512_madd_epi16(_mm512_load_si512((const void *)(b + 32 * g)), w01),
+	    _mm512_madd_epi16(_mm512_load_si512((const void *)(b + 2 * mr + 32 * g)), w23));
+}
+
+static inline __attribute__((always_inline)) void
+accumulate512(const sl_sparse_q8 *p, int n, const int16_t *at, int32_t init, __m512i *acc, const int mr)
+{
+	SL_UNROLL
+	for (int g = 0; g < mr / 16; g++)
+		acc[g] = _mm512_set1_epi32(init);
+	const uint16_t *idx = p->idx;
+	const int16_t *w = p->fast_requant ? p->w16x2 : p->w16;
+	uint32_t i = p->row[n];
+	const uint32_t e = p->row[n + 1];
+	for (; i + 2 <= e; i += 2) {
+		const int16_t *b0 = at + (size_t)idx[i] * 4 * mr, *b1 = at + (size_t)idx[i + 1] * 4 * mr;
+		const __m512i w0 = bcast_pair512(w + 4 * (size_t)i),
+			      w1 = bcast_pair512(w + 4 * (size_t)i + 2);
+		const __m512i w2 = bcast_pair512(w + 4 * (size_t)i + 4),
+			      w3 = bcast_pair512(w + 4 * (size_t)i + 6);
+		SL_UNROLL
+		for (int g = 0; g < mr / 16; g++)
+			acc[g] = _mm512_add_epi32(
+			    acc[g], _mm512_add_epi32(block16(b0, w0, w1, g, mr), block16(b1, w2, w3, g, mr)));
+	}
+	if (i < e) {
+		const int16_t *b0 = at + (size_t)idx[i] * 4 * mr;
+		const __m512i w0 = bcast_pair512(w + 4 * (size_t)i),
+			      w1 = bcast_pair512(w + 4 * (size_t)i + 2);
+		SL_UNROLL
+		for (int g = 0; g < mr / 16; g++)
+			acc[g] = _mm512_add_epi32(acc[g], block16(b0, w0, w1, g, mr));
+	}
+}
+
+/* rq_fast (q8_avx2_tile.h) on 16 lanes. */
+static inline __attribute__((always_inline)) __m512i rq_fast512(__m512i x2, const sl_sparse_q8_chan *c,
+								const bool neg)
+{
+	if (c->lshift)
+		x2 = _mm512_sll_epi32(x2, _mm_cvtsi32_si128(c->lshift));
+	const __m512i m = _mm512_set1_epi32(c->mult);
+	const __m512i nudge = _mm512_set1_epi64(c->nudge);
+	const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x2, m), nudge);
+	const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x2, 32), m), nudge);
+	__m512i z = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+	if (c->rshift) {
+		if (neg)
+			z = _mm512_add_epi32(z, _mm512_srai_epi32(x2, 31));
+		z = _mm512_sra_epi32(z, _mm_cvtsi32_si128(c->rshift));
+	}
+	return z;
+}
+
+/* rq_exact on 16 lanes. */
+static inline __m512i rq_exact512(__m512i x, const sl_sparse_q8_chan *c)
+{
+	if (c->lshift)
+		x = _mm512_sll_epi32(x, _mm_cvtsi32_si128(c->lshift));
+	const __m512i m = _mm512_set1_epi32(c->mult);
+	const __m512i nudge = _mm512_set1_epi64((int64_t)1 << 30);
+	const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, m), nudge);
+	const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m), nudge);
+	__m512i z = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
+	if (c->rshift) {
+		const int32_t mask = (int32_t)(((int64_t)1 << c->rshift) - 1);
+		const __m512i rem = _mm512_and_si512(z, _mm512_set1_epi32(mask));
+		const __m512i thr = _mm512_sub_epi32(_mm512_set1_epi32(mask >> 1), _mm512_srai_epi32(z, 31));
+		const __mmask16 up = _mm512_cmpgt_epi32_mask(rem, thr);
+		z = _mm512_sra_epi32(z, _mm_cvtsi32_si128(c->rshift));
+		z = _mm512_mask_add_epi32(z, up, z, _mm512_set1_epi32(1));
+	}
+	return z;
+}
+
+/* channel_avx2's contract (r[h]: pixels 16h.., packs order, zero point
+ * added) for tiles of 16 pixels or more. */
+static inline __attribute__((always_inline)) void channel512(const sl_sparse_q8 *p, int n, const int16_t *at,
+							     __m256i zp16, __m256i *r, const int mr)
+{
+	const sl_sparse_q8_chan *c = &p->ch[n];
+	if (p->row[n] == p->row[n + 1]) {
+		const __m256i k =
+		    _mm256_set1_epi16(p->out_u8 ? (int16_t)c->out_const : (int16_t)(int8_t)c->out_const);
+		SL_UNROLL
+		for (int h = 0; h < mr / 16; h++)
+			r[h] = k;
+		return;
+	}
+	__m512i acc[4];
+	if (p->rq == SL_SPARSE_RQ_FP32) {
+		accumulate512(p, n, at, c->bias_raw, acc, mr);
+		const __m512 s = _mm512_set1_ps(c->scale),
+			     top = _mm512_set1_ps((float)(p->act_max - p->out_zp));
+		SL_UNROLL
+		for (int g = 0; g < mr / 16; g++)
+			acc[g] = _mm512_cvtps_epi32(
+			    _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[g]), s), top));
+	} else if (p->fast_requant) {
+		accumulate512(p, n, at, (int32_t)((uint32_t)c->bias_raw * 2u), acc, mr);
+		if (rq_needs_neg(p)) {
+			SL_UNROLL
+			for (int g = 0; g < mr / 16; g++)
+				acc[g] = rq_fast512(acc[g], c, true);
+		} else {
+			SL_UNROLL
+			for (int g = 0; g < mr / 16; g++)
+				acc[g] = rq_fast512(acc[g], c, false);
+		}
+	} else {
+		accumulate512(p, n, at, c->bias_raw, acc, mr);
+		SL_UNROLL
+		for (int g = 0; g < mr / 16; g++)
+			acc[g] = rq_exact512(acc[g], c);
+	}
+	SL_UNROLL
+	for (int h = 0; h < mr / 16; h++)
+		r[h] = _mm256_adds_epi16(
+		    _mm256_packs_epi32(_mm512_castsi512_si256(acc[h]), _mm512_extracti64x4_epi64(acc[h], 1)),
+		    zp16);
+}
+
+static inline __attribute__((always_inline)) void channel_x(const sl_sparse_q8 *p, int n, const int16_t *at,
+							    __m256i zp16, __m256i *r, const int mr)
+{
+	if (mr >= 16)
+		channel512(p, n, at, zp16, r, mr);
+	else
+		channel_avx2(p, n, at, zp16, r, mr);
+}
+
+static void tile64(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
+		   size_t out_stride, int16_t *at)
+{
+	tile(p, in, in_stride, rows, out, out_stride, at, 64);
+}
+
+static void tile32(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
+		   size_t out_stride, int16_t *at)
+{
+	tile(p, in, in_stride, rows, out, out_stride, at, 32);
+}
+
+static void tile16(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
+		   size_t out_stride, int16_t *at)
+{
+	tile(p, in, in_stride, rows, out, out_stride, at, 16);
+}
+
+static void tile8(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
+		  size_t out_stride, int16_t *at)
+{
+	tile(p, in, in_stride, rows, out, out_stride, at, 8);
+}
+
+void sl_sparse_q8_avx512(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
+			 size_t in_stride, void *out, size_t out_stride, void *scratch)
+{
+	int16_t *at = sl_x86_align64(scratch);
+	const uint8_t *a = in;
+	uint8_t *o = out;
+	const size_t tb = sl_sparse_q8_tile_bytes(p->kb);
+	const bool wide = tb * 2 <= SL_SPARSE_WIDE_TILE, wider = tb * 4 <= SL_SPARSE_WIDE_TILE;
+	size_t m0 = m_begin;
+	while (wider && m_end - m0 > 32) {
+		const size_t rows = SL_MIN(m_end - m0, (size_t)64);
+		tile64(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
+		m0 += rows;
+	}
+	while (wide && m_end - m0 > 16) {
+		const size_t rows = SL_MIN(m_end - m0, (size_t)32);
+		tile32(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
+		m0 += rows;
+	}
+	while (m_end - m0 > 8) {
+		const size_t rows = SL_MIN(m_end - m0, (size_t)16);
+		tile16(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
+		m0 += rows;
+	}
+	if (m0 < m_end)
+		tile8(p, a + m0 * in_stride, in_stride, m_end - m0, o + m0 * out_stride, out_stride, at);
+}
