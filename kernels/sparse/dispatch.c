@@ -17,6 +17,8 @@
 
 static const sl_sparse_q8_impl q8_impls[] = {
 #if defined(__x86_64__)
+    {"avx512vnni", SL_SPARSE_ISA_AVX512VNNI | SL_SPARSE_ISA_AVX512 | SL_SPARSE_ISA_AVX2, SL_SPARSE_NEEDS_W8,
+     sl_sparse_q8_avx512vnni, true, false},
     {"avx512", SL_SPARSE_ISA_AVX512 | SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx512, true, false},
     {"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2, true, false},
     {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41, true, false},
@@ -55,6 +57,8 @@ static void detect(void)
 		if (cpuinfo_has_x86_avx512f() && cpuinfo_has_x86_avx512bw() && cpuinfo_has_x86_avx512dq() &&
 		    cpuinfo_has_x86_avx512vl())
 			isa |= SL_SPARSE_ISA_AVX512;
+		if (cpuinfo_has_x86_avx512vnni())
+			isa |= SL_SPARSE_ISA_AVX512VNNI;
 #elif defined(__aarch64__)
 		if (cpuinfo_has_arm_neon())
 			isa |= SL_SPARSE_ISA_NEON;
@@ -73,6 +77,8 @@ static void detect(void)
 		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 		    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
 			isa |= SL_SPARSE_ISA_AVX512;
+		if (__builtin_cpu_supports("avx512vnni"))
+			isa |= SL_SPARSE_ISA_AVX512VNNI;
 #elif defined(__aarch64__)
 		isa |= SL_SPARSE_ISA_NEON; /* mandatory in AArch64 */
 		if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP)

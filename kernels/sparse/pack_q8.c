@@ -157,6 +157,8 @@ static void fill_channel(sl_sparse_q8 *p, const sl_sparse_q8_desc *d, int n, int
 	c->bias_raw = (int32_t)(uint32_t)((uint64_t)(int64_t)bias - (uint64_t)((int64_t)d->in_zp * s));
 	const int32_t zp80 = p->in_u8 ? d->in_zp - 128 : d->in_zp;
 	c->bias_x80 = (int32_t)(uint32_t)((uint64_t)(int64_t)bias - (uint64_t)((int64_t)zp80 * s));
+	const int32_t zpu8 = p->in_u8 ? d->in_zp : d->in_zp + 128;
+	c->bias_u8 = (int32_t)(uint32_t)((uint64_t)(int64_t)bias - (uint64_t)((int64_t)zpu8 * s));
 	if (d->rndnu) {
 		int32_t rl = 0, rr = 0;
 		sl_quantize_rndnu(d->fp32_scale[q], &c->mult, &rl, &rr); /* checked in check_desc */

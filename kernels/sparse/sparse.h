@@ -89,6 +89,8 @@ typedef struct {
 	int32_t bias;	       /* bias as given: the reference adds it to sum (a - in_zp)(w - w_zp) */
 	int32_t bias_raw;      /* bias - in_zp * S, S = sum_k (w - w_zp): kernels that use raw a */
 	int32_t bias_x80;      /* bias - (in_zp - 128) * S for uint8 input seen as a ^ 0x80 (int8 MACs) */
+	int32_t bias_u8;       /* bias - (in_zp + 128) * S for int8 input seen as a ^ 0x80 (uint8 x int8
+				  MACs: x86 VNNI); bias_raw for uint8 input */
 	int32_t mult;	       /* TFLite's Q31 multiplier, or rndnu's */
 	int8_t lshift, rshift; /* TFLite's or rndnu's shift split into left and right parts, both >= 0 */
 	uint8_t out_const;     /* output when the row has no block (raw byte of the out type) */
@@ -180,6 +182,7 @@ enum {
 	SL_SPARSE_ISA_NEON = 1u << 2,
 	SL_SPARSE_ISA_NEON_DOT = 1u << 3,
 	SL_SPARSE_ISA_AVX512 = 1u << 4, /* F, BW, DQ and VL */
+	SL_SPARSE_ISA_AVX512VNNI = 1u << 5,
 };
 
 /* Requirements of a kernel on the packed layer. */

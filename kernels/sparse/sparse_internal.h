@@ -56,6 +56,7 @@ __attribute__((format(printf, 3, 4))) static inline int sl_sparse_fail(sl_error 
 SL_SPARSE_Q8_DECL(sl_sparse_q8_sse41);
 SL_SPARSE_Q8_DECL(sl_sparse_q8_avx2);
 SL_SPARSE_Q8_DECL(sl_sparse_q8_avx512);
+SL_SPARSE_Q8_DECL(sl_sparse_q8_avx512vnni);
 SL_SPARSE_Q8_DECL(sl_sparse_q8_neon);
 SL_SPARSE_Q8_DECL(sl_sparse_q8_neondot);
 SL_SPARSE_Q8_DECL(sl_sparse_q8_neon_simde);

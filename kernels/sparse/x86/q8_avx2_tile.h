@@ -12,6 +12,9 @@
 #include "kernels/quant.h"
 #include "kernels/sparse/x86/x86_common.h"
 
+#ifndef SL_Q8_PACK
+#define SL_Q8_PACK pack_tile /* the int16 tile */
+#endif
 #ifndef SL_Q8_CHANNEL
 #error "define SL_Q8_CHANNEL before including q8_avx2_tile.h"
 #endif
@@ -329,7 +332,7 @@ static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, co
 						       size_t out_stride, int16_t *at, const int mr)
 {
 	_Alignas(32) __m256i v[4][8]; /* up to 64 pixels (the AVX-512 kernel) */
-	pack_tile(p, in, in_stride, rows, at, mr);
+	SL_Q8_PACK(p, in, in_stride, rows, at, mr);
 	int n0 = 0;
 	/* Unrolled over the 16 channels of a group: each channel slot gets its
 	 * own branches, whose outcomes repeat every tile and so predict well even

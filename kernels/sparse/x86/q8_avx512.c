@@ -22,7 +22,7 @@
 static inline __attribute__((always_inline)) void channel_x(const sl_sparse_q8 *p, int n, const int16_t *at,
 							    __m256i zp16, __m256i *r, const int mr);
 #define SL_Q8_CHANNEL channel_x
-#include "kernels/sparse/x86/q8_avx2_tile.h"
+#include "kernels/sparse/x86/q8_avx512.h"
 
 static inline __m512i bcast_pair512(const int16_t *w)
 {
@@ -72,91 +72,17 @@ accumulate512(const sl_sparse_q8 *p, int n, const int16_t *at, int32_t init, __m
 	}
 }
 
-/* rq_fast (q8_avx2_tile.h) on 16 lanes. */
-static inline __attribute__((always_inline)) __m512i rq_fast512(__m512i x2, const sl_sparse_q8_chan *c,
-								const bool neg)
-{
-	if (c->lshift)
-		x2 = _mm512_sll_epi32(x2, _mm_cvtsi32_si128(c->lshift));
-	const __m512i m = _mm512_set1_epi32(c->mult);
-	const __m512i nudge = _mm512_set1_epi64(c->nudge);
-	const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x2, m), nudge);
-	const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x2, 32), m), nudge);
-	__m512i z = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
-	if (c->rshift) {
-		if (neg)
-			z = _mm512_add_epi32(z, _mm512_srai_epi32(x2, 31));
-		z = _mm512_sra_epi32(z, _mm_cvtsi32_si128(c->rshift));
-	}
-	return z;
-}
-
-/* rq_exact on 16 lanes. */
-static inline __m512i rq_exact512(__m512i x, const sl_sparse_q8_chan *c)
-{
-	if (c->lshift)
-		x = _mm512_sll_epi32(x, _mm_cvtsi32_si128(c->lshift));
-	const __m512i m = _mm512_set1_epi32(c->mult);
-	const __m512i nudge = _mm512_set1_epi64((int64_t)1 << 30);
-	const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, m), nudge);
-	const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m), nudge);
-	__m512i z = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
-	if (c->rshift) {
-		const int32_t mask = (int32_t)(((int64_t)1 << c->rshift) - 1);
-		const __m512i rem = _mm512_and_si512(z, _mm512_set1_epi32(mask));
-		const __m512i thr = _mm512_sub_epi32(_mm512_set1_epi32(mask >> 1), _mm512_srai_epi32(z, 31));
-		const __mmask16 up = _mm512_cmpgt_epi32_mask(rem, thr);
-		z = _mm512_sra_epi32(z, _mm_cvtsi32_si128(c->rshift));
-		z = _mm512_mask_add_epi32(z, up, z, _mm512_set1_epi32(1));
-	}
-	return z;
-}
-
-/* channel_avx2's contract (r[h]: pixels 16h.., packs order, zero point
- * added) for tiles of 16 pixels or more. */
+/* channel_avx2's contract for tiles of 16 pixels or more. */
 static inline __attribute__((always_inline)) void channel512(const sl_sparse_q8 *p, int n, const int16_t *at,
 							     __m256i zp16, __m256i *r, const int mr)
 {
-	const sl_sparse_q8_chan *c = &p->ch[n];
-	if (p->row[n] == p->row[n + 1]) {
-		const __m256i k =
-		    _mm256_set1_epi16(p->out_u8 ? (int16_t)c->out_const : (int16_t)(int8_t)c->out_const);
-		SL_UNROLL
-		for (int h = 0; h < mr / 16; h++)
-			r[h] = k;
+	if (empty512(p, n, r, mr))
 		return;
-	}
+	const sl_sparse_q8_chan *c = &p->ch[n];
 	__m512i acc[4];
-	if (p->rq == SL_SPARSE_RQ_FP32) {
-		accumulate512(p, n, at, c->bias_raw, acc, mr);
-		const __m512 s = _mm512_set1_ps(c->scale),
-			     top = _mm512_set1_ps((float)(p->act_max - p->out_zp));
-		SL_UNROLL
-		for (int g = 0; g < mr / 16; g++)
-			acc[g] = _mm512_cvtps_epi32(
-			    _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[g]), s), top));
-	} else if (p->fast_requant) {
-		accumulate512(p, n, at, (int32_t)((uint32_t)c->bias_raw * 2u), acc, mr);
-		if (rq_needs_neg(p)) {
-			SL_UNROLL
-			for (int g = 0; g < mr / 16; g++)
-				acc[g] = rq_fast512(acc[g], c, true);
-		} else {
-			SL_UNROLL
-			for (int g = 0; g < mr / 16; g++)
-				acc[g] = rq_fast512(acc[g], c, false);
-		}
-	} else {
-		accumulate512(p, n, at, c->bias_raw, acc, mr);
-		SL_UNROLL
-		for (int g = 0; g < mr / 16; g++)
-			acc[g] = rq_exact512(acc[g], c);
-	}
-	SL_UNROLL
-	for (int h = 0; h < mr / 16; h++)
-		r[h] = _mm256_adds_epi16(
-		    _mm256_packs_epi32(_mm512_castsi512_si256(acc[h]), _mm512_extracti64x4_epi64(acc[h], 1)),
-		    zp16);
+	const bool x2 = p->rq != SL_SPARSE_RQ_FP32 && p->fast_requant;
+	accumulate512(p, n, at, x2 ? (int32_t)((uint32_t)c->bias_raw * 2u) : c->bias_raw, acc, mr);
+	finish512(p, n, acc, zp16, r, mr);
 }
 
 static inline __attribute__((always_inline)) void channel_x(const sl_sparse_q8 *p, int n, const int16_t *at,
