@@ -29,7 +29,11 @@
  * the fp32 MobileNet v2: 1.33x at 72 % and 1.61x at 80 %, crossing 1.0x near 57 %: 60 %. The other ISAs are
  * not measured yet and get a margin above AVX2. These are TFLite-rounding figures; with fast numerics the
  * int8 kernels requantize as XNNPACK does, 10-15 % faster (bench_sparse -f totals at 70-90 %), so the same
- * threshold errs on the dense side there. */
+ * threshold errs on the dense side there.
+ * AVX-512 (Intel Xeon model 207, against XNNPACK's 512-bit qc8 kernels; bench_sparse -t 1,2 -s 10,20,30,40
+ * -r 100 -m -k K): avx512vnni has every layer at 1.06x or more already at 10 % zero blocks (totals 1.80x at 1
+ * thread, 1.59x at 2), hence 10 %; avx512 dips to 0.97x at 10 % and has every layer at 1.04x or more from
+ * 20 %, hence 20 %. fp32 runs the AVX2 kernel there. */
 /* Below 8 rows (a classifier's 1x1 convolution on a pooled 1x1 map, a fully
  * connected layer on one vector) the kernels' pixel lanes run mostly empty:
  * MobileNet v2's last 1x1 conv (1 row, K 1280, N 1001) measured in
@@ -46,6 +50,8 @@ typedef struct {
 } break_even;
 
 static const break_even break_evens[] = {
+    {SL_SPARSE_ISA_AVX512VNNI | SL_SPARSE_ISA_AVX512 | SL_SPARSE_ISA_AVX2, "avx512vnni", 0.10, 0.60},
+    {SL_SPARSE_ISA_AVX512 | SL_SPARSE_ISA_AVX2, "avx512", 0.20, 0.60},
     {SL_SPARSE_ISA_AVX2, "avx2", 0.39, 0.60},
     {SL_SPARSE_ISA_NEON_DOT, "neondot", 0.50, 0.70},
     {SL_SPARSE_ISA_NEON, "neon", 0.50, 0.70},

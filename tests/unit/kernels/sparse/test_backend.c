@@ -382,7 +382,7 @@ Test(sparse_backend, dense_declined_with_reason)
 	const sl_dtype dts[] = {SL_DTYPE_I8, SL_DTYPE_F32};
 	for (size_t d = 0; d < 2; d++) {
 		graph g;
-		build(&g, dts[d], 0.1, 41 + d);
+		build(&g, dts[d], 0.0, 41 + d); /* every break-even is above 0 */
 		sl_runtime *rt = NULL;
 		sl_error err = {{0}};
 		const sl_runtime_options o = {
