@@ -68,8 +68,8 @@ double sl_sparse_break_even(sl_dtype dtype, const char **ret_isa)
 		if ((isa & b->isa) == b->isa)
 			break;
 	}
-	if (ret_isa)
-		*ret_isa = b->name;
+	if (ret_isa) /* fp32 has no AVX-512 kernel: name the one that runs */
+		*ret_isa = dtype == SL_DTYPE_F32 ? sl_sparse_f32_select()->name : b->name;
 	return dtype == SL_DTYPE_F32 ? b->f32 : b->q8;
 }
 
