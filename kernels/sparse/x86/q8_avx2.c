@@ -22,46 +22,15 @@
  * sparse layers then match the dense ones bit for bit. */
 #define SL_Q8_CHANNEL channel_avx2
 #include "kernels/sparse/x86/q8_avx2_tile.h"
-static void tile32(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		   size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 32);
-}
-
-static void tile8(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		  size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 8);
-}
-
-static void tile16(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		   size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 16);
-}
+SL_Q8_TILE(32)
+SL_Q8_TILE(16)
+SL_Q8_TILE(8)
 
 void sl_sparse_q8_avx2(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in, size_t in_stride,
 		       void *out, size_t out_stride, void *scratch)
 {
-	int16_t *at = sl_x86_align64(scratch);
-	const uint8_t *a = in;
-	uint8_t *o = out;
-	/* 32-pixel tiles halve the per-channel work (row setup, requantization
-	 * constants, weight broadcasts) per output, but only while the tile
-	 * (256 bytes per block column) stays in L1. */
+	/* 32-pixel tiles only while the tile (256 bytes per block column) stays in L1. */
 	const bool wide = sl_sparse_q8_tile_bytes(p->kb) * 2 <= SL_SPARSE_WIDE_TILE;
-	size_t m0 = m_begin;
-	while (wide && m_end - m0 > 16) {
-		const size_t rows = SL_MIN(m_end - m0, (size_t)32);
-		tile32(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
-		m0 += rows;
-	}
-	while (m_end - m0 > 8) {
-		const size_t rows = SL_MIN(m_end - m0, (size_t)16);
-		tile16(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
-		m0 += rows;
-	}
-	/* Small layers (7x7 = 3 * 16 + 1 pixels) would waste most of a last 16-pixel tile. */
-	if (m0 < m_end)
-		tile8(p, a + m0 * in_stride, in_stride, m_end - m0, o + m0 * out_stride, out_stride, at);
+	const q8_tile_fn fns[4] = {NULL, wide ? tile32 : NULL, tile16, tile8};
+	run_tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, fns);
 }

@@ -368,3 +368,44 @@ static inline __attribute__((always_inline)) void tile(const sl_sparse_q8 *p, co
 					   out + (size_t)(16 * h) * out_stride + n0, out_stride);
 	}
 }
+
+/* tileMR(): one tile of MR pixels, out of line (the tile is large). */
+#define SL_Q8_TILE(MR)                                                                                       \
+	static void tile##MR(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows,        \
+			     uint8_t *out, size_t out_stride, int16_t *at)                                   \
+	{                                                                                                    \
+		tile(p, in, in_stride, rows, out, out_stride, at, MR);                                       \
+	}
+
+typedef void (*q8_tile_fn)(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows,
+			   uint8_t *out, size_t out_stride, int16_t *at);
+
+/* Rows [m_begin, m_end) in tiles of 64, 32, 16 and 8 pixels (fns[0..3], NULL
+ * where a kernel has no such tile or the tile would not stay in L1), the
+ * largest first. A tile size is used while more than half of it remains
+ * (more than nothing for the smallest), so that small layers (7x7 = 3 * 16
+ * + 1 pixels) do not waste most of a last large tile: a larger tile halves
+ * the per-channel work (row setup, requantization constants, weight
+ * broadcasts) per output. */
+static inline void run_tiles(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
+			     size_t in_stride, void *out, size_t out_stride, void *scratch,
+			     const q8_tile_fn fns[4])
+{
+	int16_t *at = sl_x86_align64(scratch);
+	const uint8_t *a = in;
+	uint8_t *o = out;
+	size_t m0 = m_begin;
+	for (int i = 0; i < 4; i++) {
+		if (!fns[i])
+			continue;
+		const size_t mr = (size_t)64 >> i;
+		bool smaller = false;
+		for (int j = i + 1; j < 4; j++)
+			smaller |= fns[j] != NULL;
+		while (m_end - m0 > (smaller ? mr / 2 : 0)) {
+			const size_t rows = SL_MIN(m_end - m0, mr);
+			fns[i](p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
+			m0 += rows;
+		}
+	}
+}

@@ -12,7 +12,7 @@
  *
  * Tiles: 64 pixels while the tile fits in L1 (tiny K: the per-channel setup,
  * weight broadcasts and requantization constants, spread over more outputs),
- * else 32 or 16; the last rows go through the AVX2 8-pixel tile. */
+ * else 32 or 16; the last rows go through the AVX2 8-pixel tile (run_tiles). */
 #include <immintrin.h>
 
 #include "common/macros.h"
@@ -94,54 +94,16 @@ static inline __attribute__((always_inline)) void channel_x(const sl_sparse_q8 *
 		channel_avx2(p, n, at, zp16, r, mr);
 }
 
-static void tile64(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		   size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 64);
-}
-
-static void tile32(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		   size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 32);
-}
-
-static void tile16(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		   size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 16);
-}
-
-static void tile8(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		  size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 8);
-}
+SL_Q8_TILE(64)
+SL_Q8_TILE(32)
+SL_Q8_TILE(16)
+SL_Q8_TILE(8)
 
 void sl_sparse_q8_avx512(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
 			 size_t in_stride, void *out, size_t out_stride, void *scratch)
 {
-	int16_t *at = sl_x86_align64(scratch);
-	const uint8_t *a = in;
-	uint8_t *o = out;
 	const size_t tb = sl_sparse_q8_tile_bytes(p->kb);
-	const bool wide = tb * 2 <= SL_SPARSE_WIDE_TILE, wider = tb * 4 <= SL_SPARSE_WIDE_TILE;
-	size_t m0 = m_begin;
-	while (wider && m_end - m0 > 32) {
-		const size_t rows = SL_MIN(m_end - m0, (size_t)64);
-		tile64(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
-		m0 += rows;
-	}
-	while (wide && m_end - m0 > 16) {
-		const size_t rows = SL_MIN(m_end - m0, (size_t)32);
-		tile32(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
-		m0 += rows;
-	}
-	while (m_end - m0 > 8) {
-		const size_t rows = SL_MIN(m_end - m0, (size_t)16);
-		tile16(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
-		m0 += rows;
-	}
-	if (m0 < m_end)
-		tile8(p, a + m0 * in_stride, in_stride, m_end - m0, o + m0 * out_stride, out_stride, at);
+	const q8_tile_fn fns[4] = {tb * 4 <= SL_SPARSE_WIDE_TILE ? tile64 : NULL,
+				   tb * 2 <= SL_SPARSE_WIDE_TILE ? tile32 : NULL, tile16, tile8};
+	run_tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, fns);
 }

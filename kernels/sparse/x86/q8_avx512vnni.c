@@ -141,48 +141,17 @@ channel_vnni(const sl_sparse_q8 *p, int n, const int16_t *at16, __m256i zp16, __
 	finish512(p, n, a, zp16, r, mr);
 }
 
-static void tile64(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		   size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 64);
-}
-
-static void tile32(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		   size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 32);
-}
-
-static void tile16(const sl_sparse_q8 *p, const uint8_t *in, size_t in_stride, size_t rows, uint8_t *out,
-		   size_t out_stride, int16_t *at)
-{
-	tile(p, in, in_stride, rows, out, out_stride, at, 16);
-}
+SL_Q8_TILE(64)
+SL_Q8_TILE(32)
+SL_Q8_TILE(16)
 
 void sl_sparse_q8_avx512vnni(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
 			     size_t in_stride, void *out, size_t out_stride, void *scratch)
 {
-	int16_t *at = sl_x86_align64(scratch);
-	const uint8_t *a = in;
-	uint8_t *o = out;
 	/* A byte tile of 16 pixels is half sl_sparse_q8_tile_bytes (the int16
 	 * one): 64 pixels take twice that, 32 pixels as much. */
 	const size_t tb = sl_sparse_q8_tile_bytes(p->kb);
-	const bool wider = tb * 2 <= SL_SPARSE_WIDE_TILE, wide = tb <= SL_SPARSE_WIDE_TILE;
-	size_t m0 = m_begin;
-	while (wider && m_end - m0 > 32) {
-		const size_t rows = SL_MIN(m_end - m0, (size_t)64);
-		tile64(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
-		m0 += rows;
-	}
-	while (wide && m_end - m0 > 16) {
-		const size_t rows = SL_MIN(m_end - m0, (size_t)32);
-		tile32(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
-		m0 += rows;
-	}
-	while (m0 < m_end) {
-		const size_t rows = SL_MIN(m_end - m0, (size_t)16);
-		tile16(p, a + m0 * in_stride, in_stride, rows, o + m0 * out_stride, out_stride, at);
-		m0 += rows;
-	}
+	const q8_tile_fn fns[4] = {tb * 2 <= SL_SPARSE_WIDE_TILE ? tile64 : NULL,
+				   tb <= SL_SPARSE_WIDE_TILE ? tile32 : NULL, tile16, NULL};
+	run_tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, fns);
 }
