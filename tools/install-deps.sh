@@ -22,7 +22,10 @@ pkgs=(build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 # (installing the arm64 ones removes the amd64 ones), so their arm64 builds are
 # unpacked into a private sysroot instead (cross_sysroot below); the headers are
 # architecture-independent.
-cross_pkgs=(gcc-aarch64-linux-gnu qemu-user qemu-user-binfmt binutils-aarch64-linux-gnu
+# libc6-dev-arm64-cross is only a Recommends of gcc-aarch64-linux-gnu, which
+# --no-install-recommends leaves out: without it the cross compiler cannot link
+# a program (no Scrt1.o / crti.o), as a fresh machine showed.
+cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binfmt binutils-aarch64-linux-gnu
 	libturbojpeg0-dev:arm64 libv4l-dev:arm64 libsystemd-dev:arm64 libjson-c-dev:arm64 libinih-dev:arm64
 	libgit2-1.5:arm64 libffi8:arm64 libboxfort-dev:arm64)
 cross_sysroot=/opt/sightline/sysroot-aarch64
