@@ -33,6 +33,7 @@ static const sl_sparse_q8_impl q8_impls[] = {
 
 static const sl_sparse_f32_impl f32_impls[] = {
 #if defined(__x86_64__)
+    {"avx512", SL_SPARSE_ISA_AVX512 | SL_SPARSE_ISA_AVX2, sl_sparse_f32_avx512},
     {"avx2", SL_SPARSE_ISA_AVX2, sl_sparse_f32_avx2},
     {"sse41", SL_SPARSE_ISA_SSE41, sl_sparse_f32_sse41},
 #endif

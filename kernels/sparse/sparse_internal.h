@@ -63,5 +63,6 @@ SL_SPARSE_Q8_DECL(sl_sparse_q8_neon_simde);
 SL_SPARSE_Q8_DECL(sl_sparse_q8_neondot_simde);
 SL_SPARSE_F32_DECL(sl_sparse_f32_sse41);
 SL_SPARSE_F32_DECL(sl_sparse_f32_avx2);
+SL_SPARSE_F32_DECL(sl_sparse_f32_avx512);
 SL_SPARSE_F32_DECL(sl_sparse_f32_neon);
 SL_SPARSE_F32_DECL(sl_sparse_f32_neon_simde);
