@@ -283,6 +283,10 @@ static inline __attribute__((always_inline)) void channel_pair(const sl_sparse_q
 {
 	const __m256i zp16 = _mm256_set1_epi16((int16_t)p->out_zp);
 	const __m256i lo = _mm256_set1_epi8((char)p->act_min), hi = _mm256_set1_epi8((char)p->act_max);
+	/* The pack saturates to the type's range: a layer without an activation
+	 * (the projections) needs no clamp after it. */
+	const bool clamp =
+	    p->out_u8 ? p->act_min > 0 || p->act_max < 255 : p->act_min > -128 || p->act_max < 127;
 	__m256i ra[4], rb[4];
 	SL_Q8_CHANNEL(p, na, at, zp16, ra, mr);
 	SL_Q8_CHANNEL(p, nb, at, zp16, rb, mr);
@@ -291,10 +295,12 @@ static inline __attribute__((always_inline)) void channel_pair(const sl_sparse_q
 		__m256i x;
 		if (p->out_u8) {
 			x = _mm256_packus_epi16(ra[h], rb[h]);
-			x = _mm256_min_epu8(_mm256_max_epu8(x, lo), hi);
+			if (clamp)
+				x = _mm256_min_epu8(_mm256_max_epu8(x, lo), hi);
 		} else {
 			x = _mm256_packs_epi16(ra[h], rb[h]);
-			x = _mm256_min_epi8(_mm256_max_epi8(x, lo), hi);
+			if (clamp)
+				x = _mm256_min_epi8(_mm256_max_epi8(x, lo), hi);
 		}
 		v[h] = x;
 	}

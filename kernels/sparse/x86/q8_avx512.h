@@ -16,9 +16,14 @@ static inline __attribute__((always_inline)) __m512i rq_fast512(__m512i x2, cons
 		x2 = _mm512_sll_epi32(x2, _mm_cvtsi32_si128(c->lshift));
 	const __m512i m = _mm512_set1_epi32(c->mult);
 	const __m512i nudge = _mm512_set1_epi64(c->nudge);
+	/* The odd lanes reach the multiplier's even slots, and the high halves
+	 * of the even products their lanes, by shuffles (port 5) rather than
+	 * 64-bit shifts and a blend: with 512-bit registers the shifts share
+	 * port 0 with the multiplies. */
 	const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x2, m), nudge);
-	const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x2, 32), m), nudge);
-	__m512i z = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+	const __m512i po =
+	    _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(x2, _MM_PERM_DDBB), m), nudge);
+	__m512i z = _mm512_mask_shuffle_epi32(po, 0x5555, pe, _MM_PERM_DDBB);
 	if (c->rshift) {
 		if (neg)
 			z = _mm512_add_epi32(z, _mm512_srai_epi32(x2, 31));

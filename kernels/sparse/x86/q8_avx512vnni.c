@@ -108,6 +108,7 @@ channel_vnni(const sl_sparse_q8 *p, int n, const int16_t *at16, __m256i zp16, __
 	const int8_t *w = p->w8;
 	uint32_t i = p->row[n];
 	const uint32_t e = p->row[n + 1];
+	const bool two = e - i >= 2; /* most rows of a 90 % layer hold one block: b stays 0 */
 	for (; i + 2 <= e; i += 2) {
 		int32_t w0, w1;
 		memcpy(&w0, w + 4 * (size_t)i, 4);
@@ -134,7 +135,8 @@ channel_vnni(const sl_sparse_q8 *p, int n, const int16_t *at16, __m256i zp16, __
 	const bool x2 = p->rq != SL_SPARSE_RQ_FP32 && p->fast_requant;
 	SL_UNROLL
 	for (int g = 0; g < mr / 16; g++) {
-		a[g] = _mm512_add_epi32(a[g], b[g]);
+		if (two)
+			a[g] = _mm512_add_epi32(a[g], b[g]);
 		if (x2)
 			a[g] = _mm512_add_epi32(a[g], a[g]);
 	}
