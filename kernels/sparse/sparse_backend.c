@@ -70,7 +70,7 @@ double sl_sparse_break_even(sl_dtype dtype, const char **ret_isa)
 		if ((isa & b->isa) == b->isa)
 			break;
 	}
-	if (ret_isa) /* fp32 has no AVX-512 kernel: name the one that runs */
+	if (ret_isa) /* a row is named after its int8 kernel (avx512vnni): fp32 names its own */
 		*ret_isa = dtype == SL_DTYPE_F32 ? sl_sparse_f32_select()->name : b->name;
 	return dtype == SL_DTYPE_F32 ? b->f32 : b->q8;
 }

@@ -223,21 +223,31 @@ static inline __m256i rq_exact(__m256i x, const sl_sparse_q8_chan *c)
 	return z;
 }
 
+/* An empty row: its precomputed constant in every r[h] (any channel
+ * function's contract, below). */
+static inline __attribute__((always_inline)) bool empty_row(const sl_sparse_q8 *p, int n, __m256i *r,
+							    const int mr)
+{
+	if (p->row[n] != p->row[n + 1])
+		return false;
+	const sl_sparse_q8_chan *c = &p->ch[n];
+	const __m256i k =
+	    _mm256_set1_epi16(p->out_u8 ? (int16_t)c->out_const : (int16_t)(int8_t)c->out_const);
+	SL_UNROLL
+	for (int h = 0; h < (mr + 15) / 16; h++)
+		r[h] = k;
+	return true;
+}
+
 /* Channel n's outputs as saturated int16 with the output zero point added:
  * r[h] holds pixels 16h + (0-3, 8-11 | 4-7, 12-15) (packs works per 128-bit
  * lane). An empty row is its precomputed constant. */
 static inline __attribute__((always_inline)) void
 channel_avx2(const sl_sparse_q8 *p, int n, const int16_t *at, __m256i zp16, __m256i *r, const int mr)
 {
-	const sl_sparse_q8_chan *c = &p->ch[n];
-	if (p->row[n] == p->row[n + 1]) {
-		const __m256i k =
-		    _mm256_set1_epi16(p->out_u8 ? (int16_t)c->out_const : (int16_t)(int8_t)c->out_const);
-		SL_UNROLL
-		for (int h = 0; h < (mr + 15) / 16; h++)
-			r[h] = k;
+	if (empty_row(p, n, r, mr))
 		return;
-	}
+	const sl_sparse_q8_chan *c = &p->ch[n];
 	__m256i acc[4];
 	if (p->rq == SL_SPARSE_RQ_FP32) {
 		/* XNNPACK's fp32 requantization (sl_requantize_fp32), 4 ops per 8

@@ -76,12 +76,12 @@ accumulate512(const sl_sparse_q8 *p, int n, const int16_t *at, int32_t init, __m
 static inline __attribute__((always_inline)) void channel512(const sl_sparse_q8 *p, int n, const int16_t *at,
 							     __m256i zp16, __m256i *r, const int mr)
 {
-	if (empty512(p, n, r, mr))
+	if (empty_row(p, n, r, mr))
 		return;
 	const sl_sparse_q8_chan *c = &p->ch[n];
 	__m512i acc[4];
-	const bool x2 = p->rq != SL_SPARSE_RQ_FP32 && p->fast_requant;
-	accumulate512(p, n, at, x2 ? (int32_t)((uint32_t)c->bias_raw * 2u) : c->bias_raw, acc, mr);
+	accumulate512(p, n, at, p->fast_requant ? (int32_t)((uint32_t)c->bias_raw * 2u) : c->bias_raw, acc,
+		      mr);
 	finish512(p, n, acc, zp16, r, mr);
 }
 

@@ -53,22 +53,6 @@ static inline __m512i rq_exact512(__m512i x, const sl_sparse_q8_chan *c)
 	return z;
 }
 
-/* An empty row: its precomputed constant, for r[0..mr/16) (channel_avx2's
- * contract). */
-static inline __attribute__((always_inline)) bool empty512(const sl_sparse_q8 *p, int n, __m256i *r,
-							   const int mr)
-{
-	if (p->row[n] != p->row[n + 1])
-		return false;
-	const sl_sparse_q8_chan *c = &p->ch[n];
-	const __m256i k =
-	    _mm256_set1_epi16(p->out_u8 ? (int16_t)c->out_const : (int16_t)(int8_t)c->out_const);
-	SL_UNROLL
-	for (int h = 0; h < mr / 16; h++)
-		r[h] = k;
-	return true;
-}
-
 /* Channel n's accumulators (pixels 16g.., doubled under fast_requant, as
  * rq_fast wants them) requantized into channel_avx2's contract: r[h] holds
  * pixels 16h.. in packs order with the zero point added. */

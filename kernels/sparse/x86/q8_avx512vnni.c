@@ -94,7 +94,7 @@ pack_bytes(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows,
 static inline __attribute__((always_inline)) void
 channel_vnni(const sl_sparse_q8 *p, int n, const int16_t *at16, __m256i zp16, __m256i *r, const int mr)
 {
-	if (empty512(p, n, r, mr))
+	if (empty_row(p, n, r, mr))
 		return;
 	const uint8_t *at = (const uint8_t *)at16;
 	const sl_sparse_q8_chan *c = &p->ch[n];
@@ -132,12 +132,11 @@ channel_vnni(const sl_sparse_q8 *p, int n, const int16_t *at16, __m256i zp16, __
 	}
 	/* rq_fast wants the accumulator doubled (the int16 kernels double the
 	 * weights instead, which int8 weights have no room for). */
-	const bool x2 = p->rq != SL_SPARSE_RQ_FP32 && p->fast_requant;
 	SL_UNROLL
 	for (int g = 0; g < mr / 16; g++) {
 		if (two)
 			a[g] = _mm512_add_epi32(a[g], b[g]);
-		if (x2)
+		if (p->fast_requant)
 			a[g] = _mm512_add_epi32(a[g], a[g]);
 	}
 	finish512(p, n, a, zp16, r, mr);
