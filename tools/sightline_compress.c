@@ -62,7 +62,8 @@ static void usage(FILE *f)
 		"usage: sightline compress MODEL --calib DIR --out LADDER_DIR [options]\n"
 		"Builds the variant ladder of MODEL (float, or quantized: dequantized into an fp32 master).\n"
 		"  --calib DIR             calibration images (labels.txt order when present)\n"
-		"  --calib-limit N         use only the first N calibration images\n"
+		"  --calib-limit N         use N calibration images spread evenly over the folder's list\n"
+		"                          (a folder sorted by class then still gives every class range)\n"
 		"  --out DIR               where the variants and manifest.json go (created)\n"
 		"  --variants SPEC         comma list (default " DEFAULT_VARIANTS ")\n"
 		"                          fp32 | int8 | sparse-S[-int8] | channels-R[-int8], S and R in %%\n"
@@ -309,8 +310,9 @@ int sl_cli_compress(int argc, char **argv)
 	o.userdata = &t0;
 
 	sl_tool_filelist files = {0};
-	if (sl_tool_list_images(calib, limit, &files) < 0)
+	if (sl_tool_list_images(calib, 0, &files) < 0)
 		return 1;
+	sl_tool_filelist_spread(&files, limit);
 	if (eval_dir)
 		sl_tool_warn_overlap(&files, eval_dir);
 

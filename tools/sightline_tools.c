@@ -21,6 +21,27 @@ void sl_tool_filelist_free(sl_tool_filelist *l)
 	memset(l, 0, sizeof(*l));
 }
 
+void sl_tool_filelist_spread(sl_tool_filelist *l, int n)
+{
+	if (n <= 0 || n >= l->n)
+		return;
+	/* Entry i takes list entry floor(i * l->n / n): ascending, so the copy
+	 * can run in place, and every entry not taken is freed once. */
+	int next = 0;
+	for (int i = 0, j = 0; j < l->n; j++) {
+		const int want = i < n ? (int)((int64_t)i * l->n / n) : l->n;
+		if (j != want) {
+			free(l->path[j]);
+			continue;
+		}
+		l->path[next] = l->path[j];
+		l->label[next] = l->label[j];
+		next++;
+		i++;
+	}
+	l->n = next;
+}
+
 static int push(sl_tool_filelist *l, const char *dir, const char *file, int label)
 {
 	if ((l->n & (l->n - 1)) == 0) {

@@ -17,6 +17,10 @@ typedef struct {
  * Prints the reason on failure. */
 int sl_tool_list_images(const char *dir, int limit, sl_tool_filelist *ret);
 void sl_tool_filelist_free(sl_tool_filelist *l);
+/* Keep n entries spread evenly over the list (all when n <= 0 or n >= l->n):
+ * a folder listed by class then still gives every part of it, where its
+ * first n entries would be a few neighbouring classes. */
+void sl_tool_filelist_spread(sl_tool_filelist *l, int n);
 
 /* Warn (stderr) about every image of `a` that is also an image of folder
  * `dir` or of the list `b` (same file, by device and inode). Returns the count. */

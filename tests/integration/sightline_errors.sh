@@ -95,6 +95,20 @@ if [ -n "$shared" ] && [ -r "$model" ]; then
 		echo "FAIL: compress --variants fp32 --fit stretch: $(cat "$tmp/err")"
 		status=1
 	fi
+	# --calib-limit spreads its picks over the list: of a b c d it takes a and
+	# c (the first two would include the corrupt b.jpg).
+	mkdir "$tmp/ds4"
+	cp "$shared/data/images/cat.bmp" "$tmp/ds4/a.bmp"
+	cp "$shared/data/images/cat.bmp" "$tmp/ds4/c.bmp"
+	cp "$tmp/random.jpg" "$tmp/ds4/b.jpg"
+	cp "$tmp/random.jpg" "$tmp/ds4/d.jpg"
+	printf 'a.bmp 1\nb.jpg 2\nc.bmp 3\nd.jpg 4\n' >"$tmp/ds4/labels.txt"
+	if ! "$bin" compress "$model" --calib "$tmp/ds4" --calib-limit 2 --out "$tmp/N" --variants fp32 \
+		>"$tmp/out" 2>"$tmp/err" || grep -q 'b.jpg\|d.jpg' "$tmp/err" ||
+		! grep -q '2 calibration inputs' "$tmp/err"; then
+		echo "FAIL: compress --calib-limit 2 should take a.bmp and c.bmp: $(cat "$tmp/err")"
+		status=1
+	fi
 	touch "$tmp/afile"
 	expect 1 compress "$model" --calib "$tmp/ds2" --out "$tmp/afile" --variants fp32
 	grep -q 'not a directory' "$tmp/err" || {
