@@ -376,3 +376,59 @@ out:
 	free(vf);
 	return r;
 }
+
+int cr_rescale_layer(sl_model *target, const rl *l)
+{
+	const int kt = l->kt + 1, k = l->kt, o = l->ot, b = kt - 1;
+	const sl_node *nd = &target->nodes[l->node];
+	if (!(nd->n_inputs > 2 && nd->inputs[2] >= 0))
+		return 0;
+	float *wt = (float *)target->tensors[nd->inputs[1]].data;
+	float *bt = (float *)target->tensors[nd->inputs[2]].data;
+	const acc *a = &l->a[0];
+	if (a->n < 2)
+		return 0;
+	const double n = (double)a->n;
+	int *S = malloc(sizeof(int) * (size_t)kt);
+	double *vs = malloc(sizeof(double) * (size_t)kt), *v = malloc(sizeof(double) * (size_t)kt);
+	if (!S || !vs || !v) {
+		free(S);
+		free(vs);
+		free(v);
+		return -ENOMEM;
+	}
+	for (int r = 0; r < o; r++) {
+		for (int i = 0; i < k; i++)
+			v[i] = wt[(size_t)r * k + i];
+		v[b] = bt[r];
+		const int ns = compact_row(v, kt, S, vs);
+		/* Mean and second moment of the row's output over the patches (the
+		 * trailing 1 of each patch makes row b of H the input sums). */
+		double m1 = 0, q1 = 0;
+		for (int i = 0; i < ns; i++) {
+			const int si = S[i];
+			m1 += vs[i] * a->h[(size_t)b * kt + si];
+			double hv = 0;
+			for (int j = 0; j < ns; j++) {
+				const int sj = S[j];
+				hv += (si >= sj ? a->h[(size_t)si * kt + sj] : a->h[(size_t)sj * kt + si]) *
+				      vs[j];
+			}
+			q1 += vs[i] * hv;
+		}
+		m1 /= n;
+		q1 /= n;
+		const double m0 = a->g[(size_t)b * o + r] / n, q0 = a->yyr[r] / n;
+		const double var1 = q1 - m1 * m1, var0 = q0 - m0 * m0;
+		if (!(var1 > 1e-12 * (q0 + 1e-30)) || !(var0 > 0))
+			continue;
+		const double s = sqrt(var0 / var1);
+		for (int i = 0; i < k; i++)
+			wt[(size_t)r * k + i] = (float)(s * v[i]);
+		bt[r] = (float)(s * v[b] + m0 - s * m1);
+	}
+	free(S);
+	free(vs);
+	free(v);
+	return 0;
+}

@@ -35,6 +35,7 @@ struct cr_cache {
 typedef struct {
 	double *h, *g;	/* (kt+1)^2 lower, (kt+1) x o */
 	double yy;	/* sum of squared dense outputs */
+	double *yyr;	/* the same per row (o) */
 	long n;		/* patches */
 	float *xt, *yt; /* staging: [kt+1][BATCH_COLS], [o][BATCH_COLS] */
 	int cols;
@@ -82,3 +83,7 @@ void cr_acc_flush(acc *a, int kt, int o);
 
 /* bias_only: keep every row's weights, re-estimate the biases alone. */
 int cr_solve_layer(sl_model *target, rl *l, double damp_floor, bool bias_only, fit_report *rep);
+/* Batch-norm re-estimation: scale and shift each row of the target layer as
+ * it stands so that its output's mean and variance on the calibration
+ * patches are the dense layer's. Layers without a bias are left alone (0). */
+int cr_rescale_layer(sl_model *target, const rl *l);

@@ -242,8 +242,11 @@ void cr_acc_flush(acc *a, int kt, int o)
 		for (int r = 0; r < o; r++)
 			gr[r] += dotf(xi, a->yt + (size_t)r * BATCH_COLS, n);
 	}
-	for (int r = 0; r < o; r++)
-		a->yy += dotf(a->yt + (size_t)r * BATCH_COLS, a->yt + (size_t)r * BATCH_COLS, n);
+	for (int r = 0; r < o; r++) {
+		const double e = dotf(a->yt + (size_t)r * BATCH_COLS, a->yt + (size_t)r * BATCH_COLS, n);
+		a->yyr[r] += e;
+		a->yy += e;
+	}
 	a->n += a->cols;
 	a->cols = 0;
 }
@@ -277,6 +280,7 @@ void cr_layer_free(rl *l)
 		free(l->a[s].g);
 		free(l->a[s].xt);
 		free(l->a[s].yt);
+		free(l->a[s].yyr);
 	}
 	free(l->rowmap);
 	free(l->pos);
@@ -350,7 +354,8 @@ int cr_setup_layer(const sl_compress_ctx *cc, sl_model *target, int ci, rl *l)
 		a->g = calloc(kt * o, sizeof(double));
 		a->xt = malloc(sizeof(float) * kt * BATCH_COLS);
 		a->yt = malloc(sizeof(float) * o * BATCH_COLS);
-		if (!a->h || !a->g || !a->xt || !a->yt)
+		a->yyr = calloc(o, sizeof(double));
+		if (!a->h || !a->g || !a->xt || !a->yt || !a->yyr)
 			return -ENOMEM;
 	}
 	return 1;

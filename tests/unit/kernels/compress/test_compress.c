@@ -8,6 +8,7 @@
 
 #include "kernels/compress/compress.h"
 #include "kernels/compress/compress_internal.h"
+#include "kernels/compress/recover_internal.h"
 #include "kernels/runtime.h"
 #include "kernels/tflite/tflite.h"
 #include "kernels/tflite/tflite_write.h"
@@ -199,6 +200,84 @@ Test(compress_obs, compensates_correlated_inputs)
 	cr_assert_lt(quad(h, N, d_obs), 0.5 * quad(h, N, d_mag), "OBS %g, magnitude %g", quad(h, N, d_obs),
 		     quad(h, N, d_mag));
 	ob_factors_free(&f);
+}
+
+Test(compress_recover, batch_norm_reestimation_matches_dense_moments)
+{
+	/* Rows pruned and shrunk (as least squares leaves them) get the dense
+	 * rows' output mean and variance back; the zeros stay zeros. */
+	enum { K = 6, O = 3, KT = K + 1, S = 300 };
+	static float wd[O * K], wt[O * K], bt[O];
+	static double h[KT * KT], g[KT * O], yyr[O], xs[S][KT];
+	const float bd[O] = {0.5f, -1.0f, 2.0f};
+	for (int r = 0; r < O; r++)
+		for (int i = 0; i < K; i++) {
+			wd[r * K + i] = (float)cos(0.7 * r + 1.3 * i);
+			wt[r * K + i] = i % 3 == r ? 0.0f : 0.6f * wd[r * K + i];
+		}
+	for (int s = 0; s < S; s++) {
+		for (int i = 0; i < K; i++)
+			xs[s][i] = sin(0.37 * s * (1 + i)) + 0.5 * i;
+		xs[s][K] = 1;
+		for (int i = 0; i < KT; i++)
+			for (int j = 0; j <= i; j++)
+				h[i * KT + j] += xs[s][i] * xs[s][j];
+		for (int r = 0; r < O; r++) {
+			double y = bd[r];
+			for (int i = 0; i < K; i++)
+				y += wd[r * K + i] * xs[s][i];
+			for (int i = 0; i < KT; i++)
+				g[i * O + r] += xs[s][i] * y;
+			yyr[r] += y * y;
+		}
+	}
+	sl_model *m = sl_model_new();
+	sl_error err = {0};
+	const sl_tensor tin = {.dtype = SL_DTYPE_F32, .rank = 4, .dims = {1, 1, 1, K}};
+	const sl_tensor tw = {.dtype = SL_DTYPE_F32,
+			      .rank = 4,
+			      .dims = {O, 1, 1, K},
+			      .kind = SL_TENSOR_CONST,
+			      .data = wt,
+			      .bytes = sizeof(wt)};
+	const sl_tensor tb = {.dtype = SL_DTYPE_F32,
+			      .rank = 1,
+			      .dims = {O},
+			      .kind = SL_TENSOR_CONST,
+			      .data = bt,
+			      .bytes = sizeof(bt)};
+	const sl_tensor tout = {.dtype = SL_DTYPE_F32, .rank = 4, .dims = {1, 1, 1, O}};
+	cr_assert_eq(sl_model_add_tensor(m, &tin, &err), 0);
+	cr_assert_eq(sl_model_add_tensor(m, &tw, &err), 1);
+	cr_assert_eq(sl_model_add_tensor(m, &tb, &err), 2);
+	cr_assert_eq(sl_model_add_tensor(m, &tout, &err), 3);
+	int32_t ins[3] = {0, 1, 2}, outs[1] = {3};
+	const sl_node nd = {
+	    .op = SL_OP_CONV_2D, .n_inputs = 3, .n_outputs = 1, .inputs = ins, .outputs = outs};
+	cr_assert_eq(sl_model_add_node(m, &nd, &err), 0);
+	rl l = {.node = 0, .kt = K, .ot = O};
+	l.a[0] = (acc){.h = h, .g = g, .yyr = yyr, .n = S};
+	cr_assert_eq(cr_rescale_layer(m, &l), 0);
+	const float *w = m->tensors[1].data, *b = m->tensors[2].data;
+	for (int r = 0; r < O; r++) {
+		double m0 = 0, q0 = 0, m1 = 0, q1 = 0;
+		for (int s = 0; s < S; s++) {
+			double y0 = bd[r], y1 = b[r];
+			for (int i = 0; i < K; i++) {
+				y0 += wd[r * K + i] * xs[s][i];
+				y1 += w[r * K + i] * xs[s][i];
+			}
+			m0 += y0 / S;
+			q0 += y0 * y0 / S;
+			m1 += y1 / S;
+			q1 += y1 * y1 / S;
+		}
+		cr_assert_float_eq(m1, m0, 1e-4 * (1 + fabs(m0)), "row %d mean %g, dense %g", r, m1, m0);
+		cr_assert_float_eq(q1 - m1 * m1, q0 - m0 * m0, 1e-4 * (q0 - m0 * m0), "row %d variance", r);
+		for (int i = r; i < K; i += 3)
+			cr_assert_eq(w[r * K + i], 0.0f, "row %d entry %d pruned", r, i);
+	}
+	sl_model_unref(m);
 }
 
 Test(compress, master_of_uint8_model_tracks_it)
