@@ -8,7 +8,8 @@ usage: ladder-crosscheck.py LADDER_DIR DIR [--label-offset K] [--crop F]
 
 litert: the ai-edge-litert package (pip), with its XNNPACK delegate;
 litert-ref: the same with TFLite's reference kernels; armnn: Debian's python3-pyarmnn
-(CpuRef backend, run with /usr/bin/python3; slow: ~7 s per MobileNet image).
+(CpuRef backend, run with /usr/bin/python3; slow: ~7 s per MobileNet image; apt
+packages python3-pyarmnn libarmnn-cpuref-backend22 python3-numpy python3-pil).
 Preprocessing: --preprocess sightline (default) mirrors `sightline eval`
 (central crop F with rounded edges, then its default area resize, a box
 filter), so that any difference is the runtime's; --preprocess pil follows
