@@ -252,6 +252,8 @@ int cr_recover(sl_compress_ctx *cc, sl_model *target, sl_error *err)
 			    (r = held_out_damage(cc, target, ci, lbuf, &dmg[k], err)) >= 0)
 				r = cand_save(&cd[k], tw, tb);
 		}
+		if (r >= 0 && !have)
+			damage = dmg[0];
 		if (r >= 0 && have) {
 			int best = 0;
 			for (int k = 1; k < N_CAND; k++)
