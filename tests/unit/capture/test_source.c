@@ -292,12 +292,15 @@ Test(source, file_folder_counts_corrupt_and_loops, .init = setup_dir, .fini = cl
 	cr_assert_eq(sl_source_start(s), 0);
 	uint64_t seqs[8];
 	int n = drain(s, seqs, 8);
-	cr_assert_eq(n, 2, "a.jpg and c.ppm, got %d", n);
 	sl_source_stats st;
 	sl_source_get_stats(s, &st);
 	cr_assert_eq(st.captured, 3);
 	cr_assert_eq(st.corrupt, 1);
 	cr_assert_eq(st.decoded, 2);
+	/* a.jpg and c.ppm, each taken or, latest frame wins, counted stale when
+	 * the consumer is slow (qemu on a loaded machine) */
+	cr_assert_eq((uint64_t)n + st.dropped_stale, 2, "taken %d, stale %llu", n,
+		     (unsigned long long)st.dropped_stale);
 	sl_source_free(s);
 
 	/* looped: frames keep coming with increasing sequence numbers */
