@@ -15,23 +15,35 @@ static const double damp_grid[] = {1e-3, 1e-2, 1e-1, 1.0};
 #define N_DAMP	    (int)(sizeof(damp_grid) / sizeof(damp_grid[0]))
 #define DAMP_GROUPS 8
 
-/* Held-out objective of row r for v (length ns over S): v'Hv - 2 v'g + yy_r
- * (the constant is only known summed over rows, so it is left out). */
-static double row_obj(const acc *a, int kt, int o, const int *S, int ns, const double *v, int r)
+/* Entry (i, j) of H, of which only the lower triangle is stored. */
+static inline double h_at(const acc *a, int kt, int i, int j)
+{
+	return i >= j ? a->h[(size_t)i * kt + j] : a->h[(size_t)j * kt + i];
+}
+
+/* v'Hv for v (length ns over S). */
+static double quad_h(const acc *a, int kt, const int *S, int ns, const double *v)
 {
 	double q = 0;
 	for (int i = 0; i < ns; i++) {
 		if (v[i] == 0)
 			continue;
-		const int si = S[i];
 		double hv = 0;
-		for (int j = 0; j < ns; j++) {
-			const int sj = S[j];
-			hv += (si >= sj ? a->h[(size_t)si * kt + sj] : a->h[(size_t)sj * kt + si]) * v[j];
-		}
-		q += v[i] * (hv - 2 * a->g[(size_t)si * o + r]);
+		for (int j = 0; j < ns; j++)
+			hv += h_at(a, kt, S[i], S[j]) * v[j];
+		q += v[i] * hv;
 	}
 	return q;
+}
+
+/* Held-out objective of row r for v (length ns over S): v'Hv - 2 v'g + yy_r
+ * (the constant is only known summed over rows, so it is left out). */
+static double row_obj(const acc *a, int kt, int o, const int *S, int ns, const double *v, int r)
+{
+	double vg = 0;
+	for (int i = 0; i < ns; i++)
+		vg += v[i] * a->g[(size_t)S[i] * o + r];
+	return quad_h(a, kt, S, ns, v) - 2 * vg;
 }
 
 /* Factor H_SS + lambda I into fac (ns x ns); -EDOM when not SPD. */
@@ -39,9 +51,7 @@ static int factor(const acc *a, int kt, const int *S, int ns, double lambda, dou
 {
 	for (int i = 0; i < ns; i++) {
 		for (int j = 0; j <= i; j++) {
-			const int si = S[i], sj = S[j];
-			fac[(size_t)i * ns + j] = fac[(size_t)j * ns + i] =
-			    si >= sj ? a->h[(size_t)si * kt + sj] : a->h[(size_t)sj * kt + si];
+			fac[(size_t)i * ns + j] = fac[(size_t)j * ns + i] = h_at(a, kt, S[i], S[j]);
 		}
 		fac[(size_t)i * ns + i] += lambda;
 	}
@@ -404,20 +414,11 @@ int cr_rescale_layer(sl_model *target, const rl *l)
 		const int ns = compact_row(v, kt, S, vs);
 		/* Mean and second moment of the row's output over the patches (the
 		 * trailing 1 of each patch makes row b of H the input sums). */
-		double m1 = 0, q1 = 0;
-		for (int i = 0; i < ns; i++) {
-			const int si = S[i];
-			m1 += vs[i] * a->h[(size_t)b * kt + si];
-			double hv = 0;
-			for (int j = 0; j < ns; j++) {
-				const int sj = S[j];
-				hv += (si >= sj ? a->h[(size_t)si * kt + sj] : a->h[(size_t)sj * kt + si]) *
-				      vs[j];
-			}
-			q1 += vs[i] * hv;
-		}
+		double m1 = 0;
+		for (int i = 0; i < ns; i++)
+			m1 += vs[i] * a->h[(size_t)b * kt + S[i]];
 		m1 /= n;
-		q1 /= n;
+		const double q1 = quad_h(a, kt, S, ns, vs) / n;
 		const double m0 = a->g[(size_t)b * o + r] / n, q0 = a->yyr[r] / n;
 		const double var1 = q1 - m1 * m1, var0 = q0 - m0 * m0;
 		if (!(var1 > 1e-12 * (q0 + 1e-30)) || !(var0 > 0))
