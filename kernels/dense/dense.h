@@ -1,6 +1,6 @@
 /* Dense int8/uint8 kernels: convolution and fully connected as a GEMM
  * (SDOT on ARMv8.2 dot-product cores, SMULL/SMLAL2/SADALP on ARMv8.0,
- * VPMADDWD on x86-64 AVX2), depthwise convolution (SMULL/SMLAL, VPMADDWD)
+ * VPMADDWD on x86-64 AVX2, VPDPBUSD with AVX-512 VNNI), depthwise convolution (SMULL/SMLAL, VPMADDWD)
  * and same-shape quantized ADD. TFLite semantics, bit-exact with the
  * scalar reference kernels of kernels/ref (sl_ref_conv2d_q8, sl_ref_dwconv2d_q8,
  * sl_ref_fc_q8): int32 accumulation with wrap-around, gemmlowp requantization.
@@ -25,7 +25,12 @@
  * as int16 w - zw (-255..255), activations widened to int16 as they are, and
  * za sum (w - zw) is folded into the bias; no row sums. VPMADDWD's int32 pair
  * sums (at most 2 * 255 * 255) cannot saturate, unlike VPMADDUBSW's int16
- * ones. */
+ * ones.
+ *
+ * The AVX-512 VNNI layout keeps the SDOT scheme with the activations in the
+ * unsigned domain a' + 128 (VPDPBUSD multiplies unsigned by signed bytes, into
+ * int32 directly: nothing saturates); ca and the row sums are in that domain
+ * too, so the same bias folding holds. */
 #pragma once
 
 #include <stdbool.h>
@@ -44,6 +49,7 @@ enum {
 	SL_DENSE_ISA_NEON = 1u << 0,
 	SL_DENSE_ISA_DOT = 1u << 1, /* ARMv8.2 SDOT/UDOT */
 	SL_DENSE_ISA_AVX2 = 1u << 2,
+	SL_DENSE_ISA_AVX512VNNI = 1u << 3, /* with AVX-512 F, BW, DQ and VL */
 };
 
 /* Features of this CPU. */
@@ -95,7 +101,19 @@ typedef enum {
 	 * x 2 int16 (two 256-bit rows: channels 0-7, 8-15). kp = K rounded up to
 	 * 2; the activation tile is int16 (see sl_dense_gemm_fn). */
 	SL_DENSE_LAYOUT_W16_16,
+	/* AVX-512 VNNI: channel blocks of 16; per 4 K values, 16 channels x 4
+	 * bytes (w' as for SDOT). The activation tile is in the unsigned domain
+	 * (a' ^ 0x80: uint8 input as it is, int8 input flipped), and so are ca
+	 * and the row sums. */
+	SL_DENSE_LAYOUT_VNNI_16,
 } sl_dense_layout;
+
+/* Whether the layout's activation tile holds unsigned bytes (VPDPBUSD)
+ * rather than the int8 domain. */
+static inline bool sl_dense_layout_u8_tile(sl_dense_layout l)
+{
+	return l == SL_DENSE_LAYOUT_VNNI_16;
+}
 
 static inline bool sl_dense_layout_wide(sl_dense_layout l)
 {
@@ -104,7 +122,7 @@ static inline bool sl_dense_layout_wide(sl_dense_layout l)
 
 typedef struct sl_dense_gemm {
 	int32_t n, k;
-	int32_t kp; /* packed row length: K rounded up to 8 (2 for W16) */
+	int32_t kp; /* packed row length: K rounded up to 8 (2 for W16, 4 for VNNI) */
 	int32_t np; /* N rounded up to the channel block */
 	int32_t nr; /* channel block */
 	sl_dense_layout layout;
@@ -114,8 +132,8 @@ typedef struct sl_dense_gemm {
 	int16_t in_zp; /* raw input zero point (W16 padding value) */
 	bool in_u8;
 	int32_t *cw;	 /* [np] weight zero points (int8 domain), NULL when all 0 */
-	int32_t ca;	 /* input zero point in the int8 domain */
-	uint8_t in_flip; /* 0x80 for uint8 input, else 0 */
+	int32_t ca;	 /* input zero point in the tile's domain */
+	uint8_t in_flip; /* what the tile packer XORs the input with (0 or 0x80) */
 	int8_t pad_byte; /* raw input byte of the zero point (padding value) */
 	bool pair_ok;	 /* no w' == -128: two products may be summed in int16 */
 	sl_dense_requant rq;

@@ -8,6 +8,7 @@
 #define SL_DENSE_GEMM_MR_DOT  8
 #define SL_DENSE_GEMM_MR_C16  4
 #define SL_DENSE_GEMM_MR_AVX2 6
+#define SL_DENSE_GEMM_MR_VNNI 8
 
 #define SL_DENSE_GEMM_DECL(name)                                                                             \
 	void name(const sl_dense_gemm *p, size_t rows, const int8_t *a, size_t a_stride,                     \
@@ -39,6 +40,8 @@ void sl_dense_add_neon_simde(const sl_dense_add_params *q, size_t n, const uint8
 
 /* x86-64 AVX2 (kernels/dense/x86) */
 SL_DENSE_GEMM_DECL(sl_dense_gemm_avx2_w16);
+/* x86-64 AVX-512 VNNI (kernels/dense/x86) */
+SL_DENSE_GEMM_DECL(sl_dense_gemm_avx512vnni_16);
 void sl_dense_widen_avx2(int16_t *dst, const uint8_t *src, size_t n, bool u8);
 SL_DENSE_DW_DECL(sl_dense_dw_3x3s1_avx2);
 SL_DENSE_DW_DECL(sl_dense_dw_3x3_avx2);

@@ -1,6 +1,6 @@
 /* Family lists (one line per kernel, best first) and run-time selection from
  * the CPU features. The per-ISA libraries exist in aarch64 (NEON) and x86-64
- * (AVX2) builds. */
+ * (AVX2, AVX-512 VNNI) builds. */
 #include <cpuinfo.h>
 #include <pthread.h>
 
@@ -34,6 +34,8 @@ static const sl_dense_dw_impl dw_impls[] = {
 };
 #elif defined(__x86_64__)
 static const sl_dense_gemm_impl gemm_impls[] = {
+    {"avx512vnni 8x32", SL_DENSE_ISA_AVX2 | SL_DENSE_ISA_AVX512VNNI, SL_DENSE_LAYOUT_VNNI_16,
+     SL_DENSE_GEMM_MR_VNNI, sl_dense_gemm_avx512vnni_16, NULL},
     {"avx2 6x16", SL_DENSE_ISA_AVX2, SL_DENSE_LAYOUT_W16_16, SL_DENSE_GEMM_MR_AVX2, sl_dense_gemm_avx2_w16,
      sl_dense_widen_avx2},
 };
@@ -78,7 +80,14 @@ static void detect(void)
 		isa |= SL_DENSE_ISA_DOT;
 	cpu_isa = isa;
 #elif defined(__x86_64__)
-	cpu_isa = cpuinfo_initialize() && cpuinfo_has_x86_avx2() ? SL_DENSE_ISA_AVX2 : 0;
+	unsigned isa = 0;
+	if (cpuinfo_initialize() && cpuinfo_has_x86_avx2()) {
+		isa |= SL_DENSE_ISA_AVX2;
+		if (cpuinfo_has_x86_avx512f() && cpuinfo_has_x86_avx512bw() && cpuinfo_has_x86_avx512dq() &&
+		    cpuinfo_has_x86_avx512vl() && cpuinfo_has_x86_avx512vnni())
+			isa |= SL_DENSE_ISA_AVX512VNNI;
+	}
+	cpu_isa = isa;
 #else
 	cpu_isa = 0;
 #endif

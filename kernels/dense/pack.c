@@ -96,15 +96,17 @@ int sl_dense_gemm_pack(int n, int k, const void *w, const sl_dense_quant_desc *q
 	if (n < 1 || n > SL_DENSE_MAX_N || k < 1 || k > SL_DENSE_MAX_K || !w || !ret)
 		return fail(err, -EINVAL, "dense: gemm of %d x %d not supported", n, k);
 	if (layout != SL_DENSE_LAYOUT_DOT_8 && layout != SL_DENSE_LAYOUT_C16_4 &&
-	    layout != SL_DENSE_LAYOUT_W16_16)
+	    layout != SL_DENSE_LAYOUT_W16_16 && layout != SL_DENSE_LAYOUT_VNNI_16)
 		return fail(err, -EINVAL, "dense: unknown weight layout %d", (int)layout);
 	int r = check_quant(n, q, err);
 	if (r < 0)
 		return r;
 
 	const bool wide = sl_dense_layout_wide(layout);
-	const int nr = layout == SL_DENSE_LAYOUT_DOT_8 ? 8 : (wide ? 16 : 4);
-	const size_t kp = SL_ALIGN_UP((size_t)k, wide ? 2 : 8), np = SL_ALIGN_UP((size_t)n, (size_t)nr);
+	const bool u8_tile = sl_dense_layout_u8_tile(layout);
+	const int nr = layout == SL_DENSE_LAYOUT_DOT_8 ? 8 : (wide || u8_tile ? 16 : 4);
+	const size_t kp = SL_ALIGN_UP((size_t)k, wide ? 2 : (u8_tile ? 4 : 8)),
+		     np = SL_ALIGN_UP((size_t)n, (size_t)nr);
 	const bool wu8 = q->w_type == SL_DTYPE_U8, iu8 = q->in_type == SL_DTYPE_U8;
 	bool any_cw = false;
 	for (int i = 0; !wide && i < q->nq; i++)
@@ -136,8 +138,9 @@ int sl_dense_gemm_pack(int n, int k, const void *w, const sl_dense_quant_desc *q
 	p->nr = nr;
 	p->layout = layout;
 	p->bytes = lp.total;
-	p->ca = iu8 ? q->in_zp - 128 : q->in_zp;
-	p->in_flip = iu8 ? 0x80 : 0;
+	/* the int8 domain, or (u8 tile) the unsigned one: a' + 128 */
+	p->ca = (iu8 ? q->in_zp - 128 : q->in_zp) + (u8_tile ? 128 : 0);
+	p->in_flip = (iu8 ? 0x80 : 0) ^ (u8_tile ? 0x80 : 0);
 	p->pad_byte = (int8_t)(uint8_t)q->in_zp;
 	p->in_zp = (int16_t)q->in_zp;
 	p->in_u8 = iu8;
@@ -165,10 +168,10 @@ int sl_dense_gemm_pack(int n, int k, const void *w, const sl_dense_quant_desc *q
 			sum_w += (uint32_t)v;
 			p->pair_ok &= v != -128;
 			size_t at;
-			if (layout == SL_DENSE_LAYOUT_DOT_8) {
-				/* [block][k / 4][8 channels][4] */
-				at = (size_t)(c / 8) * kp * 8 + (size_t)(i / 4) * 32 + (size_t)(c % 8) * 4 +
-				     (size_t)(i % 4);
+			if (layout == SL_DENSE_LAYOUT_DOT_8 || u8_tile) {
+				/* [block][k / 4][nr channels][4] */
+				at = (size_t)(c / nr) * kp * nr + (size_t)(i / 4) * 4 * nr +
+				     (size_t)(c % nr) * 4 + (size_t)(i % 4);
 			} else {
 				/* [block][k / 16][4 channels][16], a K tail of 8 as [4][8] */
 				const size_t chunk = (size_t)i / 16 * 16, len = kp - chunk >= 16 ? 16 : 8;

@@ -101,8 +101,8 @@ int sl_dense_conv_new(const sl_ref_conv_geom *g, const sl_dense_gemm *p, const s
 }
 
 /* im2col of output pixels [m0, m0 + rows) into mr rows of kp bytes, in the
- * int8 domain, padding taps as the zero point and the K tail as 0; row sums
- * when the weights have zero points. */
+ * int8 domain (the unsigned one for the u8-tile layouts), padding taps as the
+ * zero point and the K tail as 0; row sums when the weights have zero points. */
 static void pack_tile(const sl_dense_conv *c, const uint8_t *in, size_t m0, size_t rows, int8_t *at,
 		      int32_t *rowsum)
 {
@@ -136,8 +136,12 @@ static void pack_tile(const sl_dense_conv *c, const uint8_t *in, size_t m0, size
 		memset(row + k, 0, kp - k);
 		if (p->cw) {
 			int32_t s = 0;
-			for (size_t j = 0; j < k; j++)
-				s += (int8_t)row[j];
+			if (sl_dense_layout_u8_tile(p->layout))
+				for (size_t j = 0; j < k; j++)
+					s += row[j];
+			else
+				for (size_t j = 0; j < k; j++)
+					s += (int8_t)row[j];
 			rowsum[i] = s;
 		}
 	}

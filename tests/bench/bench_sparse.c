@@ -12,7 +12,11 @@
  *
  * -f: our layers requantize as XNNPACK does (fp32 scales, as the runtime's
  * fast numerics), the baseline's own arithmetic; their outputs are then
- * checked bit-exact against XNNPACK run on the same pruned weights. */
+ * checked bit-exact against XNNPACK run on the same pruned weights.
+ *
+ * -d: the baseline is our own dense GEMM (kernels/dense, the best this CPU
+ * runs) instead of XNNPACK: what a sparse layer competes with under TFLite
+ * numerics, where the runtime runs dense int8 convolutions on it. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -24,6 +28,7 @@
 #include <xnnpack.h>
 
 #include "common/macros.h"
+#include "kernels/dense/dense.h"
 #include "kernels/quant.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/sparse/sparse.h"
@@ -115,7 +120,7 @@ typedef struct {
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_sparse [-t 1,2] [-s 70,80,90] [-r reps] [-k kernel] [-u] [-l "
-			"layer-index] [-m] [-f]\n");
+			"layer-index] [-m] [-f] [-d]\n");
 	exit(2);
 }
 
@@ -136,8 +141,8 @@ int main(int argc, char **argv)
 {
 	int threads[4] = {1, 2}, n_threads = 2, sp[MAX_SP] = {70, 80, 90}, n_sp = 3, reps = 15, only = -1;
 	const char *kernel = NULL;
-	bool unstructured = false, use_min = false, fp32 = false;
-	for (int o; (o = getopt(argc, argv, "t:s:r:k:ul:mf")) != -1;) {
+	bool unstructured = false, use_min = false, fp32 = false, our_dense = false;
+	for (int o; (o = getopt(argc, argv, "t:s:r:k:ul:mfd")) != -1;) {
 		switch (o) {
 		case 't':
 			n_threads = parse_list(optarg, threads, 4);
@@ -163,6 +168,9 @@ int main(int argc, char **argv)
 		case 'f':
 			fp32 = true;
 			break;
+		case 'd':
+			our_dense = true;
+			break;
 		default:
 			usage();
 		}
@@ -186,12 +194,21 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	const sl_dense_gemm_impl *dense_impl = our_dense ? sl_dense_gemm_select() : NULL;
+	if (our_dense && (fp32 || !dense_impl)) {
+		fprintf(stderr, "-d: %s\n",
+			fp32 ? "the dense kernels round as TFLite does, not -f"
+			     : "no dense GEMM kernel on this CPU");
+		return 1;
+	}
 	if (fp32 && !impl->fp32_requant) {
 		fprintf(stderr, "kernel %s has no fp32 requantization\n", impl->name);
 		return 1;
 	}
-	printf("sparse kernel: %s, pruning: %s, requantization: %s, reps: %d (%s), times in microseconds\n",
-	       impl->name, unstructured ? "unstructured" : "1x4 blocks",
+	printf("sparse kernel: %s, baseline: %s, pruning: %s, requantization: %s, reps: %d (%s), times in "
+	       "microseconds\n",
+	       impl->name, dense_impl ? dense_impl->name : "XNNPACK qc8",
+	       unstructured ? "unstructured" : "1x4 blocks",
 	       fp32 ? "fp32 (XNNPACK's)" : "TFLite's (gemmlowp)", reps, use_min ? "minimum" : "median");
 
 	const int n_layers = (int)(sizeof(layers) / sizeof(layers[0]));
@@ -200,11 +217,12 @@ int main(int argc, char **argv)
 	for (int ti = 0; ti < n_threads; ti++) {
 		pthreadpool_t pool = threads[ti] > 1 ? pthreadpool_create((size_t)threads[ti]) : NULL;
 		printf("\n== %d thread%s ==\n", threads[ti], threads[ti] > 1 ? "s" : "");
-		printf("%-15s %4s %4s %5s %5s %9s", "layer", "x", "hw", "K", "N", "xnn");
+		const char *base = dense_impl ? "dense" : "xnn";
+		printf("%-15s %4s %4s %5s %5s %9s", "layer", "x", "hw", "K", "N", base);
 		if (ti == 0)
 			printf(" %10s", "dense-ref");
 		for (int s = 0; s < n_sp; s++)
-			printf("  %7s%-3d %6s", "sp", sp[s], "xnn/sp");
+			printf("  %7s%-3d %3s/sp", "sp", sp[s], base);
 		printf("\n");
 		for (int li = 0; li < n_layers; li++) {
 			if (only >= 0 && li != only)
@@ -283,6 +301,47 @@ int main(int argc, char **argv)
 				fprintf(stderr, "xnn_setup_convolution2d_nhwc_qc8 failed\n");
 				return 1;
 			}
+			sl_dense_gemm *dgemm = NULL;
+			sl_dense_conv *dconv = NULL;
+			int32_t *wzp0 = calloc(n, sizeof(int32_t));
+			if (dense_impl) {
+				const sl_dense_quant_desc dq = {.in_type = SL_DTYPE_I8,
+								.w_type = SL_DTYPE_I8,
+								.out_type = SL_DTYPE_I8,
+								.nq = (int)n,
+								.w_zp = wzp0,
+								.mult = mult,
+								.shift = ishift,
+								.bias = bias,
+								.in_zp = in_zp,
+								.out_zp = out_zp,
+								.act_min = act_min,
+								.act_max = act_max};
+				const sl_ref_conv_geom dg = {.batch = 1,
+							     .in_h = L->hw,
+							     .in_w = L->hw,
+							     .in_c = (int)k,
+							     .out_h = L->hw,
+							     .out_w = L->hw,
+							     .out_c = (int)n,
+							     .filter_h = 1,
+							     .filter_w = 1,
+							     .stride_h = 1,
+							     .stride_w = 1,
+							     .dilation_h = 1,
+							     .dilation_w = 1,
+							     .groups = 1};
+				sl_error derr = {{0}};
+				if (sl_dense_gemm_pack((int)n, (int)k, wd, &dq, dense_impl->layout, &dgemm,
+						       &derr) < 0 ||
+				    sl_dense_conv_new(&dg, dgemm, dense_impl, threads[ti], &dconv, &derr) <
+					0) {
+					fprintf(stderr, "dense: %s\n", derr.msg);
+					return 1;
+				}
+			}
+#define RUN_BASE()                                                                                           \
+	(dconv ? sl_dense_conv_run(dconv, a, o_xnn, pool) : (void)xnn_run_operator(xop[n_sp], pool))
 			size_t scratch_bytes = 0;
 			for (int s = 0; s < n_sp; s++) {
 				const size_t b = sl_sparse_q8_scratch_bytes(packed[s]);
@@ -329,12 +388,12 @@ int main(int argc, char **argv)
 			for (int s = 0; s < n_sp; s++)
 				ts[s] = malloc((size_t)reps * sizeof(double));
 			/* Warm up everything once (XNNPACK packs weights lazily, caches, clocks). */
-			xnn_run_operator(xop[n_sp], pool);
+			RUN_BASE();
 			for (int s = 0; s < n_sp; s++)
 				sl_sparse_q8_run(impl, packed[s], m, a, k, o_sp, n, pool, 0, scratch);
 			for (int r = 0; r < reps; r++) {
 				double t0 = now();
-				xnn_run_operator(xop[n_sp], pool);
+				RUN_BASE();
 				tx[r] = now() - t0;
 				for (int s = 0; s < n_sp; s++) {
 					t0 = now();
@@ -397,7 +456,11 @@ int main(int argc, char **argv)
 				free(wsp[s]);
 				sl_sparse_q8_free(packed[s]);
 			}
+#undef RUN_BASE
 			xnn_delete_operator(xop[n_sp]);
+			sl_dense_conv_free(dconv);
+			sl_dense_gemm_free(dgemm);
+			free(wzp0);
 			sl_sparse_scratch_free(scratch);
 			free(tx);
 			free(tr);
