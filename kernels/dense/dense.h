@@ -181,7 +181,8 @@ typedef struct sl_dense_dw {
 	int32_t *bias8;	 /* fast only: [cp] bias - za sum w */
 	int32_t *bias16; /* [cp] bias */
 	/* AVX2: per 16-channel block, per tap pair, (w - zw) of taps 2j, 2j + 1
-	 * interleaved in VPUNPCKL/HWD order (see dw_avx2.c); 0 past taps and c */
+	 * interleaved in VPUNPCKL/HWD order (see dw_avx2.c); 0 past taps and c.
+	 * The AVX-512 kernels read two blocks' rows as one register. */
 	int16_t *wp;
 	int32_t *biasp; /* [cp] bias - za sum(w - zw) */
 	int32_t in_zp;

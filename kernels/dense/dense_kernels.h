@@ -42,6 +42,9 @@ void sl_dense_add_neon_simde(const sl_dense_add_params *q, size_t n, const uint8
 SL_DENSE_GEMM_DECL(sl_dense_gemm_avx2_w16);
 /* x86-64 AVX-512 VNNI (kernels/dense/x86) */
 SL_DENSE_GEMM_DECL(sl_dense_gemm_avx512vnni_16);
+SL_DENSE_DW_DECL(sl_dense_dw_3x3s1_avx512vnni);
+SL_DENSE_DW_DECL(sl_dense_dw_3x3_avx512vnni);
+SL_DENSE_DW_DECL(sl_dense_dw_any_avx512vnni);
 void sl_dense_widen_avx2(int16_t *dst, const uint8_t *src, size_t n, bool u8);
 SL_DENSE_DW_DECL(sl_dense_dw_3x3s1_avx2);
 SL_DENSE_DW_DECL(sl_dense_dw_3x3_avx2);

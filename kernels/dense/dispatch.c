@@ -41,6 +41,11 @@ static const sl_dense_gemm_impl gemm_impls[] = {
 };
 
 static const sl_dense_dw_impl dw_impls[] = {
+    {"dw 3x3s1 avx512vnni", SL_DENSE_ISA_AVX2 | SL_DENSE_ISA_AVX512VNNI,
+     SL_DENSE_DW_NEEDS_3X3 | SL_DENSE_DW_NEEDS_S1, sl_dense_dw_3x3s1_avx512vnni},
+    {"dw 3x3 avx512vnni", SL_DENSE_ISA_AVX2 | SL_DENSE_ISA_AVX512VNNI, SL_DENSE_DW_NEEDS_3X3,
+     sl_dense_dw_3x3_avx512vnni},
+    {"dw avx512vnni", SL_DENSE_ISA_AVX2 | SL_DENSE_ISA_AVX512VNNI, 0, sl_dense_dw_any_avx512vnni},
     {"dw 3x3s1 avx2", SL_DENSE_ISA_AVX2, SL_DENSE_DW_NEEDS_3X3 | SL_DENSE_DW_NEEDS_S1,
      sl_dense_dw_3x3s1_avx2},
     {"dw 3x3 avx2", SL_DENSE_ISA_AVX2, SL_DENSE_DW_NEEDS_3X3, sl_dense_dw_3x3_avx2},

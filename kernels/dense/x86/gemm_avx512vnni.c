@@ -15,50 +15,23 @@
 #include <string.h>
 
 #include "kernels/dense/dense_kernels.h"
-#include "kernels/dense/x86/requant_avx2.h"
+#include "kernels/dense/x86/requant_avx512.h"
 
 #define MR SL_DENSE_GEMM_MR_VNNI
 
-/* The 16-lane form of requant_avx2.h's MultiplyByQuantizedMultiplier, same
- * arithmetic (bit-exact with sl_mul_by_quantized_multiplier). */
-typedef struct {
-	__m512i mult, mult_odd, lsh, rsh, mask, half;
-} rq16;
-
-static inline rq16 rq16_load(const sl_dense_requant *q, size_t n0)
+static inline sl_avx512_rq rq16_load(const sl_dense_requant *q, size_t n0)
 {
-	rq16 r;
-	r.mult = _mm512_loadu_si512((const void *)(q->mult + n0));
-	r.mult_odd = _mm512_shuffle_epi32(r.mult, _MM_PERM_DDBB);
-	r.lsh = _mm512_loadu_si512((const void *)(q->lsh + n0));
-	r.rsh = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(q->rsh + n0)));
-	r.mask = _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), r.rsh), _mm512_set1_epi32(1));
-	r.half = _mm512_srli_epi32(r.mask, 1);
-	return r;
-}
-
-static inline __attribute__((always_inline)) __m512i mbqm16(__m512i x, const rq16 *r, const int any_lsh)
-{
-	if (any_lsh)
-		x = _mm512_sllv_epi32(x, r->lsh);
-	const __m512i nudge = _mm512_set1_epi64((int64_t)1 << 30);
-	const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, r->mult), nudge);
-	const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), r->mult_odd), nudge);
-	const __m512i z =
-	    _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
-	const __m512i rem = _mm512_and_si512(z, r->mask);
-	const __m512i thr = _mm512_sub_epi32(r->half, _mm512_srai_epi32(z, 31));
-	const __mmask16 up = _mm512_cmpgt_epi32_mask(rem, thr);
-	const __m512i s = _mm512_srav_epi32(z, r->rsh);
-	return _mm512_mask_add_epi32(s, up, s, _mm512_set1_epi32(1));
+	return sl_avx512_rq_make(_mm512_loadu_si512((const void *)(q->mult + n0)),
+				 _mm512_loadu_si512((const void *)(q->lsh + n0)),
+				 _mm512_loadu_si512((const void *)(q->rsh + n0)));
 }
 
 /* 16 channels of one pixel, requantized, to bytes at d (nc of them). */
-static inline __attribute__((always_inline)) void out16(uint8_t *d, __m512i acc, const rq16 *r, __m512i zp,
-							__m128i lo, __m128i hi, size_t nc, const int u8,
-							const int any_lsh)
+static inline __attribute__((always_inline)) void out16(uint8_t *d, __m512i acc, const sl_avx512_rq *r,
+							__m512i zp, __m128i lo, __m128i hi, size_t nc,
+							const int u8, const int any_lsh)
 {
-	const __m512i x = _mm512_add_epi32(mbqm16(acc, r, any_lsh), zp);
+	const __m512i x = _mm512_add_epi32(sl_avx512_mbqm(acc, r, any_lsh), zp);
 	__m128i v;
 	if (u8) {
 		v = _mm512_cvtusepi32_epi8(_mm512_max_epi32(x, _mm512_setzero_si512()));
@@ -124,7 +97,7 @@ static inline __attribute__((always_inline)) void strip(const sl_dense_gemm *p, 
 	SL_AVX2_UNROLL
 	for (int j = 0; j < nb; j++) {
 		const size_t nj = n0 + 16 * (size_t)j;
-		const rq16 r = rq16_load(q, nj);
+		const sl_avx512_rq r = rq16_load(q, nj);
 		const size_t nc = n - nj < 16 ? n - nj : 16;
 		SL_AVX2_UNROLL
 		for (int m = 0; m < mr; m++)

@@ -60,9 +60,10 @@ size_t sl_ntest_dw_kernels(sl_dense_dw_impl *out, size_t max)
 
 sl_dense_kernels sl_ntest_kernels(void)
 {
-	static sl_dense_gemm_impl g[8];
-	static sl_dense_dw_impl d[8];
-	const size_t ng = sl_ntest_gemm_kernels(g, 8), nd = sl_ntest_dw_kernels(d, 8);
+	static sl_dense_gemm_impl g[SL_NTEST_MAX_KERNELS];
+	static sl_dense_dw_impl d[SL_NTEST_MAX_KERNELS];
+	const size_t ng = sl_ntest_gemm_kernels(g, SL_NTEST_MAX_KERNELS),
+		     nd = sl_ntest_dw_kernels(d, SL_NTEST_MAX_KERNELS);
 	return (sl_dense_kernels){
 	    .gemm = ng ? &g[0] : NULL, .dw = d, .n_dw = nd, .add = sl_dense_add_select()};
 }

@@ -63,4 +63,7 @@ uint32_t sl_ntest_rand(uint32_t *state);
  * of two with its neighbours and halves, then random values of every
  * magnitude and sign. Fills v[SL_NTEST_RQ_VALUES], returns the count. */
 #define SL_NTEST_RQ_VALUES 4096
+
+/* Room for every kernel of a family list and its SIMDe builds. */
+#define SL_NTEST_MAX_KERNELS 16
 size_t sl_ntest_requant_values(int32_t *v);

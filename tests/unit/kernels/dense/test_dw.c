@@ -106,9 +106,9 @@ static size_t make_cases(sl_ntest_case *out, size_t max)
 
 ParameterizedTestParameters(neon_dw, matches_reference)
 {
-	static size_t ids[8];
-	sl_dense_dw_impl k[8];
-	const size_t n = sl_ntest_dw_kernels(k, 8);
+	static size_t ids[SL_NTEST_MAX_KERNELS];
+	sl_dense_dw_impl k[SL_NTEST_MAX_KERNELS];
+	const size_t n = sl_ntest_dw_kernels(k, SL_NTEST_MAX_KERNELS);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = i;
 	/* Indices, not the entries: Criterion runs each case in a re-executed
@@ -118,8 +118,8 @@ ParameterizedTestParameters(neon_dw, matches_reference)
 
 ParameterizedTest(size_t *ki, neon_dw, matches_reference)
 {
-	sl_dense_dw_impl kernels[8];
-	cr_assert_lt(*ki, sl_ntest_dw_kernels(kernels, 8));
+	sl_dense_dw_impl kernels[SL_NTEST_MAX_KERNELS];
+	cr_assert_lt(*ki, sl_ntest_dw_kernels(kernels, SL_NTEST_MAX_KERNELS));
 	const sl_dense_dw_impl *kern = &kernels[*ki];
 	static sl_ntest_case cases[MAX_CASES];
 	const size_t n_cases = make_cases(cases, MAX_CASES);

@@ -111,9 +111,9 @@ static size_t make_cases(sl_ntest_case *out, size_t max)
 
 ParameterizedTestParameters(neon_gemm, conv_matches_reference)
 {
-	static size_t ids[8];
-	sl_dense_gemm_impl k[8];
-	const size_t n = sl_ntest_gemm_kernels(k, 8);
+	static size_t ids[SL_NTEST_MAX_KERNELS];
+	sl_dense_gemm_impl k[SL_NTEST_MAX_KERNELS];
+	const size_t n = sl_ntest_gemm_kernels(k, SL_NTEST_MAX_KERNELS);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = i;
 	/* Indices, not the entries: Criterion runs each case in a re-executed
@@ -123,8 +123,8 @@ ParameterizedTestParameters(neon_gemm, conv_matches_reference)
 
 ParameterizedTest(size_t *ki, neon_gemm, conv_matches_reference)
 {
-	sl_dense_gemm_impl kernels[8];
-	cr_assert_lt(*ki, sl_ntest_gemm_kernels(kernels, 8));
+	sl_dense_gemm_impl kernels[SL_NTEST_MAX_KERNELS];
+	cr_assert_lt(*ki, sl_ntest_gemm_kernels(kernels, SL_NTEST_MAX_KERNELS));
 	const sl_dense_gemm_impl *kern = &kernels[*ki];
 	static sl_ntest_case cases[MAX_CASES];
 	const size_t n_cases = make_cases(cases, MAX_CASES);
@@ -164,9 +164,9 @@ ParameterizedTest(size_t *ki, neon_gemm, conv_matches_reference)
  * against the reference FC kernel. */
 ParameterizedTestParameters(neon_gemm, fc_matches_reference)
 {
-	static size_t ids[8];
-	sl_dense_gemm_impl k[8];
-	const size_t n = sl_ntest_gemm_kernels(k, 8);
+	static size_t ids[SL_NTEST_MAX_KERNELS];
+	sl_dense_gemm_impl k[SL_NTEST_MAX_KERNELS];
+	const size_t n = sl_ntest_gemm_kernels(k, SL_NTEST_MAX_KERNELS);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = i;
 	return cr_make_param_array(size_t, ids, n);
@@ -174,8 +174,8 @@ ParameterizedTestParameters(neon_gemm, fc_matches_reference)
 
 ParameterizedTest(size_t *ki, neon_gemm, fc_matches_reference)
 {
-	sl_dense_gemm_impl kernels[8];
-	cr_assert_lt(*ki, sl_ntest_gemm_kernels(kernels, 8));
+	sl_dense_gemm_impl kernels[SL_NTEST_MAX_KERNELS];
+	cr_assert_lt(*ki, sl_ntest_gemm_kernels(kernels, SL_NTEST_MAX_KERNELS));
 	const sl_dense_gemm_impl *kern = &kernels[*ki];
 	static const int batches[] = {1, 2, 5, 8, 9, 13};
 	static const int depths[] = {1, 8, 13, 16, 24, 100, 128, 1280};
