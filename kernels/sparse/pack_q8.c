@@ -139,7 +139,7 @@ size_t sl_sparse_q8_max_bytes(int n, int k, unsigned flags)
 size_t sl_sparse_q8_scratch_bytes(const sl_sparse_q8 *p)
 {
 	const size_t t = sl_sparse_q8_tile_bytes(p->kb);
-	return (t > SL_SPARSE_WIDE_TILE ? t : SL_SPARSE_WIDE_TILE) + 64;
+	return (t > SL_SPARSE_VNNI_TILE ? t : SL_SPARSE_VNNI_TILE) + 64;
 }
 
 static void fill_channel(sl_sparse_q8 *p, const sl_sparse_q8_desc *d, int n, int32_t amax, bool *fast)

@@ -51,15 +51,21 @@
  * VNNI that kernel is 1.3-3.5x faster than XNNPACK's on MobileNet v2's 1x1
  * layers (bench_dense): the break-evens above, measured against XNNPACK,
  * would take layers sparse that run slower so. Measured against it instead
- * (bench_sparse -d -t 1,2 -s 30,50,60,70,80,90 -r 50 -m, Intel Xeon model
- * 207), the break-even grows as the layer shrinks: every layer of 28x28
- * pixels or more wins from below 30 % (the lowest measured; 1.04x at worst),
- * the 14x14 ones between 32 and 67 %, the 7x7 ones between 54 and 80 % (the
- * 960-channel expansion at 2 threads never). Few pixels leave the pixel
- * lanes partly empty while the dense kernel's channel lanes stay full. */
-static double vs_dense_vnni_break_even(size_t m)
+ * (bench_sparse -d -t 1,2 -s 30,40,50,60,70,80 -r 100 -m, two runs, Intel
+ * Xeon model 207), the break-even grows as the layer shrinks: every layer of
+ * 28x28 pixels or more wins from below 30 % (the lowest measured; once 33 %
+ * at 2 threads), the 14x14 ones up to 55 % at 1 thread, the 7x7 ones up to
+ * 60 %. At 2 threads the projections are alike (up to 52 and 62 %) but the
+ * expansions, with hundreds of short rows, break even later (14x14 up to
+ * 69 %, 7x7 up to 72 %). Few pixels leave the pixel lanes partly empty while
+ * the dense kernel's channel lanes stay full. */
+static double vs_dense_vnni_break_even(size_t m, int threads)
 {
-	return m >= 512 ? 0.30 : (m >= 128 ? 0.67 : 0.80);
+	if (m >= 512)
+		return 0.30;
+	if (m >= 128)
+		return threads > 1 ? 0.70 : 0.55;
+	return threads > 1 ? 0.72 : 0.60;
 }
 
 static bool dense_competitor_is_vnni(const sl_prepare_ctx *ctx, sl_dtype dt)
@@ -470,7 +476,7 @@ int sl_sparse_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_err
 	const char *isa = "?";
 	double be = sl_sparse_break_even(in->dtype, &isa);
 	if (dense_competitor_is_vnni(ctx, in->dtype)) {
-		be = SL_MAX(be, vs_dense_vnni_break_even(m));
+		be = SL_MAX(be, vs_dense_vnni_break_even(m, ctx->pool ? ctx->threads : 1));
 		isa = "avx512vnni, against dense avx512vnni";
 	}
 	if (m < SMALL_M && be < SMALL_M_BREAK_EVEN)

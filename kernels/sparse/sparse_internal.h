@@ -22,6 +22,9 @@
  * the column count rounded up to the 16-value transposition chunk. Kernels
  * may use wider tiles when those fit in SL_SPARSE_WIDE_TILE bytes. */
 #define SL_SPARSE_WIDE_TILE 16384
+/* The VNNI kernel's byte tiles: 32 KB (L1d: 32 KB on Zen 4, 48 KB on Intel
+ * cores with AVX-512 VNNI); the scratch is sized for it. */
+#define SL_SPARSE_VNNI_TILE 32768
 static inline size_t sl_sparse_q8_tile_bytes(int32_t kb)
 {
 	return (size_t)128 * (size_t)((kb + 3) & ~3);
