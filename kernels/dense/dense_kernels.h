@@ -17,6 +17,23 @@
 	void name(const sl_dense_dw *p, size_t n_px, const uint8_t *const *ptrs, uint8_t *out,               \
 		  size_t out_stride)
 
+/* The x86 depthwise entry points: one instance of the kernel template FN per
+ * input / output type (uint8 or int8), chosen from the packed layer. */
+#define SL_DENSE_DW_VARIANTS(FN, TAPS, S1)                                                                   \
+	do {                                                                                                 \
+		if (p->rq.in_u8) {                                                                           \
+			if (p->rq.out_u8)                                                                    \
+				FN(p, n_px, ptrs, out, out_stride, TAPS, 1, 1, S1);                          \
+			else                                                                                 \
+				FN(p, n_px, ptrs, out, out_stride, TAPS, 1, 0, S1);                          \
+		} else {                                                                                     \
+			if (p->rq.out_u8)                                                                    \
+				FN(p, n_px, ptrs, out, out_stride, TAPS, 0, 1, S1);                          \
+			else                                                                                 \
+				FN(p, n_px, ptrs, out, out_stride, TAPS, 0, 0, S1);                          \
+		}                                                                                            \
+	} while (0)
+
 SL_DENSE_GEMM_DECL(sl_dense_gemm_sdot_8x8);
 SL_DENSE_GEMM_DECL(sl_dense_gemm_smlal_4x4);
 SL_DENSE_DW_DECL(sl_dense_dw_3x3s1_smlal8);

@@ -301,47 +301,6 @@ int main(int argc, char **argv)
 				fprintf(stderr, "xnn_setup_convolution2d_nhwc_qc8 failed\n");
 				return 1;
 			}
-			sl_dense_gemm *dgemm = NULL;
-			sl_dense_conv *dconv = NULL;
-			int32_t *wzp0 = calloc(n, sizeof(int32_t));
-			if (dense_impl) {
-				const sl_dense_quant_desc dq = {.in_type = SL_DTYPE_I8,
-								.w_type = SL_DTYPE_I8,
-								.out_type = SL_DTYPE_I8,
-								.nq = (int)n,
-								.w_zp = wzp0,
-								.mult = mult,
-								.shift = ishift,
-								.bias = bias,
-								.in_zp = in_zp,
-								.out_zp = out_zp,
-								.act_min = act_min,
-								.act_max = act_max};
-				const sl_ref_conv_geom dg = {.batch = 1,
-							     .in_h = L->hw,
-							     .in_w = L->hw,
-							     .in_c = (int)k,
-							     .out_h = L->hw,
-							     .out_w = L->hw,
-							     .out_c = (int)n,
-							     .filter_h = 1,
-							     .filter_w = 1,
-							     .stride_h = 1,
-							     .stride_w = 1,
-							     .dilation_h = 1,
-							     .dilation_w = 1,
-							     .groups = 1};
-				sl_error derr = {{0}};
-				if (sl_dense_gemm_pack((int)n, (int)k, wd, &dq, dense_impl->layout, &dgemm,
-						       &derr) < 0 ||
-				    sl_dense_conv_new(&dg, dgemm, dense_impl, threads[ti], &dconv, &derr) <
-					0) {
-					fprintf(stderr, "dense: %s\n", derr.msg);
-					return 1;
-				}
-			}
-#define RUN_BASE()                                                                                           \
-	(dconv ? sl_dense_conv_run(dconv, a, o_xnn, pool) : (void)xnn_run_operator(xop[n_sp], pool))
 			size_t scratch_bytes = 0;
 			for (int s = 0; s < n_sp; s++) {
 				const size_t b = sl_sparse_q8_scratch_bytes(packed[s]);
@@ -381,6 +340,33 @@ int main(int argc, char **argv)
 						   .act_max = act_max};
 			int32_t *fzp = calloc(n, sizeof(int32_t));
 			ref.filter_zp = fzp;
+			/* -d: the dense weights on our GEMM, the reference's geometry */
+			sl_dense_gemm *dgemm = NULL;
+			sl_dense_conv *dconv = NULL;
+			if (dense_impl) {
+				const sl_dense_quant_desc dq = {.in_type = SL_DTYPE_I8,
+								.w_type = SL_DTYPE_I8,
+								.out_type = SL_DTYPE_I8,
+								.nq = (int)n,
+								.w_zp = fzp,
+								.mult = mult,
+								.shift = ishift,
+								.bias = bias,
+								.in_zp = in_zp,
+								.out_zp = out_zp,
+								.act_min = act_min,
+								.act_max = act_max};
+				sl_error derr = {{0}};
+				if (sl_dense_gemm_pack((int)n, (int)k, wd, &dq, dense_impl->layout, &dgemm,
+						       &derr) < 0 ||
+				    sl_dense_conv_new(&ref.g, dgemm, dense_impl, threads[ti], &dconv, &derr) <
+					0) {
+					fprintf(stderr, "dense: %s\n", derr.msg);
+					return 1;
+				}
+			}
+#define RUN_BASE()                                                                                           \
+	(dconv ? sl_dense_conv_run(dconv, a, o_xnn, pool) : (void)xnn_run_operator(xop[n_sp], pool))
 			const int with_ref = ti == 0;
 			double *tx = malloc((size_t)reps * sizeof(double)),
 			       *tr = malloc((size_t)reps * sizeof(double));
@@ -460,7 +446,6 @@ int main(int argc, char **argv)
 			xnn_delete_operator(xop[n_sp]);
 			sl_dense_conv_free(dconv);
 			sl_dense_gemm_free(dgemm);
-			free(wzp0);
 			sl_sparse_scratch_free(scratch);
 			free(tx);
 			free(tr);

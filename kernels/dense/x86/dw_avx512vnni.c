@@ -164,32 +164,17 @@ static inline __attribute__((always_inline)) void dw(const sl_dense_dw *p, size_
 	}
 }
 
-#define SL_DW512_VARIANTS(TAPS, S1)                                                                          \
-	do {                                                                                                 \
-		if (p->rq.in_u8) {                                                                           \
-			if (p->rq.out_u8)                                                                    \
-				dw(p, n_px, ptrs, out, out_stride, TAPS, 1, 1, S1);                          \
-			else                                                                                 \
-				dw(p, n_px, ptrs, out, out_stride, TAPS, 1, 0, S1);                          \
-		} else {                                                                                     \
-			if (p->rq.out_u8)                                                                    \
-				dw(p, n_px, ptrs, out, out_stride, TAPS, 0, 1, S1);                          \
-			else                                                                                 \
-				dw(p, n_px, ptrs, out, out_stride, TAPS, 0, 0, S1);                          \
-		}                                                                                            \
-	} while (0)
-
 SL_DENSE_DW_DECL(sl_dense_dw_3x3s1_avx512vnni)
 {
-	SL_DW512_VARIANTS(9, 1);
+	SL_DENSE_DW_VARIANTS(dw, 9, 1);
 }
 
 SL_DENSE_DW_DECL(sl_dense_dw_3x3_avx512vnni)
 {
-	SL_DW512_VARIANTS(9, 0);
+	SL_DENSE_DW_VARIANTS(dw, 9, 0);
 }
 
 SL_DENSE_DW_DECL(sl_dense_dw_any_avx512vnni)
 {
-	SL_DW512_VARIANTS(0, 0);
+	SL_DENSE_DW_VARIANTS(dw, 0, 0);
 }
