@@ -114,21 +114,24 @@ static void task2d(void *arg, size_t i, size_t j, size_t ni, size_t nj)
 
 /* Work split when the caller leaves it to us. Pixel tiles are whole 32-pixel
  * kernel tiles (17..32 rows cost a full tile anyway), about 16 per thread
- * when there are many, so that dynamic scheduling evens out the last one.
+ * when there are many, so that dynamic scheduling evens out the last one;
+ * whole `wide`-pixel tiles for a kernel with wider ones (AVX-512: 64): a
+ * 96-pixel task ran as a 64- and a 32-pixel tile, the second at up to twice
+ * the cost per pixel on small-K layers.
  * Late layers have few: 14x14 is 6 tiles and 4 rows, 7x7 two tiles, which
  * split evenly over 2 threads but not over 4. Only then are the output
  * channels split too, one group per thread (multiples of 16, the kernels'
  * store width): every group transposes the same input tile again, which
  * costs as much as a good part of the MACs in the projection layers (large
  * K, few channels), so it is a last resort, not a default. */
-static void plan(size_t m, size_t n, size_t threads, size_t *tile_m, size_t *tile_n)
+static void plan(size_t m, size_t n, size_t threads, size_t wide, size_t *tile_m, size_t *tile_n)
 {
 	const size_t tiles = (m + 31) / 32, rem = m % 32;
 	*tile_n = n;
 	*tile_m = 32;
 	if (tiles >= 8 * threads) {
-		const size_t per = tiles / (16 * threads);
-		*tile_m = 32 * (per ? per : 1);
+		const size_t u = SL_MAX(wide, (size_t)32), per = m / (u * 16 * threads);
+		*tile_m = u * (per ? per : 1);
 		return;
 	}
 	/* A remainder of at most 8 rows runs as a cheap 8-row tile. */
@@ -137,7 +140,8 @@ static void plan(size_t m, size_t n, size_t threads, size_t *tile_m, size_t *til
 		*tile_n = SL_ALIGN_UP((n + threads - 1) / threads, 16);
 }
 
-static int run(run_ctx *c, size_t m, size_t n, size_t need, struct pthreadpool *pool, size_t tile)
+static int run(run_ctx *c, size_t m, size_t n, size_t need, struct pthreadpool *pool, size_t tile,
+	       size_t wide)
 {
 	const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
 	if (c->scratch->bytes < need || (size_t)c->scratch->slots < threads)
@@ -153,7 +157,7 @@ static int run(run_ctx *c, size_t m, size_t n, size_t need, struct pthreadpool *
 		return 0;
 	}
 	size_t tm, tn;
-	plan(m, n, threads, &tm, &tn);
+	plan(m, n, threads, wide, &tm, &tn);
 	if (tn >= n)
 		pthreadpool_parallelize_1d_tile_1d(pool, task, c, m, tm, 0);
 	else
@@ -172,7 +176,7 @@ int sl_sparse_q8_run(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p, size_
 		     .in_stride = in_stride,
 		     .out_stride = out_stride,
 		     .scratch = scratch};
-	return run(&c, m, (size_t)p->n, sl_sparse_q8_scratch_bytes(p), pool, tile);
+	return run(&c, m, (size_t)p->n, sl_sparse_q8_scratch_bytes(p), pool, tile, impl->wide_tile);
 }
 
 int sl_sparse_f32_run(const sl_sparse_f32_impl *impl, const sl_sparse_f32 *p, size_t m, const float *in,
@@ -186,5 +190,5 @@ int sl_sparse_f32_run(const sl_sparse_f32_impl *impl, const sl_sparse_f32 *p, si
 		     .in_stride = in_stride,
 		     .out_stride = out_stride,
 		     .scratch = scratch};
-	return run(&c, m, (size_t)p->n, sl_sparse_f32_scratch_bytes(p), pool, tile);
+	return run(&c, m, (size_t)p->n, sl_sparse_f32_scratch_bytes(p), pool, tile, 0);
 }

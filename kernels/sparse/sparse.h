@@ -197,6 +197,7 @@ typedef struct {
 	sl_sparse_q8_fn fn;
 	bool fp32_requant;  /* also runs layers packed with fp32_scale (and not rndnu) */
 	bool rndnu_requant; /* also runs layers packed with fp32_scale and rndnu */
+	unsigned wide_tile; /* pixels in its widest tile when more than 32 (else 0) */
 } sl_sparse_q8_impl;
 
 typedef struct {

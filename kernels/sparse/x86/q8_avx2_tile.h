@@ -1,9 +1,9 @@
 /* The AVX2 int8/uint8 SpMM tile (see q8_avx2.c for the layout and the
- * arithmetic), shared with the AVX-512 kernel, which includes it with its own
- * channel function: everything here but the channel is load and shuffle work
- * that 256-bit registers do as well as 512-bit ones. The includer defines
- * SL_Q8_CHANNEL (channel_avx2, or one of its own with the same contract) and
- * compiles with at least -mavx2 -mfma. */
+ * arithmetic). The AVX-512 kernels share its packing, requantization
+ * constants and 8-pixel tile; their wider tiles have their own output stage
+ * (q8_avx512.h). The includer may define
+ * SL_Q8_CHANNEL (one of its own with channel_avx2's contract; channel_avx2 by
+ * default) and compiles with at least -mavx2 -mfma. */
 #pragma once
 
 #include <immintrin.h>
@@ -16,7 +16,7 @@
 #define SL_Q8_PACK pack_tile /* the int16 tile */
 #endif
 #ifndef SL_Q8_CHANNEL
-#error "define SL_Q8_CHANNEL before including q8_avx2_tile.h"
+#define SL_Q8_CHANNEL channel_avx2
 #endif
 
 static inline void tr8x8_epi32(__m256i r[8])

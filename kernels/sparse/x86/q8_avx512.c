@@ -3,12 +3,10 @@
  *
  * Why it exists: on a CPU with AVX-512, Debian's XNNPACK runs its dense int8
  * layers on 512-bit kernels (avx512skx), so an AVX2 sparse kernel gives up
- * half its lead there. The tile, its packing and its output transposition are
- * the AVX2 kernel's (q8_avx2_tile.h): they are shuffles, which 512-bit
- * registers do not speed up. What changes is a channel's work: the products,
- * the accumulation and the requantization run on 16 pixels per register
- * (vpmaddwd zmm), and only the finished int32 results are split into the
- * AVX2 halves the shared output code expects. Same arithmetic, bit for bit.
+ * half its lead there. The tile and its packing are the AVX2 kernel's
+ * (q8_avx2_tile.h). A channel's products, accumulation and requantization
+ * run on 16 pixels per register (vpmaddwd zmm), and the output stage is
+ * q8_avx512.h's. Same arithmetic, bit for bit.
  *
  * Tiles: 64 pixels while the tile fits in L1 (tiny K: the per-channel setup,
  * weight broadcasts and requantization constants, spread over more outputs),
@@ -19,9 +17,9 @@
 #include "kernels/quant.h"
 #include "kernels/sparse/sparse_internal.h"
 
-static inline __attribute__((always_inline)) void channel_x(const sl_sparse_q8 *p, int n, const int16_t *at,
-							    __m256i zp16, __m256i *r, const int mr);
-#define SL_Q8_CHANNEL channel_x
+static inline __attribute__((always_inline)) void channel512(const sl_sparse_q8 *p, int n, const int16_t *at,
+							     __m512i *acc, const int mr);
+#define SL_Q8_CHANNEL512 channel512
 #include "kernels/sparse/x86/q8_avx512.h"
 
 static inline __m512i bcast_pair512(const int16_t *w)
@@ -72,31 +70,21 @@ accumulate512(const sl_sparse_q8 *p, int n, const int16_t *at, int32_t init, __m
 	}
 }
 
-/* channel_avx2's contract for tiles of 16 pixels or more. */
+/* SL_Q8_CHANNEL512's contract (q8_avx512.h). */
 static inline __attribute__((always_inline)) void channel512(const sl_sparse_q8 *p, int n, const int16_t *at,
-							     __m256i zp16, __m256i *r, const int mr)
+							     __m512i *acc, const int mr)
 {
-	if (empty_row(p, n, r, mr))
+	if (empty_row512(p, n, acc, mr))
 		return;
 	const sl_sparse_q8_chan *c = &p->ch[n];
-	__m512i acc[4];
 	accumulate512(p, n, at, p->fast_requant ? (int32_t)((uint32_t)c->bias_raw * 2u) : c->bias_raw, acc,
 		      mr);
-	finish512(p, n, acc, zp16, r, mr);
+	finish512(p, n, acc, mr);
 }
 
-static inline __attribute__((always_inline)) void channel_x(const sl_sparse_q8 *p, int n, const int16_t *at,
-							    __m256i zp16, __m256i *r, const int mr)
-{
-	if (mr >= 16)
-		channel512(p, n, at, zp16, r, mr);
-	else
-		channel_avx2(p, n, at, zp16, r, mr);
-}
-
-SL_Q8_TILE(64)
-SL_Q8_TILE(32)
-SL_Q8_TILE(16)
+SL_Q8_TILE512(64)
+SL_Q8_TILE512(32)
+SL_Q8_TILE512(16)
 SL_Q8_TILE(8)
 
 void sl_sparse_q8_avx512(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,

@@ -29,10 +29,10 @@
 
 static inline __attribute__((always_inline)) void
 pack_bytes(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows, int16_t *at16, const int mr);
-static inline __attribute__((always_inline)) void
-channel_vnni(const sl_sparse_q8 *p, int n, const int16_t *at, __m256i zp16, __m256i *r, const int mr);
-#define SL_Q8_PACK    pack_bytes
-#define SL_Q8_CHANNEL channel_vnni
+static inline __attribute__((always_inline)) void channel_vnni(const sl_sparse_q8 *p, int n,
+							       const int16_t *at16, __m512i *a, const int mr);
+#define SL_Q8_PACK	 pack_bytes
+#define SL_Q8_CHANNEL512 channel_vnni
 #include "kernels/sparse/x86/q8_avx512.h"
 
 /* Dword d of pixels 0-3 in lane 0 and of pixels 4-7 in lane 1 of v[d], from
@@ -97,14 +97,14 @@ pack_bytes(const sl_sparse_q8 *p, const uint8_t *in, size_t stride, size_t rows,
 /* Two accumulator sets take alternate blocks, so that each vpdpbusd chain
  * (5 cycles a link) has another block's work between its links: rows of the
  * wide layers hold dozens of blocks. */
-static inline __attribute__((always_inline)) void
-channel_vnni(const sl_sparse_q8 *p, int n, const int16_t *at16, __m256i zp16, __m256i *r, const int mr)
+static inline __attribute__((always_inline)) void channel_vnni(const sl_sparse_q8 *p, int n,
+							       const int16_t *at16, __m512i *a, const int mr)
 {
-	if (empty_row(p, n, r, mr))
+	if (empty_row512(p, n, a, mr))
 		return;
 	const uint8_t *at = (const uint8_t *)at16;
 	const sl_sparse_q8_chan *c = &p->ch[n];
-	__m512i a[4], b[4];
+	__m512i b[4];
 	SL_UNROLL
 	for (int g = 0; g < mr / 16; g++) {
 		a[g] = _mm512_set1_epi32(c->bias_u8);
@@ -145,12 +145,12 @@ channel_vnni(const sl_sparse_q8 *p, int n, const int16_t *at16, __m256i zp16, __
 		if (p->fast_requant)
 			a[g] = _mm512_add_epi32(a[g], a[g]);
 	}
-	finish512(p, n, a, zp16, r, mr);
+	finish512(p, n, a, mr);
 }
 
-SL_Q8_TILE(64)
-SL_Q8_TILE(32)
-SL_Q8_TILE(16)
+SL_Q8_TILE512(64)
+SL_Q8_TILE512(32)
+SL_Q8_TILE512(16)
 
 void sl_sparse_q8_avx512vnni(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
 			     size_t in_stride, void *out, size_t out_stride, void *scratch)
