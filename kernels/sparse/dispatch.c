@@ -18,17 +18,18 @@
 static const sl_sparse_q8_impl q8_impls[] = {
 #if defined(__x86_64__)
     {"avx512vnni", SL_SPARSE_ISA_AVX512VNNI | SL_SPARSE_ISA_AVX512 | SL_SPARSE_ISA_AVX2, SL_SPARSE_NEEDS_W8,
-     sl_sparse_q8_avx512vnni, true, false, 64},
-    {"avx512", SL_SPARSE_ISA_AVX512 | SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx512, true, false, 64},
-    {"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2, true, false, 0},
-    {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41, true, false, 0},
+     sl_sparse_q8_avx512vnni, true, false, sl_sparse_q8_vnni_widest},
+    {"avx512", SL_SPARSE_ISA_AVX512 | SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx512, true, false,
+     sl_sparse_q8_avx512_widest},
+    {"avx2", SL_SPARSE_ISA_AVX2, 0, sl_sparse_q8_avx2, true, false, NULL},
+    {"sse41", SL_SPARSE_ISA_SSE41, 0, sl_sparse_q8_sse41, true, false, NULL},
 #endif
 #if defined(__aarch64__)
     {"neondot", SL_SPARSE_ISA_NEON | SL_SPARSE_ISA_NEON_DOT, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neondot, true,
-     true, 0},
-    {"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon, true, true, 0},
+     true, NULL},
+    {"neon", SL_SPARSE_ISA_NEON, SL_SPARSE_NEEDS_W8, sl_sparse_q8_neon, true, true, NULL},
 #endif
-    {"ref", 0, 0, sl_sparse_q8_ref, true, true, 0},
+    {"ref", 0, 0, sl_sparse_q8_ref, true, true, NULL},
 };
 
 static const sl_sparse_f32_impl f32_impls[] = {

@@ -115,7 +115,8 @@ static void task2d(void *arg, size_t i, size_t j, size_t ni, size_t nj)
 /* Work split when the caller leaves it to us. Pixel tiles are whole 32-pixel
  * kernel tiles (17..32 rows cost a full tile anyway), about 16 per thread
  * when there are many, so that dynamic scheduling evens out the last one;
- * whole `wide`-pixel tiles for a kernel with wider ones (AVX-512: 64): a
+ * whole `wide`-pixel tiles where the kernel takes wider ones on the layer
+ * (the AVX-512 kernels: 64 pixels while the tile fits in L1): a
  * 96-pixel task ran as a 64- and a 32-pixel tile, the second at up to twice
  * the cost per pixel on small-K layers.
  * Late layers have few: 14x14 is 6 tiles and 4 rows, 7x7 two tiles, which
@@ -132,6 +133,17 @@ static void plan(size_t m, size_t n, size_t threads, size_t wide, size_t *tile_m
 	if (tiles >= 8 * threads) {
 		const size_t u = SL_MAX(wide, (size_t)32), per = m / (u * 16 * threads);
 		*tile_m = u * (per ? per : 1);
+		return;
+	}
+	/* A kernel with wide tiles has few of them here, so each is worth
+	 * keeping whole: a layer that one tile holds (7x7) is split by channels
+	 * instead, every thread packing the same small input tile (2 threads,
+	 * against 32-pixel tasks: b15-17 expand at 70 % 23.7 -> 14.2 us); a
+	 * larger one (14x14) goes in whole tiles (b12-14 expand 35 -> 26 us). */
+	if (wide > 32) {
+		*tile_m = SL_MIN(m, wide);
+		if (m <= wide && n >= 32 * threads)
+			*tile_n = SL_ALIGN_UP((n + threads - 1) / threads, 16);
 		return;
 	}
 	/* A remainder of at most 8 rows runs as a cheap 8-row tile. */
@@ -176,7 +188,8 @@ int sl_sparse_q8_run(const sl_sparse_q8_impl *impl, const sl_sparse_q8 *p, size_
 		     .in_stride = in_stride,
 		     .out_stride = out_stride,
 		     .scratch = scratch};
-	return run(&c, m, (size_t)p->n, sl_sparse_q8_scratch_bytes(p), pool, tile, impl->wide_tile);
+	return run(&c, m, (size_t)p->n, sl_sparse_q8_scratch_bytes(p), pool, tile,
+		   impl->widest ? impl->widest(p->kb) : 32);
 }
 
 int sl_sparse_f32_run(const sl_sparse_f32_impl *impl, const sl_sparse_f32 *p, size_t m, const float *in,
@@ -190,5 +203,5 @@ int sl_sparse_f32_run(const sl_sparse_f32_impl *impl, const sl_sparse_f32 *p, si
 		     .in_stride = in_stride,
 		     .out_stride = out_stride,
 		     .scratch = scratch};
-	return run(&c, m, (size_t)p->n, sl_sparse_f32_scratch_bytes(p), pool, tile, 0);
+	return run(&c, m, (size_t)p->n, sl_sparse_f32_scratch_bytes(p), pool, tile, 32);
 }

@@ -197,7 +197,9 @@ typedef struct {
 	sl_sparse_q8_fn fn;
 	bool fp32_requant;  /* also runs layers packed with fp32_scale (and not rndnu) */
 	bool rndnu_requant; /* also runs layers packed with fp32_scale and rndnu */
-	unsigned wide_tile; /* pixels in its widest tile when more than 32 (else 0) */
+	/* pixels in its widest tile on a layer of kb block columns (NULL: 32);
+	 * the thread split keeps those tiles whole */
+	size_t (*widest)(int32_t kb);
 } sl_sparse_q8_impl;
 
 typedef struct {

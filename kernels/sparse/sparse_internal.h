@@ -30,6 +30,21 @@ static inline size_t sl_sparse_q8_tile_bytes(int32_t kb)
 	return (size_t)128 * (size_t)((kb + 3) & ~3);
 }
 
+/* The widest tiles (pixels) the AVX-512 kernels take on a layer of kb block
+ * columns: the ones that stay within the sizes above. */
+static inline size_t sl_sparse_q8_avx512_widest(int32_t kb)
+{
+	const size_t tb = sl_sparse_q8_tile_bytes(kb);
+	return tb * 4 <= SL_SPARSE_WIDE_TILE ? 64 : tb * 2 <= SL_SPARSE_WIDE_TILE ? 32 : 16;
+}
+
+/* The VNNI kernel's byte tile is half the int16 one. */
+static inline size_t sl_sparse_q8_vnni_widest(int32_t kb)
+{
+	const size_t tb = sl_sparse_q8_tile_bytes(kb);
+	return tb * 2 <= SL_SPARSE_VNNI_TILE ? 64 : tb <= SL_SPARSE_VNNI_TILE ? 32 : 16;
+}
+
 static inline size_t sl_sparse_f32_tile_bytes(int32_t kb)
 {
 	return (size_t)256 * (size_t)((kb + 3) & ~3);

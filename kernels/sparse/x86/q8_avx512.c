@@ -90,8 +90,7 @@ SL_Q8_TILE(8)
 void sl_sparse_q8_avx512(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
 			 size_t in_stride, void *out, size_t out_stride, void *scratch)
 {
-	const size_t tb = sl_sparse_q8_tile_bytes(p->kb);
-	const q8_tile_fn fns[4] = {tb * 4 <= SL_SPARSE_WIDE_TILE ? tile64 : NULL,
-				   tb * 2 <= SL_SPARSE_WIDE_TILE ? tile32 : NULL, tile16, tile8};
+	const size_t w = sl_sparse_q8_avx512_widest(p->kb);
+	const q8_tile_fn fns[4] = {w >= 64 ? tile64 : NULL, w >= 32 ? tile32 : NULL, tile16, tile8};
 	run_tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, fns);
 }

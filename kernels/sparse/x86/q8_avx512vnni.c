@@ -155,10 +155,7 @@ SL_Q8_TILE512(16)
 void sl_sparse_q8_avx512vnni(const sl_sparse_q8 *p, size_t m_begin, size_t m_end, const void *in,
 			     size_t in_stride, void *out, size_t out_stride, void *scratch)
 {
-	/* A byte tile of 16 pixels is half sl_sparse_q8_tile_bytes (the int16
-	 * one): 64 pixels take twice that, 32 pixels as much. */
-	const size_t tb = sl_sparse_q8_tile_bytes(p->kb);
-	const q8_tile_fn fns[4] = {tb * 2 <= SL_SPARSE_VNNI_TILE ? tile64 : NULL,
-				   tb <= SL_SPARSE_VNNI_TILE ? tile32 : NULL, tile16, NULL};
+	const size_t w = sl_sparse_q8_vnni_widest(p->kb);
+	const q8_tile_fn fns[4] = {w >= 64 ? tile64 : NULL, w >= 32 ? tile32 : NULL, tile16, NULL};
 	run_tiles(p, m_begin, m_end, in, in_stride, out, out_stride, scratch, fns);
 }
