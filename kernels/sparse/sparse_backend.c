@@ -51,21 +51,21 @@
  * VNNI that kernel is 1.3-3.5x faster than XNNPACK's on MobileNet v2's 1x1
  * layers (bench_dense): the break-evens above, measured against XNNPACK,
  * would take layers sparse that run slower so. Measured against it instead
- * (bench_sparse -d -t 1,2 -s 30,40,50,60,70,80 -r 100 -m, two runs, Intel
- * Xeon model 207), the break-even grows as the layer shrinks: every layer of
- * 28x28 pixels or more wins from below 30 % (the lowest measured; once 33 %
- * at 2 threads), the 14x14 ones up to 55 % at 1 thread, the 7x7 ones up to
- * 60 %. At 2 threads the projections are alike (up to 52 and 62 %) but the
- * expansions, with hundreds of short rows, break even later (14x14 up to
- * 69 %, 7x7 up to 72 %). Few pixels leave the pixel lanes partly empty while
- * the dense kernel's channel lanes stay full. */
+ * (bench_sparse -d -t 1,2 -s 20,30,40,50,60,70 -r 100 -m, two runs, Intel
+ * Xeon model 207, after the 512-bit output stage and whole-tile thread split
+ * of a3cbdd4), the break-even grows as the layer shrinks: every layer of
+ * 28x28 pixels or more wins from 20 % (the lowest measured: b5-7 expand
+ * 1.05-1.19x at 1 thread), the 14x14 ones up to 52 % at 1 thread and 56 % at
+ * 2 (b12-14 expand, b12-13 project), the 7x7 ones up to 61 % at 1 thread
+ * and 69 % at 2 (b17 project). Few pixels leave the pixel lanes partly
+ * empty while the dense kernel's channel lanes stay full. */
 static double vs_dense_vnni_break_even(size_t m, int threads)
 {
 	if (m >= 512)
-		return 0.30;
+		return 0.20;
 	if (m >= 128)
-		return threads > 1 ? 0.70 : 0.55;
-	return threads > 1 ? 0.72 : 0.60;
+		return threads > 1 ? 0.58 : 0.55;
+	return threads > 1 ? 0.70 : 0.62;
 }
 
 static bool dense_competitor_is_vnni(const sl_prepare_ctx *ctx, sl_dtype dt)
