@@ -291,3 +291,20 @@ const sl_dense_add_impl *sl_dense_add_select(void);
 /* The whole tensor, split over pool (may be NULL) in cache-sized chunks. */
 void sl_dense_add_run(const sl_dense_add_impl *impl, const sl_dense_add_params *q, size_t n, const void *a,
 		      const void *b, void *out, struct pthreadpool *pool);
+
+/* ---- AVERAGE_POOL_2D and SOFTMAX, int8/uint8 (pool_softmax.c) ------------------- */
+
+/* sl_ref_avgpool_q8's results; acc: sl_dense_avgpool_q8_scratch(&a->g) bytes. */
+size_t sl_dense_avgpool_q8_scratch(const sl_ref_pool_geom *g);
+void sl_dense_avgpool_q8(const sl_ref_pool_q8_args *a, int32_t *acc);
+
+/* sl_ref_softmax_q8's results from tables built once per layer (input and
+ * output pointers of a are not used). */
+typedef struct {
+	sl_ref_softmax_q8_args a;
+	int32_t e[256];	   /* exp of -d, Q0.31, -1: left out */
+	int32_t term[256]; /* its Q12.19 term of the row sum */
+} sl_dense_softmax_tab;
+
+void sl_dense_softmax_q8_init(const sl_ref_softmax_q8_args *a, sl_dense_softmax_tab *t);
+void sl_dense_softmax_q8(const sl_dense_softmax_tab *t, const void *input, void *output);

@@ -21,6 +21,10 @@ typedef struct {
 	size_t b_off, numel;
 	const sl_dense_add_impl *add;
 	sl_dense_add_params addq;
+	/* AVERAGE_POOL_2D, SOFTMAX */
+	sl_ref_pool_q8_args avgpool;
+	int32_t *acc;
+	sl_dense_softmax_tab *softmax;
 } dense_state;
 
 static void state_free(dense_state *s)
@@ -31,6 +35,8 @@ static void state_free(dense_state *s)
 	sl_dense_gemm_free(s->gemm);
 	sl_dense_dwconv_free(s->dwconv);
 	sl_dense_dw_free(s->dw);
+	free(s->acc);
+	free(s->softmax);
 	free(s);
 }
 
@@ -64,6 +70,23 @@ static int run_add(sl_step *step, uint8_t *arena)
 	dense_state *s = step->state;
 	sl_dense_add_run(s->add, &s->addq, s->numel, arena + s->in_off, arena + s->b_off, arena + s->out_off,
 			 s->pool);
+	return 0;
+}
+
+static int run_pool(sl_step *step, uint8_t *arena)
+{
+	dense_state *s = step->state;
+	sl_ref_pool_q8_args a = s->avgpool;
+	a.input = arena + s->in_off;
+	a.output = arena + s->out_off;
+	sl_dense_avgpool_q8(&a, s->acc);
+	return 0;
+}
+
+static int run_softmax(sl_step *step, uint8_t *arena)
+{
+	dense_state *s = step->state;
+	sl_dense_softmax_q8(s->softmax, arena + s->in_off, arena + s->out_off);
 	return 0;
 }
 
@@ -217,6 +240,83 @@ static int prepare_add(const sl_prepare_ctx *ctx, int node, const sl_dense_kerne
 	return 0;
 }
 
+static bool q8_per_tensor(const sl_tensor *t)
+{
+	return sl_dtype_is_q8(t->dtype) && t->kind == SL_TENSOR_ACTIVATION && t->q.n == 1;
+}
+
+static int finish(sl_step *step, dense_state *s, int (*run)(sl_step *, uint8_t *), const char *why)
+{
+	snprintf(step->why, sizeof(step->why), "%s", why);
+	step->run = run;
+	step->impl = SL_IMPL_DENSE;
+	step->destroy = step_destroy;
+	step->state = s;
+	return 0;
+}
+
+/* int8/uint8 AVERAGE_POOL_2D with the input's quantization on the output
+ * (what the reference runs; anything else is left to it to report). */
+static int prepare_pool(const sl_model *m, int node, sl_step *step, sl_error *err)
+{
+	const sl_node *n = &m->nodes[node];
+	const sl_tensor *in = tensor(m, n, 0);
+	if (!in || n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+		return decline(step, "pool without input or output");
+	const sl_tensor *out = &m->tensors[n->outputs[0]];
+	const sl_pool_params *p = &n->p.pool;
+	if (!q8_per_tensor(in) || !q8_per_tensor(out) || in->dtype != out->dtype ||
+	    in->q.scale[0] != out->q.scale[0] || in->q.zero_point[0] != out->q.zero_point[0])
+		return decline(step, "pool: int8/uint8 with equal input and output quantization only");
+	if (in->rank != 4 || out->rank != 4 || in->dims[0] != out->dims[0] || in->dims[3] != out->dims[3] ||
+	    p->stride_h < 1 || p->stride_w < 1 || p->filter_h < 1 || p->filter_w < 1)
+		return decline(step, "pool shape");
+	dense_state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return decline_or_fail(-ENOMEM, node, NULL, step, err);
+	s->in_off = in->arena_offset;
+	s->out_off = out->arena_offset;
+	s->avgpool.g = sl_ref_pool_geom_of(in, out, p);
+	s->avgpool.type = in->dtype;
+	sl_ref_act_range_q8(n->act, out->dtype, out->q.scale[0], out->q.zero_point[0], &s->avgpool.act_min,
+			    &s->avgpool.act_max);
+	if (!(s->acc = malloc(sl_dense_avgpool_q8_scratch(&s->avgpool.g)))) {
+		state_free(s);
+		return decline_or_fail(-ENOMEM, node, NULL, step, err);
+	}
+	return finish(step, s, run_pool, "dense avgpool rows");
+}
+
+/* int8/uint8 SOFTMAX over the last dimension, output in TFLite's 1/256 steps. */
+static int prepare_softmax(const sl_model *m, int node, sl_step *step, sl_error *err)
+{
+	const sl_node *n = &m->nodes[node];
+	const sl_tensor *in = tensor(m, n, 0);
+	if (!in || n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+		return decline(step, "softmax without input or output");
+	const sl_tensor *out = &m->tensors[n->outputs[0]];
+	const int32_t want_zp = out->dtype == SL_DTYPE_I8 ? -128 : 0;
+	if (!q8_per_tensor(in) || !q8_per_tensor(out) || out->q.zero_point[0] != want_zp ||
+	    out->q.scale[0] != 1.0f / 256 || in->rank < 1 || sl_tensor_numel(in) != sl_tensor_numel(out) ||
+	    in->dims[in->rank - 1] < 1)
+		return decline(step, "softmax: int8/uint8 with TFLite's output quantization only");
+	dense_state *s = calloc(1, sizeof(*s));
+	if (!s || !(s->softmax = malloc(sizeof(*s->softmax)))) {
+		state_free(s);
+		return decline_or_fail(-ENOMEM, node, NULL, step, err);
+	}
+	s->in_off = in->arena_offset;
+	s->out_off = out->arena_offset;
+	const int depth = in->dims[in->rank - 1];
+	sl_ref_softmax_q8_args a = {.in_type = in->dtype,
+				    .out_type = out->dtype,
+				    .outer = (int)(sl_tensor_numel(in) / depth),
+				    .depth = depth};
+	sl_ref_softmax_q8_params(n->p.softmax.beta, in->q.scale[0], &a);
+	sl_dense_softmax_q8_init(&a, s->softmax);
+	return finish(step, s, run_softmax, "dense softmax table");
+}
+
 int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense_kernels *k, sl_step *step,
 			     sl_error *err)
 {
@@ -226,6 +326,10 @@ int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense
 	const sl_node *n = &m->nodes[node];
 	if (n->op == SL_OP_ADD)
 		return prepare_add(ctx, node, k, step, err);
+	if (n->op == SL_OP_AVERAGE_POOL_2D)
+		return prepare_pool(m, node, step, err);
+	if (n->op == SL_OP_SOFTMAX)
+		return prepare_softmax(m, node, step, err);
 	if (!is_gemm_or_dw(n->op))
 		return -EOPNOTSUPP;
 	if (n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)

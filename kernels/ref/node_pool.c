@@ -49,20 +49,7 @@ int sl_ref_prep_pool(const sl_ref_nctx *c, sl_step *step)
 	pool_state *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	const sl_ref_pool_geom g = {
-	    .batch = in->dims[0],
-	    .in_h = in->dims[1],
-	    .in_w = in->dims[2],
-	    .c = in->dims[3],
-	    .out_h = out->dims[1],
-	    .out_w = out->dims[2],
-	    .filter_h = p->filter_h,
-	    .filter_w = p->filter_w,
-	    .stride_h = p->stride_h,
-	    .stride_w = p->stride_w,
-	    .pad_top = p->pad_top,
-	    .pad_left = p->pad_left,
-	};
+	const sl_ref_pool_geom g = sl_ref_pool_geom_of(in, out, p);
 	st->avg = c->n->op == SL_OP_AVERAGE_POOL_2D;
 	st->in = sl_ref_tref_of(in);
 	st->out = sl_ref_tref_of(out);

@@ -12,6 +12,24 @@ typedef struct {
 	int b, iy0, ix0;	/* window origin, may lie in the padding */
 } pool_win;
 
+sl_ref_pool_geom sl_ref_pool_geom_of(const sl_tensor *in, const sl_tensor *out, const sl_pool_params *p)
+{
+	return (sl_ref_pool_geom){
+	    .batch = in->dims[0],
+	    .in_h = in->dims[1],
+	    .in_w = in->dims[2],
+	    .c = in->dims[3],
+	    .out_h = out->dims[1],
+	    .out_w = out->dims[2],
+	    .filter_h = p->filter_h,
+	    .filter_w = p->filter_w,
+	    .stride_h = p->stride_h,
+	    .stride_w = p->stride_w,
+	    .pad_top = p->pad_top,
+	    .pad_left = p->pad_left,
+	};
+}
+
 static void pool_window(const sl_ref_pool_geom *g, int b, int oy, int ox, pool_win *w)
 {
 	w->iy0 = oy * g->stride_h - g->pad_top;

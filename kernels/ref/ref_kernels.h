@@ -208,6 +208,9 @@ typedef struct {
 	int32_t act_min, act_max;
 } sl_ref_pool_q8_args;
 
+/* The geometry of an AVERAGE/MAX_POOL_2D node (4-D NHWC input and output). */
+sl_ref_pool_geom sl_ref_pool_geom_of(const sl_tensor *in, const sl_tensor *out, const sl_pool_params *p);
+
 /* Averages count only the in-bounds taps. Quantized averages round half away
  * from zero: (sum +- count / 2) / count with C's truncating division. */
 void sl_ref_avgpool_f32(const sl_ref_pool_f32_args *a);
@@ -324,6 +327,19 @@ typedef struct {
 
 void sl_ref_softmax_q8_params(float beta, float in_scale, sl_ref_softmax_q8_args *a);
 void sl_ref_softmax_q8(const sl_ref_softmax_q8_args *a);
+/* The kernel's steps, for faster kernels that must round the same way. exp
+ * of the input difference diff <= 0 (the element less the row's maximum, raw
+ * units) in Q0.31, or -1 where the kernel leaves the element out
+ * (diff < diff_min); its term in the Q12.19 sum; the output of an element
+ * with exp e, given the row sum. */
+int32_t sl_ref_softmax_q8_exp(const sl_ref_softmax_q8_args *a, int32_t diff);
+int32_t sl_ref_softmax_q8_term(int32_t e);
+typedef struct {
+	int32_t recip;
+	int shift;
+} sl_ref_softmax_q8_norm;
+sl_ref_softmax_q8_norm sl_ref_softmax_q8_normalizer(int32_t sum);
+int32_t sl_ref_softmax_q8_out(sl_ref_softmax_q8_norm nm, int32_t e, bool signed_out);
 
 /* ---- conversions ------------------------------------------------------------ */
 

@@ -45,11 +45,39 @@ void sl_ref_softmax_q8_params(float beta, float in_scale, sl_ref_softmax_q8_args
 	a->diff_min = -(int32_t)floor(max_rescaled);
 }
 
+int32_t sl_ref_softmax_q8_exp(const sl_ref_softmax_q8_args *a, int32_t diff)
+{
+	if (diff < a->diff_min)
+		return -1;
+	const int32_t scaled = sl_srdhm(diff * (1 << a->in_left_shift), a->in_mult);
+	return sl_fp_exp_neg(scaled, SCALED_DIFF_INT_BITS);
+}
+
+int32_t sl_ref_softmax_q8_term(int32_t e)
+{
+	return sl_fp_mul_pot32(e, -ACCUM_INT_BITS);
+}
+
+sl_ref_softmax_q8_norm sl_ref_softmax_q8_normalizer(int32_t sum)
+{
+	sl_ref_softmax_q8_norm nm;
+	int bits_over_unit;
+	nm.recip = sl_fp_reciprocal(sum, ACCUM_INT_BITS, &bits_over_unit);
+	nm.shift = bits_over_unit + 31 - 8; /* 8 output bits */
+	return nm;
+}
+
+int32_t sl_ref_softmax_q8_out(sl_ref_softmax_q8_norm nm, int32_t e, bool so)
+{
+	const int32_t out_min = so ? INT8_MIN : 0, out_max = so ? INT8_MAX : UINT8_MAX;
+	if (e < 0)
+		return out_min;
+	const int32_t p = sl_rounding_divide_by_pot(sl_srdhm(nm.recip, e), nm.shift);
+	return sl_clamp_i32(p + out_min, out_min, out_max);
+}
+
 SL_REF_INLINE void softmax_q8(const sl_ref_softmax_q8_args *a, bool si, bool so)
 {
-	const int out_bits = 8;
-	const int32_t out_min = so ? INT8_MIN : 0, out_max = so ? INT8_MAX : UINT8_MAX;
-
 	for (int i = 0; i < a->outer; i++) {
 		const size_t row = (size_t)i * a->depth;
 		int32_t max = si ? INT8_MIN : 0;
@@ -58,28 +86,15 @@ SL_REF_INLINE void softmax_q8(const sl_ref_softmax_q8_args *a, bool si, bool so)
 
 		int32_t sum = 0; /* Q12.19 */
 		for (int c = 0; c < a->depth; c++) {
-			const int32_t diff = sl_ref_ld(a->input, row + c, si) - max;
-			if (diff >= a->diff_min) {
-				const int32_t scaled = sl_srdhm(diff * (1 << a->in_left_shift), a->in_mult);
-				sum += sl_fp_mul_pot32(sl_fp_exp_neg(scaled, SCALED_DIFF_INT_BITS),
-						       -ACCUM_INT_BITS);
-			}
+			const int32_t e = sl_ref_softmax_q8_exp(a, sl_ref_ld(a->input, row + c, si) - max);
+			if (e >= 0)
+				sum += sl_ref_softmax_q8_term(e);
 		}
 
-		int bits_over_unit;
-		const int32_t recip = sl_fp_reciprocal(sum, ACCUM_INT_BITS, &bits_over_unit);
-
+		const sl_ref_softmax_q8_norm nm = sl_ref_softmax_q8_normalizer(sum);
 		for (int c = 0; c < a->depth; c++) {
-			const int32_t diff = sl_ref_ld(a->input, row + c, si) - max;
-			int32_t v = out_min;
-			if (diff >= a->diff_min) {
-				const int32_t scaled = sl_srdhm(diff * (1 << a->in_left_shift), a->in_mult);
-				const int32_t e = sl_fp_exp_neg(scaled, SCALED_DIFF_INT_BITS);
-				const int32_t p = sl_rounding_divide_by_pot(sl_srdhm(recip, e),
-									    bits_over_unit + 31 - out_bits);
-				v = sl_clamp_i32(p + out_min, out_min, out_max);
-			}
-			sl_ref_st(a->output, row + c, so, v);
+			const int32_t e = sl_ref_softmax_q8_exp(a, sl_ref_ld(a->input, row + c, si) - max);
+			sl_ref_st(a->output, row + c, so, sl_ref_softmax_q8_out(nm, e, so));
 		}
 	}
 }

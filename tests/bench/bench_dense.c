@@ -13,7 +13,8 @@
  * kept; ratios are from figures of the same run. The reference runs at one
  * thread (it has no other), three reps. Every NEON output is checked bit-exact
  * against the reference. The TOTAL line weights each shape by its count in
- * the network. */
+ * the network. Last, the classifier head's pool and softmax (reference
+ * against the dense backend's, one thread). */
 #include <getopt.h>
 #include <pthreadpool.h>
 #include <stdbool.h>
@@ -124,6 +125,72 @@ static void run_cfg(neon_cfg *c, const void *in, void *out, pthreadpool_t pool)
 		sl_dense_dwconv_run(c->dwc, in, out, pool);
 }
 
+/* The classifier head's int8 AVERAGE_POOL_2D (7x7x1280, global) and SOFTMAX
+ * (1001), which XNNPACK declines under TFLite numerics: the reference against
+ * pool_softmax.c, one thread, reps alternated. false if the bytes differ. */
+static bool bench_head(int reps)
+{
+	const sl_ref_pool_geom g = {.batch = 1,
+				    .in_h = 7,
+				    .in_w = 7,
+				    .c = 1280,
+				    .out_h = 1,
+				    .out_w = 1,
+				    .filter_h = 7,
+				    .filter_w = 7,
+				    .stride_h = 1,
+				    .stride_w = 1};
+	const size_t np = 7 * 7 * 1280, ns = 1001;
+	uint8_t *pin = malloc(np), *sin = malloc(ns), *o1 = malloc(1280 + ns), *o2 = malloc(1280 + ns);
+	int32_t *acc = malloc(sl_dense_avgpool_q8_scratch(&g));
+	sl_dense_softmax_tab *tab = malloc(sizeof(*tab));
+	double *t = malloc(sizeof(double) * 4 * (size_t)reps);
+	if (!pin || !sin || !o1 || !o2 || !acc || !tab || !t)
+		return false;
+	for (size_t i = 0; i < np; i++)
+		pin[i] = (uint8_t)rnd();
+	for (size_t i = 0; i < ns; i++)
+		sin[i] = (uint8_t)(rnd() % 120); /* logits of a few LSB spread, as the classifier's */
+	sl_ref_pool_q8_args pa = {.g = g, .type = SL_DTYPE_I8, .input = pin, .act_min = -128, .act_max = 127};
+	sl_ref_softmax_q8_args sa = {
+	    .in_type = SL_DTYPE_I8, .out_type = SL_DTYPE_I8, .outer = 1, .depth = (int)ns, .input = sin};
+	sl_ref_softmax_q8_params(1.0f, 0.0914f, &sa);
+	sl_dense_softmax_q8_init(&sa, tab);
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+		pa.output = o1;
+		sl_ref_avgpool_q8(&pa);
+		double t1 = now();
+		pa.output = o2;
+		sl_dense_avgpool_q8(&pa, acc);
+		double t2 = now();
+		sa.output = o1 + 1280;
+		sl_ref_softmax_q8(&sa);
+		double t3 = now();
+		sl_dense_softmax_q8(tab, sin, o2 + 1280);
+		double t4 = now();
+		t[r] = t1 - t0;
+		t[reps + r] = t2 - t1;
+		t[2 * reps + r] = t3 - t2;
+		t[3 * reps + r] = t4 - t3;
+	}
+	const bool same = memcmp(o1, o2, 1280 + ns) == 0;
+	const double p_ref = stat(t, reps), p_d = stat(t + reps, reps), s_ref = stat(t + 2 * reps, reps),
+		     s_d = stat(t + 3 * reps, reps);
+	printf("\nclassifier head, 1 thread: avgpool 7x7x1280 int8 ref %.1f us, dense %.1f us (%.1fx); "
+	       "softmax 1001 int8 ref %.1f us, dense %.1f us (%.1fx); %s\n",
+	       1e6 * p_ref, 1e6 * p_d, p_ref / p_d, 1e6 * s_ref, 1e6 * s_d, s_ref / s_d,
+	       same ? "bit-exact" : "DIFFERENT");
+	free(pin);
+	free(sin);
+	free(o1);
+	free(o2);
+	free(acc);
+	free(tab);
+	free(t);
+	return same;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_neon [-t 1,2] [-r reps] [-l layer-substring] [-m]\n");
@@ -203,17 +270,17 @@ int main(int argc, char **argv)
 		const int32_t in_zp = -128, out_zp = -5;
 		sl_ref_conv_q8_multipliers(in_scale, wscale, g.out_c, out_scale, mult, shift);
 		const sl_dense_quant_desc q = {.in_type = SL_DTYPE_I8,
-					      .w_type = SL_DTYPE_I8,
-					      .out_type = SL_DTYPE_I8,
-					      .nq = g.out_c,
-					      .w_zp = zp,
-					      .mult = mult,
-					      .shift = shift,
-					      .bias = bias,
-					      .in_zp = in_zp,
-					      .out_zp = out_zp,
-					      .act_min = -128,
-					      .act_max = 127};
+					       .w_type = SL_DTYPE_I8,
+					       .out_type = SL_DTYPE_I8,
+					       .nq = g.out_c,
+					       .w_zp = zp,
+					       .mult = mult,
+					       .shift = shift,
+					       .bias = bias,
+					       .in_zp = in_zp,
+					       .out_zp = out_zp,
+					       .act_min = -128,
+					       .act_max = 127};
 		const sl_ref_conv_q8_args ra = {.g = g,
 						.in_type = SL_DTYPE_I8,
 						.filter_type = SL_DTYPE_I8,
@@ -251,7 +318,7 @@ int main(int argc, char **argv)
 				if (n_dw && sl_dense_dw_pack(g.in_c, (int)k, w, &q, &c->dw, &err) == 0) {
 					const sl_dense_dw_impl *impl = sl_dense_dw_select(c->dw, &g);
 					if (impl && sl_dense_dwconv_new(&g, c->dw, impl, threads[ti], &c->dwc,
-								       &err) == 0) {
+									&err) == 0) {
 						snprintf(c->name, sizeof(c->name), "%s", impl->name);
 						n_cfg = 1;
 					}
@@ -263,9 +330,9 @@ int main(int argc, char **argv)
 					neon_cfg *c = &cfg[n_cfg];
 					memset(c, 0, sizeof(*c));
 					if (sl_dense_gemm_pack(g.out_c, (int)k, w, &q, gemm_impls[i].layout,
-							      &c->gemm, &err) ||
+							       &c->gemm, &err) ||
 					    sl_dense_conv_new(&g, c->gemm, &gemm_impls[i], threads[ti],
-							     &c->conv, &err)) {
+							      &c->conv, &err)) {
 						fprintf(stderr, "%s: %s\n", L->name, err.msg);
 						return 1;
 					}
@@ -365,6 +432,8 @@ int main(int argc, char **argv)
 		}
 		printf("\n");
 	}
+	if (!only || strstr("classifier head", only))
+		all_exact &= bench_head(reps);
 	printf("\nbit-exact with the reference: %s\n", all_exact ? "yes" : "NO");
 	return all_exact ? 0 : 1;
 }
