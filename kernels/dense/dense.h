@@ -298,6 +298,10 @@ void sl_dense_add_run(const sl_dense_add_impl *impl, const sl_dense_add_params *
 size_t sl_dense_avgpool_q8_scratch(const sl_ref_pool_geom *g);
 void sl_dense_avgpool_q8(const sl_ref_pool_q8_args *a, int32_t *acc);
 
+/* sl_ref_mean_q8's results for a 4-D NHWC input reduced over H and W
+ * (axes_mask 0x6); acc: channels entries. */
+void sl_dense_mean_hw_q8(const sl_ref_mean_q8_args *a, uint32_t *acc);
+
 /* sl_ref_softmax_q8's results from tables built once per layer (input and
  * output pointers of a are not used). */
 typedef struct {
@@ -308,3 +312,12 @@ typedef struct {
 
 void sl_dense_softmax_q8_init(const sl_ref_softmax_q8_args *a, sl_dense_softmax_tab *t);
 void sl_dense_softmax_q8(const sl_dense_softmax_tab *t, const void *input, void *output);
+
+/* ---- QUANTIZE float -> int8/uint8 (quantize.c) ---------------------------------- */
+
+/* sl_ref_quantize_f32's results. */
+void sl_dense_quantize_f32(const float *restrict in, void *restrict out, size_t n, sl_dtype type, float scale,
+			   int32_t zp);
+/* out = in ^ x: int8 <-> uint8 requantization whose byte map is a sign flip
+ * (x 0x80: equal scales, zero points 128 apart) or the identity (x 0). */
+void sl_dense_xor_bytes(const uint8_t *in, uint8_t *out, size_t n, uint8_t x);

@@ -25,6 +25,14 @@ typedef struct {
 	sl_ref_pool_q8_args avgpool;
 	int32_t *acc;
 	sl_dense_softmax_tab *softmax;
+	/* MEAN */
+	sl_ref_mean_q8_args mean;
+	/* QUANTIZE */
+	sl_dtype q_type;
+	float q_scale;
+	int32_t q_zp;
+	bool q_xor;
+	uint8_t q_x;
 } dense_state;
 
 static void state_free(dense_state *s)
@@ -87,6 +95,28 @@ static int run_softmax(sl_step *step, uint8_t *arena)
 {
 	dense_state *s = step->state;
 	sl_dense_softmax_q8(s->softmax, arena + s->in_off, arena + s->out_off);
+	return 0;
+}
+
+static int run_mean(sl_step *step, uint8_t *arena)
+{
+	dense_state *s = step->state;
+	sl_ref_mean_q8_args a = s->mean;
+	a.input = arena + s->in_off;
+	a.output = arena + s->out_off;
+	sl_dense_mean_hw_q8(&a, (uint32_t *)s->acc);
+	return 0;
+}
+
+static int run_quantize(sl_step *step, uint8_t *arena)
+{
+	dense_state *s = step->state;
+	if (s->q_xor) {
+		sl_dense_xor_bytes(arena + s->in_off, arena + s->out_off, s->numel, s->q_x);
+		return 0;
+	}
+	sl_dense_quantize_f32((const float *)(arena + s->in_off), arena + s->out_off, s->numel, s->q_type,
+			      s->q_scale, s->q_zp);
 	return 0;
 }
 
@@ -317,6 +347,78 @@ static int prepare_softmax(const sl_model *m, int node, sl_step *step, sl_error 
 	return finish(step, s, run_softmax, "dense softmax table");
 }
 
+/* int8/uint8 MEAN over the height and width of a 4-D tensor (TF2's global
+ * pooling); other axes are left to the reference. */
+static int prepare_mean(const sl_model *m, int node, sl_step *step, sl_error *err)
+{
+	const sl_node *n = &m->nodes[node];
+	const sl_tensor *in = tensor(m, n, 0);
+	if (!in || n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+		return decline(step, "mean without input or output");
+	const sl_tensor *out = &m->tensors[n->outputs[0]];
+	unsigned mask = 0;
+	for (int i = 0; i < n->p.mean.n_axes; i++)
+		mask |= n->p.mean.axes[i] >= 0 && n->p.mean.axes[i] < 4 ? 1u << n->p.mean.axes[i] : 1u << 8;
+	if (!q8_per_tensor(in) || !q8_per_tensor(out) || in->dtype != out->dtype || in->rank != 4 ||
+	    mask != 0x6 || sl_tensor_numel(out) != (int64_t)in->dims[0] * in->dims[3])
+		return decline(step, "mean: int8/uint8 over height and width only");
+	dense_state *s = calloc(1, sizeof(*s));
+	if (!s || !(s->acc = malloc(sizeof(uint32_t) * (size_t)(in->dims[3] > 0 ? in->dims[3] : 1)))) {
+		state_free(s);
+		return decline_or_fail(-ENOMEM, node, NULL, step, err);
+	}
+	s->in_off = in->arena_offset;
+	s->out_off = out->arena_offset;
+	s->mean = (sl_ref_mean_q8_args){.g = {.rank = 4, .axes_mask = mask},
+					.type = in->dtype,
+					.in_zp = in->q.zero_point[0],
+					.out_zp = out->q.zero_point[0]};
+	for (int d = 0; d < 4; d++)
+		s->mean.g.in_dims[d] = in->dims[d];
+	sl_ref_mean_q8_params(in->q.scale[0], out->q.scale[0], &s->mean);
+	return finish(step, s, run_mean, "dense mean rows");
+}
+
+/* QUANTIZE of a float activation to per-tensor int8/uint8 (the first node of
+ * a quantized model with float input), or of a uint8 input to int8 (or back)
+ * when the reference's byte table is a sign flip or the identity. */
+static int prepare_quantize(const sl_model *m, int node, sl_step *step, sl_error *err)
+{
+	const sl_node *n = &m->nodes[node];
+	const sl_tensor *in = tensor(m, n, 0);
+	if (!in || n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+		return decline(step, "quantize without input or output");
+	const sl_tensor *out = &m->tensors[n->outputs[0]];
+	const bool from_f32 = in->dtype == SL_DTYPE_F32 && in->kind == SL_TENSOR_ACTIVATION;
+	if ((!from_f32 && !q8_per_tensor(in)) || !q8_per_tensor(out) ||
+	    sl_tensor_numel(in) != sl_tensor_numel(out))
+		return decline(step,
+			       "quantize: float or per-tensor int8/uint8 to per-tensor int8/uint8 only");
+	uint8_t x = 0;
+	if (!from_f32) {
+		uint8_t map[256];
+		sl_ref_requantize_table(in->dtype, in->q.scale[0], in->q.zero_point[0], out->dtype,
+					out->q.scale[0], out->q.zero_point[0], map);
+		x = map[0];
+		for (int v = 0; v < 256; v++)
+			if (map[v] != (uint8_t)(v ^ x) || (x != 0 && x != 0x80))
+				return decline(step,
+					       "quantize: int8/uint8 requantization other than a sign flip");
+	}
+	dense_state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return decline_or_fail(-ENOMEM, node, NULL, step, err);
+	s->in_off = in->arena_offset;
+	s->out_off = out->arena_offset;
+	s->numel = (size_t)sl_tensor_numel(in);
+	s->q_type = out->dtype;
+	s->q_scale = out->q.scale[0];
+	s->q_zp = out->q.zero_point[0];
+	s->q_xor = !from_f32;
+	s->q_x = x;
+	return finish(step, s, run_quantize, from_f32 ? "dense quantize" : "dense quantize (sign flip)");
+}
+
 int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense_kernels *k, sl_step *step,
 			     sl_error *err)
 {
@@ -330,6 +432,10 @@ int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense
 		return prepare_pool(m, node, step, err);
 	if (n->op == SL_OP_SOFTMAX)
 		return prepare_softmax(m, node, step, err);
+	if (n->op == SL_OP_QUANTIZE)
+		return prepare_quantize(m, node, step, err);
+	if (n->op == SL_OP_MEAN)
+		return prepare_mean(m, node, step, err);
 	if (!is_gemm_or_dw(n->op))
 		return -EOPNOTSUPP;
 	if (n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)

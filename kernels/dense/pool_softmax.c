@@ -1,12 +1,14 @@
-/* AVERAGE_POOL_2D and SOFTMAX on int8/uint8 for the dense backend, bit-exact
- * with the reference kernels (sl_ref_avgpool_q8, sl_ref_softmax_q8).
+/* AVERAGE_POOL_2D, MEAN over height and width, and SOFTMAX on int8/uint8 for
+ * the dense backend, bit-exact with the reference kernels (sl_ref_avgpool_q8,
+ * sl_ref_mean_q8, sl_ref_softmax_q8).
  *
- * Why: under TFLite numerics XNNPACK declines both (its rounding differs),
- * and the reference took 46 and 68 us of MobileNet v2's ~3 ms at 2 threads:
- * the pool walks channel by channel with an index computation per tap, and
- * the softmax evaluates gemmlowp's fixed-point exp twice per element.
- *  - The pool here sums whole pixel rows into int32 (taps outer, channels
- *    inner: a loop the compiler vectorises) and divides once per channel.
+ * Why: under TFLite numerics XNNPACK declines them (its rounding differs),
+ * and the reference took 46 (pool) or 145 (MEAN, TF2's MobileNet v2) and
+ * 68 us of MobileNet v2's 3-5 ms: the pool and the MEAN walk channel by
+ * channel with an index computation per tap, and the softmax evaluates
+ * gemmlowp's fixed-point exp twice per element.
+ *  - The pool and the MEAN here sum whole pixel rows (taps outer, channels
+ *    inner: a loop the compiler vectorises), then finish once per channel.
  *  - The softmax's exp depends only on max - x, at most 255 apart for 8-bit
  *    input: the reference's own functions are tabulated once when the layer
  *    is prepared, so a row costs two lookups and one normalisation per
@@ -66,6 +68,36 @@ void sl_dense_avgpool_q8(const sl_ref_pool_q8_args *a, int32_t *acc)
 					*out++ = (uint8_t)sl_clamp_i32(v, a->act_min, a->act_max);
 				}
 			}
+}
+
+void sl_dense_mean_hw_q8(const sl_ref_mean_q8_args *a, uint32_t *acc)
+{
+	const int32_t *d = a->g.in_dims;
+	const int32_t lo = a->type == SL_DTYPE_I8 ? -128 : 0, hi = lo + 255;
+	const size_t c = (size_t)d[3], taps = (size_t)d[1] * (size_t)d[2];
+	const uint8_t *in = a->input;
+	uint8_t *out = a->output;
+	/* The reference sums in int64 and truncates to int32; sums modulo 2^32
+	 * (uint32, no overflow to worry about) are the same bits. */
+	const uint32_t zp_total = (uint32_t)a->in_zp * (uint32_t)taps;
+	for (int b = 0; b < d[0]; b++) {
+		memset(acc, 0, sizeof(uint32_t) * c);
+		for (size_t t = 0; t < taps; t++) {
+			const uint8_t *x = in + ((size_t)b * taps + t) * c;
+			if (a->type == SL_DTYPE_I8)
+				for (size_t i = 0; i < c; i++)
+					acc[i] += (uint32_t)(int32_t)(int8_t)x[i];
+			else
+				for (size_t i = 0; i < c; i++)
+					acc[i] += x[i];
+		}
+		for (size_t i = 0; i < c; i++) {
+			const int32_t v =
+			    sl_mul_by_quantized_multiplier((int32_t)(acc[i] - zp_total), a->mult, a->shift) +
+			    a->out_zp;
+			*out++ = (uint8_t)sl_clamp_i32(v, lo, hi);
+		}
+	}
 }
 
 void sl_dense_softmax_q8_init(const sl_ref_softmax_q8_args *a, sl_dense_softmax_tab *t)

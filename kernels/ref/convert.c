@@ -43,6 +43,23 @@ SL_REF_INLINE void requantize(const sl_ref_requantize_args *a, bool si, bool so)
 	}
 }
 
+void sl_ref_requantize_table(sl_dtype in_type, float in_scale, int32_t in_zp, sl_dtype out_type,
+			     float out_scale, int32_t out_zp, uint8_t lut[256])
+{
+	uint8_t bytes[256];
+	for (int v = 0; v < 256; v++)
+		bytes[v] = (uint8_t)v;
+	sl_ref_requantize_args rq = {.in_type = in_type,
+				     .out_type = out_type,
+				     .input = bytes,
+				     .output = lut,
+				     .n = 256,
+				     .in_zp = in_zp,
+				     .out_zp = out_zp};
+	sl_ref_requantize_params(in_scale, out_scale, &rq);
+	sl_ref_requantize(&rq);
+}
+
 void sl_ref_requantize(const sl_ref_requantize_args *a)
 {
 	/* TFLite's shortcut for int8 <-> uint8 with equal scales and zero

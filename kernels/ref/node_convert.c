@@ -65,20 +65,9 @@ int sl_ref_prep_quantize(const sl_ref_nctx *c, sl_step *step)
 	st->out = sl_ref_tref_of(out);
 	st->scale = sl_ref_scale(out);
 	st->zp = sl_ref_zp(out);
-	if (in->dtype != SL_DTYPE_F32) {
-		uint8_t bytes[256];
-		for (int v = 0; v < 256; v++)
-			bytes[v] = (uint8_t)v;
-		sl_ref_requantize_args rq = {.in_type = in->dtype,
-					     .out_type = out->dtype,
-					     .input = bytes,
-					     .output = st->lut,
-					     .n = 256,
-					     .in_zp = sl_ref_zp(in),
-					     .out_zp = sl_ref_zp(out)};
-		sl_ref_requantize_params(sl_ref_scale(in), sl_ref_scale(out), &rq);
-		sl_ref_requantize(&rq);
-	}
+	if (in->dtype != SL_DTYPE_F32)
+		sl_ref_requantize_table(in->dtype, sl_ref_scale(in), sl_ref_zp(in), out->dtype,
+					sl_ref_scale(out), sl_ref_zp(out), st->lut);
 	sl_ref_step_set(step, st, run_convert);
 	return 0;
 }

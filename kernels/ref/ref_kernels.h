@@ -359,6 +359,10 @@ typedef struct {
 
 void sl_ref_requantize_params(float in_scale, float out_scale, sl_ref_requantize_args *a);
 void sl_ref_requantize(const sl_ref_requantize_args *a);
+/* The output byte depends on the input byte alone: sl_ref_requantize of
+ * every byte value, lut[in] = out. */
+void sl_ref_requantize_table(sl_dtype in_type, float in_scale, int32_t in_zp, sl_dtype out_type,
+			     float out_scale, int32_t out_zp, uint8_t lut[256]);
 
 /* out = (x - zp) * scale. Per-channel: scale/zp indexed by the coordinate
  * along an axis, where the buffer is [outer, n_ch, inner]. Per-tensor is

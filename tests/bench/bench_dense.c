@@ -125,6 +125,78 @@ static void run_cfg(neon_cfg *c, const void *in, void *out, pthreadpool_t pool)
 		sl_dense_dwconv_run(c->dwc, in, out, pool);
 }
 
+/* The other ends of the network, which XNNPACK declines under TFLite numerics
+ * too: TF2 MobileNet v2's MEAN (7x7x1280 int8) and a 224x224x3 input's
+ * QUANTIZE, from float and from uint8 (a sign flip in the shared models). */
+static bool bench_edges(int reps)
+{
+	const size_t nm = 7 * 7 * 1280, nq = 224 * 224 * 3;
+	uint8_t *min = malloc(nm), *qu8 = malloc(nq), *o1 = malloc(nq), *o2 = malloc(nq);
+	float *qf = malloc(sizeof(float) * nq);
+	uint32_t *acc = malloc(sizeof(uint32_t) * 1280);
+	double *t = malloc(sizeof(double) * 6 * (size_t)reps);
+	if (!min || !qu8 || !o1 || !o2 || !qf || !acc || !t)
+		return false;
+	for (size_t i = 0; i < nm; i++)
+		min[i] = (uint8_t)rnd();
+	for (size_t i = 0; i < nq; i++) {
+		qu8[i] = (uint8_t)rnd();
+		qf[i] = (float)qu8[i] / 127.5f - 1.0f;
+	}
+	sl_ref_mean_q8_args ma = {.g = {.rank = 4, .in_dims = {1, 7, 7, 1280}, .axes_mask = 0x6},
+				  .type = SL_DTYPE_I8,
+				  .input = min,
+				  .in_zp = -128,
+				  .out_zp = -128};
+	sl_ref_mean_q8_params(0.0235f, 0.0191f, &ma);
+	uint8_t lut[256];
+	sl_ref_requantize_table(SL_DTYPE_U8, 0.0078125f, 128, SL_DTYPE_I8, 0.0078125f, 0, lut);
+	bool same = true;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+		ma.output = o1;
+		sl_ref_mean_q8(&ma);
+		double t1 = now();
+		ma.output = o2;
+		sl_dense_mean_hw_q8(&ma, acc);
+		double t2 = now();
+		same &= memcmp(o1, o2, 1280) == 0;
+		sl_ref_quantize_f32(qf, o1, nq, SL_DTYPE_I8, 0.0078125f, 0);
+		double t3 = now();
+		sl_dense_quantize_f32(qf, o2, nq, SL_DTYPE_I8, 0.0078125f, 0);
+		double t4 = now();
+		same &= memcmp(o1, o2, nq) == 0;
+		for (size_t i = 0; i < nq; i++) /* the reference's table walk */
+			o1[i] = lut[qu8[i]];
+		double t5 = now();
+		sl_dense_xor_bytes(qu8, o2, nq, 0x80);
+		double t6 = now();
+		same &= memcmp(o1, o2, nq) == 0;
+		t[r] = t1 - t0;
+		t[reps + r] = t2 - t1;
+		t[2 * reps + r] = t4 - t3;
+		t[3 * reps + r] = t3 - t2;
+		t[4 * reps + r] = t5 - t4;
+		t[5 * reps + r] = t6 - t5;
+	}
+	double m[6];
+	for (int i = 0; i < 6; i++)
+		m[i] = 1e6 * stat(t + (size_t)i * reps, reps);
+	printf("network edges, 1 thread: mean 7x7x1280 int8 ref %.1f us, dense %.1f us (%.1fx); quantize "
+	       "224x224x3 float ref %.1f us, dense %.1f us (%.1fx); uint8 table %.1f us, sign flip %.1f us "
+	       "(%.1fx); %s\n",
+	       m[0], m[1], m[0] / m[1], m[3], m[2], m[3] / m[2], m[4], m[5], m[4] / m[5],
+	       same ? "bit-exact" : "DIFFERENT");
+	free(min);
+	free(qu8);
+	free(o1);
+	free(o2);
+	free(qf);
+	free(acc);
+	free(t);
+	return same;
+}
+
 /* The classifier head's int8 AVERAGE_POOL_2D (7x7x1280, global) and SOFTMAX
  * (1001), which XNNPACK declines under TFLite numerics: the reference against
  * pool_softmax.c, one thread, reps alternated. false if the bytes differ. */
@@ -188,7 +260,7 @@ static bool bench_head(int reps)
 	free(acc);
 	free(tab);
 	free(t);
-	return same;
+	return same && bench_edges(reps);
 }
 
 static void usage(void)

@@ -1,5 +1,5 @@
 /* Whole shared models: every CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED
- * (and same-shape ADD, AVERAGE_POOL_2D and SOFTMAX)
+ * (and same-shape ADD, AVERAGE_POOL_2D, MEAN, SOFTMAX and QUANTIZE)
  * node the NEON backend claims, run in lockstep with the reference backend on
  * one image, must give the same bytes, node by node and at the output. On x86
  * the NEON kernels are the SIMDe builds; on aarch64 (cross build, qemu) the
@@ -133,7 +133,8 @@ static int check_model(const char *path, const char *image)
 		const bool q8 = out->dtype == SL_DTYPE_I8 || out->dtype == SL_DTYPE_U8;
 		claimable += q8 && (node->op == SL_OP_CONV_2D || node->op == SL_OP_DEPTHWISE_CONV_2D ||
 				    node->op == SL_OP_FULLY_CONNECTED || same_shape_add(m, node) ||
-				    node->op == SL_OP_AVERAGE_POOL_2D || node->op == SL_OP_SOFTMAX);
+				    node->op == SL_OP_AVERAGE_POOL_2D || node->op == SL_OP_SOFTMAX ||
+				    node->op == SL_OP_MEAN || node->op == SL_OP_QUANTIZE);
 		neon[i].node = rs->node;
 		r = sl_dense_prepare_kernels(&ctx, rs->node, &k, &neon[i], &err);
 		if (r < 0 && r != -EOPNOTSUPP) {
@@ -160,7 +161,8 @@ static int check_model(const char *path, const char *image)
 		pthreadpool_destroy(pool);
 	if (claimed != claimable) {
 		fprintf(stderr,
-			"FAIL %s: dense claimed %d of %d int8 conv/depthwise/FC/ADD/pool/softmax nodes\n",
+			"FAIL %s: dense claimed %d of %d int8 "
+			"conv/depthwise/FC/ADD/pool/mean/softmax/quantize nodes\n",
 			path, claimed, claimable);
 		fails++;
 	}
