@@ -72,7 +72,10 @@ int32_t sl_ref_softmax_q8_out(sl_ref_softmax_q8_norm nm, int32_t e, bool so)
 	const int32_t out_min = so ? INT8_MIN : 0, out_max = so ? INT8_MAX : UINT8_MAX;
 	if (e < 0)
 		return out_min;
-	const int32_t p = sl_rounding_divide_by_pot(sl_srdhm(nm.recip, e), nm.shift);
+	/* Rows whose exps sum past 2^8 ask for shifts of 32 and more, where
+	 * TFLite's shift is undefined; the exact rounded quotient of an int32 by
+	 * 2^32 or more is 0. */
+	const int32_t p = nm.shift > 31 ? 0 : sl_rounding_divide_by_pot(sl_srdhm(nm.recip, e), nm.shift);
 	return sl_clamp_i32(p + out_min, out_min, out_max);
 }
 
