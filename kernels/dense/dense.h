@@ -296,7 +296,7 @@ void sl_dense_add_run(const sl_dense_add_impl *impl, const sl_dense_add_params *
 
 /* sl_ref_avgpool_q8's results; acc: sl_dense_avgpool_q8_scratch(&a->g) bytes. */
 size_t sl_dense_avgpool_q8_scratch(const sl_ref_pool_geom *g);
-void sl_dense_avgpool_q8(const sl_ref_pool_q8_args *a, int32_t *acc);
+void sl_dense_avgpool_q8(const sl_ref_pool_q8_args *a, uint32_t *acc);
 
 /* sl_ref_mean_q8's results for a 4-D NHWC input reduced over H and W
  * (axes_mask 0x6); acc: channels entries. */

@@ -23,7 +23,7 @@ typedef struct {
 	sl_dense_add_params addq;
 	/* AVERAGE_POOL_2D, SOFTMAX */
 	sl_ref_pool_q8_args avgpool;
-	int32_t *acc;
+	uint32_t *acc; /* AVERAGE_POOL_2D, MEAN: a pixel's channel sums */
 	sl_dense_softmax_tab *softmax;
 	/* MEAN */
 	sl_ref_mean_q8_args mean;
@@ -104,7 +104,7 @@ static int run_mean(sl_step *step, uint8_t *arena)
 	sl_ref_mean_q8_args a = s->mean;
 	a.input = arena + s->in_off;
 	a.output = arena + s->out_off;
-	sl_dense_mean_hw_q8(&a, (uint32_t *)s->acc);
+	sl_dense_mean_hw_q8(&a, s->acc);
 	return 0;
 }
 
@@ -270,6 +270,27 @@ static int prepare_add(const sl_prepare_ctx *ctx, int node, const sl_dense_kerne
 	return 0;
 }
 
+/* The input and output of a one-input node (false: it lacks one). */
+static bool in_out(const sl_model *m, const sl_node *n, const sl_tensor **in, const sl_tensor **out)
+{
+	*in = tensor(m, n, 0);
+	if (!*in || n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+		return false;
+	*out = &m->tensors[n->outputs[0]];
+	return true;
+}
+
+/* A state reading in and writing out; NULL without memory. */
+static dense_state *in_out_state(const sl_tensor *in, const sl_tensor *out)
+{
+	dense_state *s = calloc(1, sizeof(*s));
+	if (s) {
+		s->in_off = in->arena_offset;
+		s->out_off = out->arena_offset;
+	}
+	return s;
+}
+
 static bool q8_per_tensor(const sl_tensor *t)
 {
 	return sl_dtype_is_q8(t->dtype) && t->kind == SL_TENSOR_ACTIVATION && t->q.n == 1;
@@ -290,10 +311,9 @@ static int finish(sl_step *step, dense_state *s, int (*run)(sl_step *, uint8_t *
 static int prepare_pool(const sl_model *m, int node, sl_step *step, sl_error *err)
 {
 	const sl_node *n = &m->nodes[node];
-	const sl_tensor *in = tensor(m, n, 0);
-	if (!in || n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+	const sl_tensor *in, *out;
+	if (!in_out(m, n, &in, &out))
 		return decline(step, "pool without input or output");
-	const sl_tensor *out = &m->tensors[n->outputs[0]];
 	const sl_pool_params *p = &n->p.pool;
 	if (!q8_per_tensor(in) || !q8_per_tensor(out) || in->dtype != out->dtype ||
 	    in->q.scale[0] != out->q.scale[0] || in->q.zero_point[0] != out->q.zero_point[0])
@@ -301,11 +321,9 @@ static int prepare_pool(const sl_model *m, int node, sl_step *step, sl_error *er
 	if (in->rank != 4 || out->rank != 4 || in->dims[0] != out->dims[0] || in->dims[3] != out->dims[3] ||
 	    p->stride_h < 1 || p->stride_w < 1 || p->filter_h < 1 || p->filter_w < 1)
 		return decline(step, "pool shape");
-	dense_state *s = calloc(1, sizeof(*s));
+	dense_state *s = in_out_state(in, out);
 	if (!s)
 		return decline_or_fail(-ENOMEM, node, NULL, step, err);
-	s->in_off = in->arena_offset;
-	s->out_off = out->arena_offset;
 	s->avgpool.g = sl_ref_pool_geom_of(in, out, p);
 	s->avgpool.type = in->dtype;
 	sl_ref_act_range_q8(n->act, out->dtype, out->q.scale[0], out->q.zero_point[0], &s->avgpool.act_min,
@@ -321,22 +339,19 @@ static int prepare_pool(const sl_model *m, int node, sl_step *step, sl_error *er
 static int prepare_softmax(const sl_model *m, int node, sl_step *step, sl_error *err)
 {
 	const sl_node *n = &m->nodes[node];
-	const sl_tensor *in = tensor(m, n, 0);
-	if (!in || n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+	const sl_tensor *in, *out;
+	if (!in_out(m, n, &in, &out))
 		return decline(step, "softmax without input or output");
-	const sl_tensor *out = &m->tensors[n->outputs[0]];
 	const int32_t want_zp = out->dtype == SL_DTYPE_I8 ? -128 : 0;
 	if (!q8_per_tensor(in) || !q8_per_tensor(out) || out->q.zero_point[0] != want_zp ||
 	    out->q.scale[0] != 1.0f / 256 || in->rank < 1 || sl_tensor_numel(in) != sl_tensor_numel(out) ||
 	    in->dims[in->rank - 1] < 1)
 		return decline(step, "softmax: int8/uint8 with TFLite's output quantization only");
-	dense_state *s = calloc(1, sizeof(*s));
+	dense_state *s = in_out_state(in, out);
 	if (!s || !(s->softmax = malloc(sizeof(*s->softmax)))) {
 		state_free(s);
 		return decline_or_fail(-ENOMEM, node, NULL, step, err);
 	}
-	s->in_off = in->arena_offset;
-	s->out_off = out->arena_offset;
 	const int depth = in->dims[in->rank - 1];
 	sl_ref_softmax_q8_args a = {.in_type = in->dtype,
 				    .out_type = out->dtype,
@@ -352,23 +367,20 @@ static int prepare_softmax(const sl_model *m, int node, sl_step *step, sl_error 
 static int prepare_mean(const sl_model *m, int node, sl_step *step, sl_error *err)
 {
 	const sl_node *n = &m->nodes[node];
-	const sl_tensor *in = tensor(m, n, 0);
-	if (!in || n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+	const sl_tensor *in, *out;
+	if (!in_out(m, n, &in, &out))
 		return decline(step, "mean without input or output");
-	const sl_tensor *out = &m->tensors[n->outputs[0]];
 	unsigned mask = 0;
 	for (int i = 0; i < n->p.mean.n_axes; i++)
 		mask |= n->p.mean.axes[i] >= 0 && n->p.mean.axes[i] < 4 ? 1u << n->p.mean.axes[i] : 1u << 8;
 	if (!q8_per_tensor(in) || !q8_per_tensor(out) || in->dtype != out->dtype || in->rank != 4 ||
 	    mask != 0x6 || sl_tensor_numel(out) != (int64_t)in->dims[0] * in->dims[3])
 		return decline(step, "mean: int8/uint8 over height and width only");
-	dense_state *s = calloc(1, sizeof(*s));
+	dense_state *s = in_out_state(in, out);
 	if (!s || !(s->acc = malloc(sizeof(uint32_t) * (size_t)(in->dims[3] > 0 ? in->dims[3] : 1)))) {
 		state_free(s);
 		return decline_or_fail(-ENOMEM, node, NULL, step, err);
 	}
-	s->in_off = in->arena_offset;
-	s->out_off = out->arena_offset;
 	s->mean = (sl_ref_mean_q8_args){.g = {.rank = 4, .axes_mask = mask},
 					.type = in->dtype,
 					.in_zp = in->q.zero_point[0],
@@ -385,10 +397,9 @@ static int prepare_mean(const sl_model *m, int node, sl_step *step, sl_error *er
 static int prepare_quantize(const sl_model *m, int node, sl_step *step, sl_error *err)
 {
 	const sl_node *n = &m->nodes[node];
-	const sl_tensor *in = tensor(m, n, 0);
-	if (!in || n->n_outputs < 1 || n->outputs[0] < 0 || n->outputs[0] >= m->n_tensors)
+	const sl_tensor *in, *out;
+	if (!in_out(m, n, &in, &out))
 		return decline(step, "quantize without input or output");
-	const sl_tensor *out = &m->tensors[n->outputs[0]];
 	const bool from_f32 = in->dtype == SL_DTYPE_F32 && in->kind == SL_TENSOR_ACTIVATION;
 	if ((!from_f32 && !q8_per_tensor(in)) || !q8_per_tensor(out) ||
 	    sl_tensor_numel(in) != sl_tensor_numel(out))
@@ -405,11 +416,9 @@ static int prepare_quantize(const sl_model *m, int node, sl_step *step, sl_error
 				return decline(step,
 					       "quantize: int8/uint8 requantization other than a sign flip");
 	}
-	dense_state *s = calloc(1, sizeof(*s));
+	dense_state *s = in_out_state(in, out);
 	if (!s)
 		return decline_or_fail(-ENOMEM, node, NULL, step, err);
-	s->in_off = in->arena_offset;
-	s->out_off = out->arena_offset;
 	s->numel = (size_t)sl_tensor_numel(in);
 	s->q_type = out->dtype;
 	s->q_scale = out->q.scale[0];

@@ -13,7 +13,6 @@
  *    input: the reference's own functions are tabulated once when the layer
  *    is prepared, so a row costs two lookups and one normalisation per
  *    element. Same integers, same results. */
-#include <errno.h>
 #include <string.h>
 
 #include "common/macros.h"
@@ -22,22 +21,22 @@
 
 size_t sl_dense_avgpool_q8_scratch(const sl_ref_pool_geom *g)
 {
-	return sizeof(int32_t) * (size_t)(g->c > 0 ? g->c : 1);
+	return sizeof(uint32_t) * (size_t)(g->c > 0 ? g->c : 1);
 }
 
-static void sum_row(int32_t *acc, const uint8_t *x, int c, bool s)
+/* acc[i] += x[i] as int8 (s) or uint8, i < c. Modulo 2^32: the reference's
+ * int32 sums (the MEAN's truncated int64 one) are the same bits. */
+static void sum_row(uint32_t *acc, const uint8_t *x, size_t c, bool s)
 {
-	if (s) {
-		const int8_t *y = (const int8_t *)x;
-		for (int i = 0; i < c; i++)
-			acc[i] += y[i];
-	} else {
-		for (int i = 0; i < c; i++)
+	if (s)
+		for (size_t i = 0; i < c; i++)
+			acc[i] += (uint32_t)(int32_t)(int8_t)x[i];
+	else
+		for (size_t i = 0; i < c; i++)
 			acc[i] += x[i];
-	}
 }
 
-void sl_dense_avgpool_q8(const sl_ref_pool_q8_args *a, int32_t *acc)
+void sl_dense_avgpool_q8(const sl_ref_pool_q8_args *a, uint32_t *acc)
 {
 	const sl_ref_pool_geom *g = &a->g;
 	const bool s = a->type == SL_DTYPE_I8;
@@ -47,24 +46,21 @@ void sl_dense_avgpool_q8(const sl_ref_pool_q8_args *a, int32_t *acc)
 	for (int b = 0; b < g->batch; b++)
 		for (int oy = 0; oy < g->out_h; oy++)
 			for (int ox = 0; ox < g->out_w; ox++) {
-				const int iy0 = oy * g->stride_h - g->pad_top,
-					  ix0 = ox * g->stride_w - g->pad_left;
-				const int fy0 = SL_MAX(0, -iy0), fy1 = SL_MIN(g->filter_h, g->in_h - iy0);
-				const int fx0 = SL_MAX(0, -ix0), fx1 = SL_MIN(g->filter_w, g->in_w - ix0);
-				memset(acc, 0, sizeof(int32_t) * c);
-				int32_t count = 0;
-				for (int fy = fy0; fy < fy1; fy++)
-					for (int fx = fx0; fx < fx1; fx++, count++)
+				const sl_ref_pool_win w = sl_ref_pool_window(g, b, oy, ox);
+				memset(acc, 0, sizeof(uint32_t) * c);
+				for (int fy = w.fy0; fy < w.fy1; fy++)
+					for (int fx = w.fx0; fx < w.fx1; fx++)
 						sum_row(acc,
-							in + (((size_t)b * g->in_h + (size_t)(iy0 + fy)) *
+							in + (((size_t)b * g->in_h + (size_t)(w.iy0 + fy)) *
 								  g->in_w +
-							      (size_t)(ix0 + fx)) *
+							      (size_t)(w.ix0 + fx)) *
 								 c,
-							g->c, s);
+							c, s);
+				const int32_t count = SL_MAX(0, w.fy1 - w.fy0) * SL_MAX(0, w.fx1 - w.fx0);
 				for (size_t i = 0; i < c; i++) {
-					int32_t v = acc[i];
+					int32_t v = (int32_t)acc[i];
 					if (count > 0)
-						v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count;
+						v = sl_ref_pool_average(v, count);
 					*out++ = (uint8_t)sl_clamp_i32(v, a->act_min, a->act_max);
 				}
 			}
@@ -77,20 +73,11 @@ void sl_dense_mean_hw_q8(const sl_ref_mean_q8_args *a, uint32_t *acc)
 	const size_t c = (size_t)d[3], taps = (size_t)d[1] * (size_t)d[2];
 	const uint8_t *in = a->input;
 	uint8_t *out = a->output;
-	/* The reference sums in int64 and truncates to int32; sums modulo 2^32
-	 * (uint32, no overflow to worry about) are the same bits. */
 	const uint32_t zp_total = (uint32_t)a->in_zp * (uint32_t)taps;
 	for (int b = 0; b < d[0]; b++) {
 		memset(acc, 0, sizeof(uint32_t) * c);
-		for (size_t t = 0; t < taps; t++) {
-			const uint8_t *x = in + ((size_t)b * taps + t) * c;
-			if (a->type == SL_DTYPE_I8)
-				for (size_t i = 0; i < c; i++)
-					acc[i] += (uint32_t)(int32_t)(int8_t)x[i];
-			else
-				for (size_t i = 0; i < c; i++)
-					acc[i] += x[i];
-		}
+		for (size_t t = 0; t < taps; t++)
+			sum_row(acc, in + ((size_t)b * taps + t) * c, c, a->type == SL_DTYPE_I8);
 		for (size_t i = 0; i < c; i++) {
 			const int32_t v =
 			    sl_mul_by_quantized_multiplier((int32_t)(acc[i] - zp_total), a->mult, a->shift) +

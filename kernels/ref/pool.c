@@ -7,11 +7,6 @@
 #include "kernels/ref/ref_internal.h"
 #include "kernels/ref/ref_kernels.h"
 
-typedef struct {
-	int fy0, fy1, fx0, fx1; /* [start, end) of the window clipped to the input */
-	int b, iy0, ix0;	/* window origin, may lie in the padding */
-} pool_win;
-
 sl_ref_pool_geom sl_ref_pool_geom_of(const sl_tensor *in, const sl_tensor *out, const sl_pool_params *p)
 {
 	return (sl_ref_pool_geom){
@@ -30,18 +25,20 @@ sl_ref_pool_geom sl_ref_pool_geom_of(const sl_tensor *in, const sl_tensor *out, 
 	};
 }
 
-static void pool_window(const sl_ref_pool_geom *g, int b, int oy, int ox, pool_win *w)
+sl_ref_pool_win sl_ref_pool_window(const sl_ref_pool_geom *g, int b, int oy, int ox)
 {
-	w->iy0 = oy * g->stride_h - g->pad_top;
-	w->ix0 = ox * g->stride_w - g->pad_left;
-	w->fy0 = sl_ref_max_i32(0, -w->iy0);
-	w->fy1 = sl_ref_min_i32(g->filter_h, g->in_h - w->iy0);
-	w->fx0 = sl_ref_max_i32(0, -w->ix0);
-	w->fx1 = sl_ref_min_i32(g->filter_w, g->in_w - w->ix0);
-	w->b = b;
+	sl_ref_pool_win w;
+	w.iy0 = oy * g->stride_h - g->pad_top;
+	w.ix0 = ox * g->stride_w - g->pad_left;
+	w.fy0 = sl_ref_max_i32(0, -w.iy0);
+	w.fy1 = sl_ref_min_i32(g->filter_h, g->in_h - w.iy0);
+	w.fx0 = sl_ref_max_i32(0, -w.ix0);
+	w.fx1 = sl_ref_min_i32(g->filter_w, g->in_w - w.ix0);
+	w.b = b;
+	return w;
 }
 
-static size_t pool_in_index(const sl_ref_pool_geom *g, const pool_win *w, int fy, int fx, int c)
+static size_t pool_in_index(const sl_ref_pool_geom *g, const sl_ref_pool_win *w, int fy, int fx, int c)
 {
 	return (((size_t)w->b * g->in_h + (size_t)(w->iy0 + fy)) * g->in_w + (size_t)(w->ix0 + fx)) * g->c +
 	       c;
@@ -55,8 +52,7 @@ void sl_ref_avgpool_f32(const sl_ref_pool_f32_args *a)
 	for (int b = 0; b < g->batch; b++)
 		for (int oy = 0; oy < g->out_h; oy++)
 			for (int ox = 0; ox < g->out_w; ox++) {
-				pool_win w;
-				pool_window(g, b, oy, ox, &w);
+				const sl_ref_pool_win w = sl_ref_pool_window(g, b, oy, ox);
 				for (int c = 0; c < g->c; c++) {
 					float total = 0.0f;
 					int count = 0;
@@ -81,8 +77,7 @@ SL_REF_INLINE void avgpool_q8(const sl_ref_pool_q8_args *a, bool s)
 	for (int b = 0; b < g->batch; b++)
 		for (int oy = 0; oy < g->out_h; oy++)
 			for (int ox = 0; ox < g->out_w; ox++) {
-				pool_win w;
-				pool_window(g, b, oy, ox, &w);
+				const sl_ref_pool_win w = sl_ref_pool_window(g, b, oy, ox);
 				for (int c = 0; c < g->c; c++) {
 					int32_t acc = 0, count = 0;
 					for (int fy = w.fy0; fy < w.fy1; fy++)
@@ -91,13 +86,8 @@ SL_REF_INLINE void avgpool_q8(const sl_ref_pool_q8_args *a, bool s)
 									 pool_in_index(g, &w, fy, fx, c), s);
 							count++;
 						}
-					if (count > 0) {
-						/* Round half away from zero, with C's truncating
-						 * division (TFLite's int8 formula; for uint8 acc is
-						 * never negative so it is TFLite's uint8 one too). */
-						acc = acc > 0 ? (acc + count / 2) / count
-							      : (acc - count / 2) / count;
-					}
+					if (count > 0)
+						acc = sl_ref_pool_average(acc, count);
 					sl_ref_st(a->output, o++, s,
 						  sl_clamp_i32(acc, a->act_min, a->act_max));
 				}
@@ -120,8 +110,7 @@ void sl_ref_maxpool_f32(const sl_ref_pool_f32_args *a)
 	for (int b = 0; b < g->batch; b++)
 		for (int oy = 0; oy < g->out_h; oy++)
 			for (int ox = 0; ox < g->out_w; ox++) {
-				pool_win w;
-				pool_window(g, b, oy, ox, &w);
+				const sl_ref_pool_win w = sl_ref_pool_window(g, b, oy, ox);
 				for (int c = 0; c < g->c; c++) {
 					float max = -FLT_MAX;
 					for (int fy = w.fy0; fy < w.fy1; fy++)
@@ -143,8 +132,7 @@ SL_REF_INLINE void maxpool_q8(const sl_ref_pool_q8_args *a, bool s)
 	for (int b = 0; b < g->batch; b++)
 		for (int oy = 0; oy < g->out_h; oy++)
 			for (int ox = 0; ox < g->out_w; ox++) {
-				pool_win w;
-				pool_window(g, b, oy, ox, &w);
+				const sl_ref_pool_win w = sl_ref_pool_window(g, b, oy, ox);
 				for (int c = 0; c < g->c; c++) {
 					int32_t max = s ? INT8_MIN : 0;
 					for (int fy = w.fy0; fy < w.fy1; fy++)

@@ -211,6 +211,23 @@ typedef struct {
 /* The geometry of an AVERAGE/MAX_POOL_2D node (4-D NHWC input and output). */
 sl_ref_pool_geom sl_ref_pool_geom_of(const sl_tensor *in, const sl_tensor *out, const sl_pool_params *p);
 
+/* The window of output pixel (b, oy, ox) clipped to the input: taps fy in
+ * [fy0, fy1) and fx in [fx0, fx1) read input row iy0 + fy, column ix0 + fx
+ * (the origin may lie in the padding). */
+typedef struct {
+	int fy0, fy1, fx0, fx1;
+	int b, iy0, ix0;
+} sl_ref_pool_win;
+sl_ref_pool_win sl_ref_pool_window(const sl_ref_pool_geom *g, int b, int oy, int ox);
+
+/* A quantized average of count taps (count > 0): round half away from zero,
+ * with C's truncating division (TFLite's int8 formula; for uint8 the sum is
+ * never negative, so it is TFLite's uint8 one too). */
+static inline int32_t sl_ref_pool_average(int32_t sum, int32_t count)
+{
+	return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
 /* Averages count only the in-bounds taps. Quantized averages round half away
  * from zero: (sum +- count / 2) / count with C's truncating division. */
 void sl_ref_avgpool_f32(const sl_ref_pool_f32_args *a);

@@ -214,7 +214,7 @@ static bool bench_head(int reps)
 				    .stride_w = 1};
 	const size_t np = 7 * 7 * 1280, ns = 1001;
 	uint8_t *pin = malloc(np), *sin = malloc(ns), *o1 = malloc(1280 + ns), *o2 = malloc(1280 + ns);
-	int32_t *acc = malloc(sl_dense_avgpool_q8_scratch(&g));
+	uint32_t *acc = malloc(sl_dense_avgpool_q8_scratch(&g));
 	sl_dense_softmax_tab *tab = malloc(sizeof(*tab));
 	double *t = malloc(sizeof(double) * 4 * (size_t)reps);
 	if (!pin || !sin || !o1 || !o2 || !acc || !tab || !t)

@@ -25,7 +25,7 @@ static void check_pool(const sl_ref_pool_geom *g, sl_dtype t, int32_t act_min, i
 	const size_t n_in = (size_t)g->batch * g->in_h * g->in_w * g->c,
 		     n_out = (size_t)g->batch * g->out_h * g->out_w * g->c;
 	uint8_t *in = malloc(n_in), *want = malloc(n_out), *got = malloc(n_out);
-	int32_t *acc = malloc(sl_dense_avgpool_q8_scratch(g));
+	uint32_t *acc = malloc(sl_dense_avgpool_q8_scratch(g));
 	cr_assert(in && want && got && acc);
 	for (size_t i = 0; i < n_in; i++)
 		in[i] = (uint8_t)rnd(s);
