@@ -110,6 +110,15 @@ static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n)
 		d[i] = s[i];
 }
 
+/* Batch, row and column of output pixel m. */
+static inline void pixel_of(const sl_ref_conv_geom *g, size_t m, size_t *b, size_t *oy, size_t *ox)
+{
+	const size_t plane = (size_t)g->out_h * (size_t)g->out_w;
+	*b = m / plane;
+	*oy = m % plane / (size_t)g->out_w;
+	*ox = m % (size_t)g->out_w;
+}
+
 /* The output pixel after (b, oy, ox): the packers step through a tile's
  * pixels rather than divide each one's index out (three divisions per
  * pixel were 15 % of conv0's packing). */
@@ -124,6 +133,36 @@ static inline void next_pixel(const sl_ref_conv_geom *g, size_t *b, size_t *oy, 
 	}
 }
 
+/* Output pixel (b, oy, ox)'s receptive field as filter_h * filter_w * in_c
+ * bytes at d, taps outside the input as pad. A window row that lies inside
+ * the input, its taps adjacent, is filter_w * in_c contiguous bytes: one copy
+ * (a copy per 3-byte RGB tap was most of conv0's packing). */
+static void gather_bytes(const sl_ref_conv_geom *g, const uint8_t *in, size_t b, size_t oy, size_t ox,
+			 uint8_t pad, uint8_t *d)
+{
+	const size_t ic = (size_t)g->in_c, span = (size_t)g->filter_w * ic;
+	const long ix0 = (long)ox * g->stride_w - g->pad_left;
+	const bool inside_w = g->dilation_w == 1 && ix0 >= 0 && ix0 + (long)g->filter_w <= (long)g->in_w;
+	for (int fy = 0; fy < g->filter_h; fy++) {
+		const long iy = (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
+		const bool row_in = iy >= 0 && iy < g->in_h;
+		const uint8_t *src =
+		    row_in ? in + (b * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w * ic : NULL;
+		if (row_in && inside_w) {
+			copy_small(d, src + (size_t)ix0 * ic, span);
+			d += span;
+			continue;
+		}
+		for (int fx = 0; fx < g->filter_w; fx++, d += ic) {
+			const long ix = ix0 + (long)fx * g->dilation_w;
+			if (!row_in || ix < 0 || ix >= g->in_w)
+				memset(d, pad, ic);
+			else
+				copy_small(d, src + (size_t)ix * ic, ic);
+		}
+	}
+}
+
 /* im2col of output pixels [m0, m0 + rows) into mr rows of kp bytes, in the
  * int8 domain (the unsigned one for the u8-tile layouts), padding taps as the
  * zero point and the K tail as 0; row sums when the weights have zero points. */
@@ -132,37 +171,12 @@ static void pack_tile(const sl_dense_conv *c, const uint8_t *in, size_t m0, size
 {
 	const sl_ref_conv_geom *g = &c->g;
 	const sl_dense_gemm *p = c->p;
-	const size_t ic = (size_t)g->in_c, kp = (size_t)p->kp, k = (size_t)p->k;
-	const size_t plane = (size_t)g->out_h * (size_t)g->out_w;
-	/* a window row of filter_w taps is filter_w * ic contiguous bytes when
-	 * it lies inside the input and the taps are adjacent */
-	const size_t span = (size_t)g->filter_w * ic;
-	const bool adjacent = g->dilation_w == 1;
-	size_t b = m0 / plane, oy = m0 % plane / (size_t)g->out_w, ox = m0 % (size_t)g->out_w;
-	for (size_t i = 0; i < rows; i++) {
-		uint8_t *d = (uint8_t *)(at + i * kp);
-		const long ix0 = (long)ox * g->stride_w - g->pad_left;
-		const bool inside_w = adjacent && ix0 >= 0 && ix0 + (long)g->filter_w <= (long)g->in_w;
-		for (int fy = 0; fy < g->filter_h; fy++) {
-			const long iy = (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
-			const bool row_in = iy >= 0 && iy < g->in_h;
-			const uint8_t *src =
-			    row_in ? in + (b * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w * ic : NULL;
-			if (row_in && inside_w) {
-				copy_small(d, src + (size_t)ix0 * ic, span);
-				d += span;
-				continue;
-			}
-			for (int fx = 0; fx < g->filter_w; fx++, d += ic) {
-				const long ix = ix0 + (long)fx * g->dilation_w;
-				if (!row_in || ix < 0 || ix >= g->in_w)
-					memset(d, (uint8_t)p->pad_byte, ic);
-				else
-					copy_small(d, src + (size_t)ix * ic, ic);
-			}
-		}
-		next_pixel(g, &b, &oy, &ox);
+	const size_t kp = (size_t)p->kp, k = (size_t)p->k;
+	size_t b, oy, ox;
+	pixel_of(g, m0, &b, &oy, &ox);
+	for (size_t i = 0; i < rows; i++, next_pixel(g, &b, &oy, &ox)) {
 		uint8_t *row = (uint8_t *)(at + i * kp);
+		gather_bytes(g, in, b, oy, ox, (uint8_t)p->pad_byte, row);
 		if (p->in_flip)
 			for (size_t j = 0; j < k; j++)
 				row[j] ^= 0x80;
@@ -189,10 +203,10 @@ static void pack_tile16(const sl_dense_conv *c, const uint8_t *in, size_t m0, si
 	const sl_ref_conv_geom *g = &c->g;
 	const sl_dense_gemm *p = c->p;
 	const size_t ic = (size_t)g->in_c, kp = (size_t)p->kp, k = (size_t)p->k;
-	const size_t plane = (size_t)g->out_h * (size_t)g->out_w;
 	void (*const widen)(int16_t *, const uint8_t *, size_t, bool) = c->impl->widen;
 	const bool u8 = p->in_u8;
-	size_t b = m0 / plane, oy = m0 % plane / (size_t)g->out_w, ox = m0 % (size_t)g->out_w;
+	size_t b, oy, ox;
+	pixel_of(g, m0, &b, &oy, &ox);
 	for (size_t i = 0; i < rows; i++, next_pixel(g, &b, &oy, &ox)) {
 		int16_t *d = at + i * kp;
 		if (g->filter_h == 1 && g->filter_w == 1 && g->pad_top == 0 && g->pad_left == 0) {
@@ -202,36 +216,8 @@ static void pack_tile16(const sl_dense_conv *c, const uint8_t *in, size_t m0, si
 		} else if (ic < 16 && k <= 1024) {
 			/* few channels (an image's RGB): the row gathered as bytes, widened
 			 * once rather than per tap */
-			uint8_t row[1024], *r8 = row;
-			const size_t span = (size_t)g->filter_w * ic;
-			const long ix0 = (long)ox * g->stride_w - g->pad_left;
-			const bool x_in = g->dilation_w == 1 && ix0 >= 0 && ix0 + g->filter_w <= g->in_w;
-			for (int fy = 0; fy < g->filter_h; fy++) {
-				const long iy =
-				    (long)oy * g->stride_h - g->pad_top + (long)fy * g->dilation_h;
-				if (x_in && iy >= 0 && iy < g->in_h) {
-					/* the filter row's taps are contiguous in the input */
-					copy_small(r8,
-						   in +
-						       ((b * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w +
-							(size_t)ix0) *
-							   ic,
-						   span);
-					r8 += span;
-					continue;
-				}
-				for (int fx = 0; fx < g->filter_w; fx++, r8 += ic) {
-					const long ix = ix0 + (long)fx * g->dilation_w;
-					const uint8_t *src =
-					    iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w
-						? NULL
-						: in + ((b * (size_t)g->in_h + (size_t)iy) * (size_t)g->in_w +
-							(size_t)ix) *
-							   ic;
-					for (size_t j = 0; j < ic; j++)
-						r8[j] = src ? src[j] : (uint8_t)p->in_zp;
-				}
-			}
+			uint8_t row[1024];
+			gather_bytes(g, in, b, oy, ox, (uint8_t)p->in_zp, row);
 			widen(d, row, k, u8);
 		} else {
 			for (int fy = 0; fy < g->filter_h; fy++) {
