@@ -4,6 +4,7 @@
 #include "kernels/dense/dense_backend.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,22 @@ static int run_quantize(sl_step *step, uint8_t *arena)
 	}
 	sl_dense_quantize_f32((const float *)(arena + s->in_off), arena + s->out_off, s->numel, s->q_type,
 			      s->q_scale, s->q_zp);
+	return 0;
+}
+
+/* The step takes s (the step's from now on) and runs on our kernels; why
+ * says which, for inspect. */
+__attribute__((format(printf, 4, 5))) static int
+finish(sl_step *step, dense_state *s, int (*run)(sl_step *, uint8_t *), const char *why, ...)
+{
+	va_list ap;
+	va_start(ap, why);
+	vsnprintf(step->why, sizeof(step->why), why, ap);
+	va_end(ap);
+	step->run = run;
+	step->impl = SL_IMPL_DENSE;
+	step->destroy = step_destroy;
+	step->state = s;
 	return 0;
 }
 
@@ -262,12 +279,7 @@ static int prepare_add(const sl_prepare_ctx *ctx, int node, const sl_dense_kerne
 	s->pool = ctx->pool;
 	s->add = k->add;
 	s->addq = q;
-	snprintf(step->why, sizeof(step->why), "dense %s", k->add->name);
-	step->run = run_add;
-	step->impl = SL_IMPL_DENSE;
-	step->destroy = step_destroy;
-	step->state = s;
-	return 0;
+	return finish(step, s, run_add, "dense %s", k->add->name);
 }
 
 /* The input and output of a one-input node (false: it lacks one). */
@@ -294,16 +306,6 @@ static dense_state *in_out_state(const sl_tensor *in, const sl_tensor *out)
 static bool q8_per_tensor(const sl_tensor *t)
 {
 	return sl_dtype_is_q8(t->dtype) && t->kind == SL_TENSOR_ACTIVATION && t->q.n == 1;
-}
-
-static int finish(sl_step *step, dense_state *s, int (*run)(sl_step *, uint8_t *), const char *why)
-{
-	snprintf(step->why, sizeof(step->why), "%s", why);
-	step->run = run;
-	step->impl = SL_IMPL_DENSE;
-	step->destroy = step_destroy;
-	step->state = s;
-	return 0;
 }
 
 /* int8/uint8 AVERAGE_POOL_2D with the input's quantization on the output
@@ -525,26 +527,20 @@ int sl_dense_prepare_kernels(const sl_prepare_ctx *ctx, int node, const sl_dense
 		r = sl_dense_dwconv_new(&g, s->dw, impl, threads, &s->dwconv, &perr);
 		if (r < 0)
 			return decline_or_fail(r, node, perr.msg, step, err);
-		snprintf(step->why, sizeof(step->why), "dense %s%s", impl->name,
-			 s->dw->fast ? "" : " (zero points)");
-		step->run = run_dw;
-	} else {
-		r = sl_dense_gemm_pack(g.out_c, g.filter_h * g.filter_w * g.in_c, w->data, &qa.d,
-				       k->gemm->layout, &s->gemm, &perr);
-		if (r < 0)
-			return decline_or_fail(r, node, perr.msg, step, err);
-		r = sl_dense_conv_new(&g, s->gemm, k->gemm, threads, &s->conv, &perr);
-		if (r < 0)
-			return decline_or_fail(r, node, perr.msg, step, err);
-		snprintf(step->why, sizeof(step->why), "dense %s, %s%s", k->gemm->name,
-			 sl_dense_conv_direct(s->conv) ? "direct" : "packed tiles",
-			 s->gemm->cw ? ", row sums" : "");
-		step->run = run_conv;
+		const bool fast = s->dw->fast;
+		return finish(step, SL_TAKE_PTR(s), run_dw, "dense %s%s", impl->name,
+			      fast ? "" : " (zero points)");
 	}
-	step->impl = SL_IMPL_DENSE;
-	step->destroy = step_destroy;
-	step->state = SL_TAKE_PTR(s);
-	return 0;
+	r = sl_dense_gemm_pack(g.out_c, g.filter_h * g.filter_w * g.in_c, w->data, &qa.d, k->gemm->layout,
+			       &s->gemm, &perr);
+	if (r < 0)
+		return decline_or_fail(r, node, perr.msg, step, err);
+	r = sl_dense_conv_new(&g, s->gemm, k->gemm, threads, &s->conv, &perr);
+	if (r < 0)
+		return decline_or_fail(r, node, perr.msg, step, err);
+	const bool direct = sl_dense_conv_direct(s->conv), row_sums = s->gemm->cw;
+	return finish(step, SL_TAKE_PTR(s), run_conv, "dense %s, %s%s", k->gemm->name,
+		      direct ? "direct" : "packed tiles", row_sums ? ", row sums" : "");
 }
 
 int sl_dense_prepare(const sl_prepare_ctx *ctx, int node, sl_step *step, sl_error *err)
